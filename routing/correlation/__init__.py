@@ -1,0 +1,65 @@
+"""In-flight login memory: the store protocol, keyed hashing, and ``open_store(url)``.
+
+Values (states, codes, tokens, SAML IDs) are never stored: only
+``HMAC(secret, namespace ‖ value)``. Entries expire; no request erases one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Callable, Iterable, Protocol, Sequence
+
+from ..model import Route
+
+Entry = tuple[str, Route, int]  # (key, route, ttl seconds)
+
+
+class CorrelationStore(Protocol):
+    url: str
+
+    def remember(self, entries: Sequence[Entry]) -> None: ...
+    def recall(self, keys: Sequence[str]) -> dict[str, Route]: ...
+    def ping(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+def key_for(secret: bytes, namespace: str, value: str) -> str:
+    mac = hmac.new(secret, namespace.encode() + b"\0" + value.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return mac.hexdigest()[:40]
+
+
+def value_hash(value: str) -> str:
+    """An unkeyed, short fingerprint for logs (lets operators correlate, reveals nothing usable)."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+def encode_route(route: Route) -> str:
+    return f"{route.provider}\t{route.org or ''}"
+
+
+def decode_route(raw: str | bytes) -> Route | None:
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    provider, sep, org = raw.partition("\t")
+    return Route(provider, org or None) if sep and provider else None
+
+
+def first_hit(labelled_keys: Iterable[tuple[str, str]], recalled: dict[str, Route]) -> tuple[str, Route] | None:
+    """The first ``(label, route)`` whose key the store knew, in the clues' order."""
+    for label, key in labelled_keys:
+        route = recalled.get(key)
+        if route is not None:
+            return label, route
+    return None
+
+
+def open_store(url: str, *, clock: Callable[[], float]) -> CorrelationStore:
+    """Build a store from its URL. Raises ``ValueError`` for an unknown or malformed URL."""
+    if url in ("memory://", "memory:", "memory"):
+        from .memory import MemoryStore
+        return MemoryStore(clock=clock)
+    if url.startswith("sqlite://"):
+        from .sqlite import SqliteStore
+        return SqliteStore(url, clock=clock)
+    raise ValueError(f"unsupported store URL {url!r} (memory://, sqlite:///path)")

@@ -1,0 +1,115 @@
+"""``decide(...) -> Decision``: the contract's reasons, tried in order. Pure; no I/O, no clock.
+
+Org precedence, when identifiers in one request name different orgs (first hit wins):
+
+ 1. a ``test_users`` email (login_hint, username, email, NameID, id_token email)
+ 2. ``connection`` / ``connection_id`` / Cognito ``identity_provider`` / Firebase ``providerId``
+ 3. Cognito ``idp_identifier`` (connections, then the org key or ``domains``)
+ 4. a connection id in the path (WorkOS ``/sso/saml/acs/<id>``, Scalekit ``conn_…``)
+ 5. ``organization`` / ``organization_id`` / ``tid`` / ``tenantId``
+ 6. the SAML Issuer
+ 7. the connection in a SAML Audience (``urn:auth0:T:CONN``) or Destination
+ 8. the ``iss`` of a posted ``id_token`` / unmatched ``id_token_hint``
+ 9. ``client_id`` (query, form, JSON, Basic auth) and a ``client_assertion``'s ``iss``/``sub``
+10. ``domain`` / ``domain_hint``
+11. an email's domain (same sources as 1)
+
+Explicit names the app or provider put in the request come before what an IdP
+asserted, and exact ids before domains, which users can share across orgs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .extract.clues import Clue, Clues
+from .model import Decision, Mapping, Reason, Route
+
+
+@dataclass(frozen=True, slots=True)
+class OrgHit:
+    org: str
+    evidence: str
+    test_user: bool = False
+
+
+def _lookup(clues: list[Clue], *indexes: Callable[[str], str | None], suffix: str = "") -> OrgHit | None:
+    for label, value in clues:
+        for index in indexes:
+            org = index(value)
+            if org is not None:
+                return OrgHit(org, label + suffix)
+    return None
+
+
+def _email_domain(email: str) -> str:
+    return email.rsplit("@", 1)[-1].strip().lower()
+
+
+def find_org(clues: Clues, m: Mapping) -> OrgHit | None:
+    """The org the request names, by the precedence in this module's docstring."""
+    for label, email in clues.emails:
+        org = m.by_test_user.get(email.lower())
+        if org is not None:
+            return OrgHit(org, f"test user ({label})", test_user=True)
+    conn = m.by_connection.get
+    dom = m.by_domain.get
+    return (
+        _lookup(clues.connections, conn)
+        or _lookup(clues.idp_identifiers, conn, lambda v: dom(v.lower()))
+        or _lookup(clues.path_connections, conn)
+        or _lookup(clues.org_ids, m.by_org_id.get)
+        or _lookup(clues.entity_ids, m.by_entity_id.get)
+        or _lookup(clues.saml_connections, conn)
+        or _lookup(clues.issuers, m.by_issuer.get)
+        or _lookup(clues.client_ids, m.by_client_id.get)
+        or _lookup(clues.domains, lambda v: dom(v.lower()))
+        or _lookup(clues.emails, lambda v: dom(_email_domain(v)), suffix=" domain")
+    )
+
+
+def is_forced(header_value: str | None, m: Mapping) -> bool:
+    s = m.settings
+    if not s.force_header or header_value is None:
+        return False
+    if s.force_header_secret:
+        import hmac
+        return hmac.compare_digest(header_value.strip().encode(), s.force_header_secret.encode())
+    return header_value.strip().lower() == "yes"
+
+
+def decide(
+    clues: Clues,
+    m: Mapping,
+    *,
+    path: str,
+    forced: bool = False,
+    correlated: tuple[str, Route] | None = None,
+    sticky: Route | None = None,
+) -> Decision:
+    s = m.settings
+    hit = find_org(clues, m)
+
+    def make(provider: str, reason: Reason, org: str | None, evidence: str) -> Decision:
+        forward = s.default_provider if s.shadow else provider
+        return Decision(provider, reason, org, evidence, forward, s.shadow)
+
+    def org_provider(h: OrgHit) -> str:
+        return s.migration_target if h.test_user else m.provider_for_org(m.orgs[h.org])
+
+    if forced:
+        return make(s.migration_target, Reason.FORCED, hit.org if hit else None, "force header")
+    if correlated is not None and correlated[1].provider in m.providers:
+        label, route = correlated
+        org = route.org if route.org in m.orgs else None
+        return make(route.provider, Reason.CORRELATION, org, label)
+    if hit is not None and clues.login_start:
+        return make(org_provider(hit), Reason.ORG, hit.org, hit.evidence)
+    if hit is None and (owner := m.path_provider(path)) is not None:
+        return make(owner, Reason.PATH, None, "provider path")
+    if sticky is not None and sticky.provider in m.providers:
+        return make(sticky.provider, Reason.STICKY, sticky.org if sticky.org in m.orgs else None, "sticky cookie")
+    if hit is not None:
+        return make(org_provider(hit), Reason.ORG, hit.org, hit.evidence)
+    return make(s.default_provider, Reason.DEFAULT, None, "no identifier")

@@ -1,0 +1,28 @@
+"""The core's error types. Nothing here imports another routing module."""
+
+from __future__ import annotations
+
+
+class MappingError(ValueError):
+    """A mapping file that cannot be used. ``key`` is the dotted TOML key at fault."""
+
+    def __init__(self, key: str, msg: str, line: int | None = None) -> None:
+        self.key = key
+        self.line = line
+        self.msg = msg
+        where = f" (line {line})" if line else ""
+        super().__init__(f"{key}{where}: {msg}" if key else f"{msg}{where}")
+
+
+class ExtractError(ValueError):
+    """One payload could not be read. ``kind`` names the payload (saml, jwt, json, ...)."""
+
+    def __init__(self, kind: str, msg: str, status_hint: int = 400) -> None:
+        self.kind = kind
+        self.msg = msg
+        self.status_hint = status_hint
+        super().__init__(f"{kind}: {msg}")
+
+
+class StoreUnavailable(RuntimeError):
+    """The correlation store did not answer (down, timed out, refused)."""

@@ -1,0 +1,175 @@
+"""``extract(view, limits) -> Clues``: the one entry point; it never raises.
+
+Each payload reader may raise ``ExtractError``; this module turns every such
+error into a counted ``(kind, message)`` failure and carries on with the rest.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit
+
+from ..errors import ExtractError
+from ..view import RequestView
+from .clues import Clues
+from .jwt import claim_str, read_jwt_claims
+from .limits import Limits
+from .params import (CONNECTION_FIELDS, CORRELATION_FIELDS, DOMAIN_FIELDS, EMAIL_FIELDS, ORG_ID_FIELDS, Fields,
+                     basic_auth_user, read_body, read_query)
+from .saml import SamlMessage, parse_saml
+
+__all__ = ["Clues", "Limits", "extract", "path_connections", "connection_in_url", "saml_clues"]
+
+_LOGIN_START_TAILS = ("/authorize", "/sso-login", "/oauth2/authorize")
+
+
+def extract(view: RequestView, limits: Limits) -> Clues:
+    clues = Clues()
+    try:
+        _extract(view, limits, clues)
+    except ExtractError as e:  # a reader that did not catch its own
+        clues.failures.append((e.kind, e.msg))
+    except Exception as e:  # noqa: BLE001 — a bug must not lose the request; it is counted as one
+        clues.failures.append(("internal", f"{type(e).__name__} while extracting"))
+    return clues
+
+
+def _extract(view: RequestView, limits: Limits, clues: Clues) -> None:
+    path = view.path
+    for label, conn in path_connections(path):
+        clues.path_connections.append((label, conn))
+    if path.endswith(_LOGIN_START_TAILS):
+        clues.login_start = True
+
+    fields = Fields()
+    if view.query:
+        read_query(view.query, fields)
+    if view.body and view.method not in ("GET", "HEAD"):
+        failure = read_body(view.body, view.content_type, fields, limits)
+        if failure:
+            clues.failures.append(("body", failure))
+
+    auth = view.headers.get("authorization")
+    if auth:
+        scheme, _, cred = auth.strip().partition(" ")
+        scheme = scheme.lower()
+        if scheme == "bearer" and cred.strip():
+            clues.correlations.append(("token", cred.strip(), "Bearer token"))
+        elif scheme == "basic":
+            user = basic_auth_user(cred)
+            if user:
+                clues.client_ids.append(("client_id (Basic auth)", user))
+
+    if fields.top or fields.nested:
+        _read_fields(fields, limits, clues)
+
+
+def _read_fields(f: Fields, limits: Limits, clues: Clues) -> None:
+    get = f.get
+    if get("response_type") is not None:
+        clues.login_start = True
+    for name in EMAIL_FIELDS:
+        v = get(name)
+        if v and "@" in v:
+            clues.emails.append((name, v.strip()))
+    for name in DOMAIN_FIELDS:
+        v = get(name)
+        if v and v.strip():
+            clues.domains.append((name, v.strip().lstrip("@")))
+    for name in ORG_ID_FIELDS:
+        v = get(name)
+        if v and v.strip():
+            clues.org_ids.append((name, v.strip()))
+    for name in CONNECTION_FIELDS:
+        v = get(name)
+        if v and v.strip():
+            clues.connections.append((name, v.strip()))
+    v = get("idp_identifier")
+    if v and v.strip():
+        clues.idp_identifiers.append(("idp_identifier", v.strip()))
+    v = get("client_id")
+    if v and v.strip():
+        clues.client_ids.append(("client_id", v.strip()))
+    for name, ns in CORRELATION_FIELDS.items():
+        v = get(name)
+        if v:
+            clues.correlations.append((ns, v, name))
+    for name in ("id_token", "id_token_hint"):
+        v = get(name)
+        if v:
+            _jwt_clues(v, name, limits, clues)
+    v = get("client_assertion")
+    if v:
+        try:
+            claims = read_jwt_claims(v, limits=limits)
+        except ExtractError as e:
+            clues.failures.append((e.kind, e.msg))
+        else:
+            for c in ("iss", "sub"):
+                if s := claim_str(claims, c):
+                    clues.client_ids.append((f"client_assertion {c}", s))
+    for name in ("SAMLRequest", "SAMLResponse"):
+        v = get(name)
+        if v:
+            try:
+                msg = parse_saml(v, deflated=name in f.query_keys, limits=limits)
+            except ExtractError as e:
+                clues.failures.append((e.kind, e.msg))
+            else:
+                saml_clues(msg, clues)
+
+
+def _jwt_clues(token: str, name: str, limits: Limits, clues: Clues) -> None:
+    try:
+        claims = read_jwt_claims(token, limits=limits)
+    except ExtractError as e:
+        clues.failures.append((e.kind, e.msg))
+        return
+    if s := claim_str(claims, "iss"):
+        clues.issuers.append((f"{name} iss", s))
+    if (s := claim_str(claims, "email")) and "@" in s:
+        clues.emails.append((f"{name} email", s))
+    if s := claim_str(claims, "tid"):
+        clues.org_ids.append((f"{name} tid", s))
+
+
+def saml_clues(msg: SamlMessage, clues: Clues) -> None:
+    if msg.kind in ("AuthnRequest", "Response"):
+        clues.login_start = True
+    if msg.in_response_to:
+        clues.correlations.insert(0, ("saml_id", msg.in_response_to, "SAML InResponseTo"))
+    if msg.issuer:
+        clues.entity_ids.append(("SAML Issuer", msg.issuer))
+    if msg.name_id and "@" in msg.name_id:
+        clues.emails.append(("SAML NameID", msg.name_id))
+    for aud in msg.audiences:
+        if aud.startswith("urn:auth0:"):
+            parts = aud.split(":")
+            if len(parts) >= 4 and parts[3]:
+                clues.saml_connections.append(("SAML Audience connection", parts[3]))
+    if msg.destination:
+        for conn in connection_in_url(msg.destination):
+            clues.saml_connections.append(("SAML Destination connection", conn))
+
+
+def connection_in_url(url: str) -> list[str]:
+    try:
+        u = urlsplit(url)
+    except ValueError:
+        return []
+    found = [v for k, v in parse_qsl(u.query) if k == "connection" and v]
+    found += [conn for _, conn in path_connections(u.path)]
+    return found
+
+
+def path_connections(path: str) -> list[tuple[str, str]]:
+    """Connection ids in a path: WorkOS ``/sso/saml/acs/<id>`` and Scalekit ``conn_…`` segments."""
+    out: list[tuple[str, str]] = []
+    if "/sso/saml/acs/" in path:
+        rest = path.split("/sso/saml/acs/", 1)[1].split("/", 1)[0]
+        if rest:
+            out.append(("path connection (WorkOS ACS)", rest))
+    if "conn_" in path:
+        for seg in path.split("/"):
+            if seg.startswith("conn_") and len(seg) > 5:
+                out.append(("path connection (conn_ id)", seg))
+    return out

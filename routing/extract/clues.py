@@ -1,0 +1,34 @@
+"""The identifiers found in one request, grouped by what they can match in a mapping.
+
+Each entry is ``(label, value)``: ``label`` says where the value came from in words
+(it goes into the decision record); the value itself never leaves the core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+Clue = tuple[str, str]
+
+
+@dataclass(slots=True)
+class Clues:
+    emails: list[Clue] = field(default_factory=list)  # whole emails: test_users, then their domain
+    domains: list[Clue] = field(default_factory=list)  # domain / domain_hint
+    connections: list[Clue] = field(default_factory=list)  # connection params
+    path_connections: list[Clue] = field(default_factory=list)
+    saml_connections: list[Clue] = field(default_factory=list)  # from Audience / Destination
+    idp_identifiers: list[Clue] = field(default_factory=list)  # connections, then domains
+    org_ids: list[Clue] = field(default_factory=list)
+    entity_ids: list[Clue] = field(default_factory=list)  # SAML Issuer
+    issuers: list[Clue] = field(default_factory=list)  # OIDC iss of a posted id_token
+    client_ids: list[Clue] = field(default_factory=list)
+    # correlation candidates: (kind, value, label); kind is the store namespace
+    correlations: list[tuple[str, str, str]] = field(default_factory=list)
+    login_start: bool = False
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (kind, message) — never the input
+
+    def any_org_clue(self) -> bool:
+        return bool(self.emails or self.domains or self.connections or self.path_connections
+                    or self.saml_connections or self.idp_identifiers or self.org_ids
+                    or self.entity_ids or self.issuers or self.client_ids)

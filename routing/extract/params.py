@@ -1,0 +1,137 @@
+"""Query strings, form and JSON bodies, Basic auth: the named fields routing reads.
+
+Only the fields in ``FIELDS`` are decoded; everything else in a body is skipped
+without being unquoted (an 11 KB SAMLResponse form costs one unquote, of itself).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from urllib.parse import parse_qsl, unquote, unquote_to_bytes
+
+from .limits import Limits
+
+EMAIL_FIELDS = ("login_hint", "username", "email")
+DOMAIN_FIELDS = ("domain", "domain_hint")
+ORG_ID_FIELDS = ("organization", "organization_id", "tid", "tenantId")
+CONNECTION_FIELDS = ("connection", "connection_id", "identity_provider", "providerId")
+CORRELATION_FIELDS = {  # field -> store namespace
+    "RelayState": "relay_state",
+    "state": "state",
+    "code": "code",
+    "idp_initiated_login": "code",
+    "request_uri": "request_uri",
+    "token": "token",
+    "refresh_token": "token",
+    "id_token_hint": "token",
+}
+FIELDS = frozenset((
+    *EMAIL_FIELDS, *DOMAIN_FIELDS, *ORG_ID_FIELDS, *CONNECTION_FIELDS, *CORRELATION_FIELDS,
+    "idp_identifier", "client_id", "client_assertion", "id_token", "SAMLRequest", "SAMLResponse",
+    "response_type",
+))
+_FIELDS_B = frozenset(f.encode() for f in FIELDS)
+
+
+class Fields:
+    """First value of each routing field; nested (one level deep) values kept apart."""
+
+    __slots__ = ("top", "nested", "query_keys")
+
+    def __init__(self) -> None:
+        self.top: dict[str, str] = {}
+        self.nested: dict[str, str] = {}
+        self.query_keys: set[str] = set()  # fields that came from the query string
+
+    def add(self, key: str, value: str, *, from_query: bool = False) -> None:
+        if key in FIELDS and key not in self.top:
+            self.top[key] = value
+            if from_query:
+                self.query_keys.add(key)
+        elif value[:1] == "{" and len(value) < 65536:
+            self.add_nested(_json_object(value))
+
+    def add_nested(self, obj: dict | None) -> None:
+        if obj:
+            for k, v in obj.items():
+                if k in FIELDS and isinstance(v, str) and k not in self.nested:
+                    self.nested[k] = v
+
+    def get(self, key: str) -> str | None:
+        v = self.top.get(key)
+        return v if v is not None else self.nested.get(key)
+
+
+def _json_object(text: str | bytes) -> dict | None:
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def read_query(query: str, out: Fields) -> None:
+    if not query:
+        return
+    for k, v in parse_qsl(query, keep_blank_values=False):
+        out.add(k, v, from_query=True)
+
+
+def read_form(body: bytes, out: Fields) -> None:
+    for part in body.split(b"&"):
+        k, sep, v = part.partition(b"=")
+        if not sep:
+            continue
+        if k not in _FIELDS_B:
+            if b"%" not in k and b"+" not in k:
+                if v[:1] == b"{" or v[:3].upper() == b"%7B":  # a JSON object parameter (customParameters)
+                    out.add("", _unquote(v))
+                continue
+            key = unquote(k.decode("latin-1").replace("+", " "))
+        else:
+            key = k.decode("ascii")
+        out.add(key, _unquote(v))
+
+
+def _unquote(v: bytes) -> str:
+    return unquote_to_bytes(v.replace(b"+", b" ")).decode("utf-8", "replace")
+
+
+def read_json(body: bytes, out: Fields) -> bool:
+    obj = _json_object(body)
+    if obj is None:
+        return False
+    for k, v in obj.items():
+        if isinstance(v, str):
+            out.add(k, v)
+        elif isinstance(v, dict):
+            out.add_nested(v)
+    return True
+
+
+def basic_auth_user(header: str) -> str | None:
+    """The client id of an HTTP Basic ``Authorization`` header (RFC 6749 §2.3.1 form-encodes it)."""
+    try:
+        raw = base64.b64decode(header.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    user, sep, _ = raw.partition(":")
+    return unquote(user.replace("+", " ")) or None if sep else None
+
+
+def read_body(body: bytes, content_type: str, out: Fields, limits: Limits) -> str | None:
+    """Fill ``out`` from a request body. Returns a failure message, or None."""
+    if not body:
+        return None
+    if len(body) > limits.max_body:
+        return f"body over max_body ({limits.max_body} bytes): not inspected"
+    if content_type == "application/x-www-form-urlencoded":
+        read_form(body, out)
+    elif content_type.endswith("json"):
+        if not read_json(body, out):
+            return "JSON body is not a JSON object"
+    elif not content_type and b"=" in body[:256] and body[:1] not in (b"{", b"<"):
+        read_form(body, out)
+    return None

@@ -1,0 +1,1 @@
+"""The mitmproxy edge: the only part of ``routing`` that imports mitmproxy."""

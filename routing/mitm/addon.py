@@ -1,0 +1,338 @@
+"""``SSORouter``: flow -> view -> core -> apply. Routing rules live in the core, not here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from typing import Any
+
+from mitmproxy import ctx, exceptions, http
+from mitmproxy.proxy import server_hooks
+from mitmproxy.utils import asyncio_utils
+
+from .. import endpoints, sticky
+from ..audit import DecisionLog, decision_record
+from ..correlation import CorrelationStore, first_hit, key_for, open_store
+from ..decide import decide, is_forced
+from ..errors import MappingError
+from ..extract import extract
+from ..metrics import Metrics
+from ..model import Decision, Mapping, Provider, Route
+from ..reload import MappingHolder
+from ..rewrite import plan_response, rewrite_set_cookie
+from .flows import response_view, view_from_flow
+
+log = logging.getLogger("sso_router")
+VERSION = "0.1.0"
+META = "sso_router"
+RELOAD_INTERVAL = 0.5  # seconds between mapping mtime polls
+PROBE_AFTER = 10.0  # an upstream with no successful connect for this long is probed before use
+
+
+class SSORouter:
+    def __init__(self) -> None:
+        self.holder: MappingHolder | None = None
+        self.store: CorrelationStore | None = None
+        self.store_status = endpoints.StoreStatus("memory://", True)
+        self.secret = b""
+        self.decision_log: DecisionLog | None = None
+        self.metrics = Metrics()
+        self._watcher: asyncio.Task | None = None
+        self._upstreams: tuple[int, dict[tuple[str, int], Provider]] = (0, {})
+        self._last_ok: dict[tuple[str, int], float] = {}
+
+    # -- configuration -------------------------------------------------------------------------
+    def load(self, loader: Any) -> None:
+        loader.add_option("sso_mapping", str, "mapping.toml",
+                          "Path of the sso-router TOML mapping; re-read when it changes.")
+        loader.add_option("sso_store", str, "memory://",
+                          "Where in-flight login correlations live: memory://, sqlite:///path.")
+        loader.add_option("sso_store_timeout", float, 0.25, "Seconds one correlation store call may take.")
+        loader.add_option("sso_secret", str, "",
+                          "Key for the sticky cookie and correlation hashes (default: env SSO_ROUTER_SECRET).")
+        loader.add_option("sso_decision_log", str, "", "Path of a JSON-lines decision log (empty: off).")
+
+    def configure(self, updated: set[str]) -> None:
+        opts = ctx.options
+        # Before the proxy listens: reverse mode must not connect to the --mode placeholder,
+        # and must keep the browser's Host for routing (CONTRACT "Running").
+        if opts.connection_strategy != "lazy" or not opts.keep_host_header:
+            opts.update(connection_strategy="lazy", keep_host_header=True)
+        if "sso_mapping" in updated:
+            holder = MappingHolder(opts.sso_mapping, clock=time.time)
+            try:
+                holder.load()
+            except MappingError as e:
+                raise exceptions.OptionsError(f"sso_mapping {opts.sso_mapping}: {e}") from e
+            self.holder = holder
+            log.info(f"sso-router: mapping {holder.path} loaded ({holder.last.message})")
+        if "sso_secret" in updated or "sso_store" in updated:
+            self._configure_secret(opts.sso_secret or os.environ.get("SSO_ROUTER_SECRET", ""), opts.sso_store)
+        if "sso_store" in updated:
+            try:
+                store = open_store(opts.sso_store, clock=time.time)
+            except ValueError as e:
+                raise exceptions.OptionsError(f"sso_store: {e}") from e
+            if self.store is not None:
+                self.store.close()
+            self.store = store
+            self.store_status = endpoints.StoreStatus(opts.sso_store, True)
+        if "sso_decision_log" in updated:
+            if self.decision_log is not None:
+                self.decision_log.close()
+                self.decision_log = None
+            if opts.sso_decision_log:
+                try:
+                    self.decision_log = DecisionLog(opts.sso_decision_log)
+                except OSError as e:
+                    raise exceptions.OptionsError(f"sso_decision_log: {e}") from e
+
+    def _configure_secret(self, secret: str, store_url: str) -> None:
+        if secret:
+            self.secret = secret.encode()
+        elif store_url.startswith("memory"):
+            self.secret = secrets.token_bytes(32)
+            log.warning("sso-router: no sso_secret (or SSO_ROUTER_SECRET) set: using a random per-process key; "
+                        "sticky cookies and correlations will not survive a restart")
+        else:
+            raise exceptions.OptionsError(
+                f"sso_secret is required with sso_store={store_url}: instances sharing a store must share a key "
+                "(set --set sso_secret=... or SSO_ROUTER_SECRET)")
+
+    def running(self) -> None:
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio_utils.create_task(self._watch(), name="sso-router mapping watcher", keep_ref=True)
+
+    def done(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+        if self.store is not None:
+            self.store.close()
+        if self.decision_log is not None:
+            self.decision_log.close()
+            self.decision_log = None
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(RELOAD_INTERVAL)
+            holder = self.holder
+            if holder is None:
+                continue
+            try:
+                result = await asyncio.to_thread(holder.reload_if_changed)
+            except Exception as e:  # noqa: BLE001 — the watcher must outlive any one bad read
+                log.warning(f"sso-router: mapping reload failed: {type(e).__name__}: {e}")
+                continue
+            if result.status == "ok":
+                self.metrics.inc("sso_router_mapping_reloads_total", result="ok")
+                log.info(f"sso-router: mapping {holder.path} reloaded: {result.message}")
+            elif result.status == "rejected":
+                self.metrics.inc("sso_router_mapping_reloads_total", result="failed")
+                log.warning(f"sso-router: mapping {holder.path} NOT reloaded, keeping the last good one: "
+                            f"{result.message}")
+
+    # -- the request path ----------------------------------------------------------------------
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live:
+            return
+        req = flow.request
+        if req.path.startswith(endpoints.PREFIX):
+            status, headers, body = endpoints.answer(req.path.split("?", 1)[0], req.method, self.holder,
+                                                     self.store_status, self.metrics, VERSION)
+            flow.response = http.Response.make(status, body, headers)
+            return
+        m = self.holder.mapping if self.holder else None
+        if m is None:
+            flow.response = http.Response.make(503, b"sso-router: no mapping loaded\n", {"content-type": "text/plain"})
+            return
+        started = time.perf_counter()
+        s = m.settings
+        view = view_from_flow(flow, s.limits.max_body)
+        if view.host not in s.hosts:
+            self.metrics.inc("sso_router_refused_total", status="421")
+            flow.response = http.Response.make(
+                421, f"sso-router: this proxy does not serve host {view.host!r}\n".encode(),
+                {"content-type": "text/plain"})
+            return
+        clues = extract(view, s.limits)
+        for kind, msg in clues.failures:
+            self.metrics.inc("sso_router_parse_failures_total", kind=kind)
+            log.info(f"sso-router: {req.method} {view.path}: could not read {kind}: {msg}")
+        forced = is_forced(req.headers.get(s.force_header) if s.force_header else None, m)
+        correlated = None
+        if clues.correlations and not forced:
+            labelled = [(label, key_for(self.secret, ns, value)) for ns, value, label in clues.correlations]
+            correlated = first_hit(labelled, await self._recall([k for _, k in labelled]))
+        now = time.time()
+        route = sticky.verify(view.sticky, secret=self.secret, now=now) if view.sticky else None
+        d = decide(clues, m, path=view.path, forced=forced, correlated=correlated, sticky=route)
+        self._apply(flow, d, m, view.path, view.query)
+        flow.metadata[META + "_started"] = started
+        self.metrics.inc("sso_router_decisions_total", provider=d.provider, reason=d.reason.value,
+                         shadow=str(d.shadow).lower())
+        self.metrics.observe_decision(time.perf_counter() - started)
+
+    async def _recall(self, keys: list[str]) -> dict[str, Route]:
+        store = self.store
+        if store is None:
+            return {}
+        try:
+            if getattr(store, "blocking", False):
+                return await asyncio.wait_for(asyncio.to_thread(store.recall, keys), ctx.options.sso_store_timeout)
+            return store.recall(keys)
+        except Exception as e:  # noqa: BLE001 — a store failure routes as "no correlation", counted
+            self._store_failed(e)
+            return {}
+
+    async def _remember(self, entries: list[tuple[str, Route, int]]) -> None:
+        store = self.store
+        if store is None or not entries:
+            return
+        try:
+            if getattr(store, "blocking", False):
+                await asyncio.wait_for(asyncio.to_thread(store.remember, entries), ctx.options.sso_store_timeout)
+            else:
+                store.remember(entries)
+        except Exception as e:  # noqa: BLE001
+            self._store_failed(e)
+
+    def _store_failed(self, e: BaseException) -> None:
+        self.metrics.inc("sso_router_store_errors_total")
+        if self.store_status.ok:
+            log.warning(f"sso-router: correlation store {self.store_status.url} failing: {type(e).__name__}")
+        self.store_status = endpoints.StoreStatus(self.store_status.url, False, type(e).__name__)
+
+    def _apply(self, flow: http.HTTPFlow, d: Decision, m: Mapping, path: str, query: str) -> None:
+        req = flow.request
+        p = m.providers[d.forward_to]
+        org = m.orgs.get(d.org) if d.org else None
+        if org is not None and org.target_paths and d.forward_to == m.settings.migration_target:
+            new = org.target_paths.get(path)
+            if new is not None:
+                req.path = new + (f"?{query}" if query else "")
+        client_ip = flow.client_conn.peername[0] if flow.client_conn.peername else ""
+        up = p.upstream
+        req.scheme = up.scheme
+        req.port = up.port
+        req.host = up.host
+        req.host_header = p.host_header or up.netloc
+        for k, v in p.headers:
+            req.headers[k] = v
+        if p.client_ip_header and client_ip:
+            req.headers[p.client_ip_header] = client_ip
+        flow.metadata[META] = {
+            "provider": d.provider, "reason": d.reason.value, "org": d.org, "identifier": d.evidence,
+            "forwarded_to": d.forward_to, "shadow": d.shadow,
+        }
+        flow.comment = describe(d)
+
+    # -- the response path ---------------------------------------------------------------------
+    async def response(self, flow: http.HTTPFlow) -> None:
+        meta = flow.metadata.get(META)
+        m = self.holder.mapping if self.holder else None
+        if not meta or m is None or flow.response is None:
+            return
+        resp = flow.response
+        p = m.providers.get(meta["forwarded_to"])
+        if p is not None:
+            want_body = 200 <= resp.status_code < 300 and not resp.stream
+            plan = plan_response(response_view(flow, want_body=want_body), p, m)
+            if plan.location is not None:
+                resp.headers["location"] = plan.location
+            cookies = resp.headers.get_all("set-cookie")
+            if cookies:
+                host = m.settings.public_netloc.rsplit(":", 1)[0]
+                new = [rewrite_set_cookie(c, p, host) for c in cookies]
+                if new != cookies:
+                    resp.headers.set_all("set-cookie", new)
+            for kind, msg in plan.failures:
+                self.metrics.inc("sso_router_parse_failures_total", kind=kind)
+            if plan.records:
+                route = Route(p.name, meta["org"])
+                await self._remember([(key_for(self.secret, ns, value), route, ttl)
+                                      for ns, value, ttl, _ in plan.records])
+        s = m.settings
+        if meta["reason"] in ("org", "correlation", "forced") and meta["provider"] in m.providers:
+            expires = int(time.time()) + s.correlation_ttl
+            value = sticky.sign(Route(meta["provider"], meta["org"]), secret=self.secret, expires=expires)
+            resp.headers.add("set-cookie", sticky.set_cookie_header(
+                value, secure=s.public_scheme == "https", max_age=s.correlation_ttl))
+        if s.debug_headers:
+            resp.headers["x-sso-route"] = route_header(meta)
+        self._log_decision(flow, meta, resp.status_code, None)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        meta = flow.metadata.get(META)
+        if not meta:
+            return
+        self.metrics.inc("sso_router_upstream_errors_total", provider=meta["forwarded_to"])
+        msg = flow.error.msg if flow.error else "unknown error"
+        log.warning(f"sso-router: upstream {meta['forwarded_to']!r} failed for {flow.request.method} "
+                    f"{flow.request.path.split('?', 1)[0]}: {msg}")
+        self._log_decision(flow, meta, 502, msg)
+
+    def _log_decision(self, flow: http.HTTPFlow, meta: dict, status: int | None, error: str | None) -> None:
+        if self.decision_log is None:
+            return
+        started = flow.metadata.get(META + "_started")
+        d = Decision(meta["provider"], meta["reason"], meta["org"], meta["identifier"], meta["forwarded_to"],
+                     meta["shadow"])
+        req = flow.request
+        rec = decision_record(
+            d, flow_id=flow.id, method=req.method, host=req.host_header or "", path=req.path.split("?", 1)[0],
+            at=flow.timestamp_created, status=status,
+            latency_ms=(time.perf_counter() - started) * 1000 if started else None, error=error)
+        try:
+            self.decision_log.write(rec)
+        except (OSError, ValueError) as e:
+            log.warning(f"sso-router: cannot write the decision log: {e}")
+
+    # -- upstream connections ------------------------------------------------------------------
+    def _upstream_map(self) -> dict[tuple[str, int], Provider]:
+        m = self.holder.mapping if self.holder else None
+        if m is None:
+            return {}
+        if self._upstreams[0] != id(m):
+            self._upstreams = (id(m), {(p.upstream.host, p.upstream.port): p for p in m.providers.values()})
+        return self._upstreams[1]
+
+    async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
+        addr = data.server.address
+        p = self._upstream_map().get((addr[0].lower(), addr[1])) if addr else None
+        if p is None:
+            return
+        if p.sni and data.server.tls:
+            data.server.sni = p.sni
+        if time.monotonic() - self._last_ok.get(addr, -PROBE_AFTER) < PROBE_AFTER:
+            return
+        # mitmproxy's own connect-failure page cannot name the provider; a failed probe can.
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(addr[0], addr[1]), 10)
+            writer.close()
+        except (OSError, asyncio.TimeoutError) as e:
+            data.server.error = (f"sso-router: provider {p.name!r} ({p.upstream.url}) is unreachable: "
+                                 f"{type(e).__name__}: {e or 'timeout'}")
+
+    def server_connected(self, data: server_hooks.ServerConnectionHookData) -> None:
+        if data.server.address:
+            self._last_ok[data.server.address] = time.monotonic()
+
+
+def describe(d: Decision) -> str:
+    """The decision in words, for mitmweb's flow list."""
+    parts = [f"→ {d.provider}", d.reason.value]
+    if d.org:
+        parts.append(f"org {d.org}")
+    parts.append(d.evidence)
+    if d.shadow:
+        parts.append(f"shadow: sent to {d.forward_to}")
+    return " · ".join(parts)
+
+
+def route_header(meta: dict) -> str:
+    v = f"{meta['provider']}; reason={meta['reason']}"
+    return v + "; shadow" if meta["shadow"] else v

@@ -1,0 +1,150 @@
+"""The mapping and the decision, as frozen data. No I/O, no parsing, no mitmproxy.
+
+``Mapping`` carries one dict per identifier kind, so every lookup is O(1)
+whatever the number of orgs (path prefixes: O(path depth)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType
+from typing import Mapping as _ReadOnly
+
+from .extract.limits import Limits
+
+PROVIDER_KINDS = frozenset({"auth0", "workos", "cognito", "firebase", "scalekit", "generic"})
+
+
+class Reason(str, Enum):
+    """Why a request went where it went, in the order the reasons are tried."""
+
+    FORCED = "forced"
+    CORRELATION = "correlation"
+    STICKY = "sticky"
+    ORG = "org"
+    PATH = "path"
+    DEFAULT = "default"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    scheme: str
+    host: str
+    port: int
+
+    @property
+    def netloc(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        return self.host if self.port == default else f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.netloc}"
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    name: str
+    kind: str
+    upstream: Upstream
+    app_callback: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    paths: tuple[str, ...] = ()
+    host_header: str = ""
+    sni: str = ""
+    client_ip_header: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Org:
+    key: str
+    migrated: bool = False
+    domains: tuple[str, ...] = ()
+    idp_entity_ids: tuple[str, ...] = ()
+    oidc_issuers: tuple[str, ...] = ()
+    connections: tuple[str, ...] = ()
+    org_ids: tuple[str, ...] = ()
+    client_ids: tuple[str, ...] = ()
+    test_users: tuple[str, ...] = ()
+    target_paths: _ReadOnly[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class RouterSettings:
+    public_url: str
+    public_scheme: str
+    public_netloc: str
+    default_provider: str
+    migration_target: str
+    force_header: str = "x-force-sk-route"
+    force_header_secret: str = ""
+    correlation_ttl: int = 900
+    token_ttl: int = 86_400
+    debug_headers: bool = False
+    shadow: bool = False
+    hosts: frozenset[str] = frozenset()  # lower-case host names, no ports, public_url's included
+    limits: Limits = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class Mapping:
+    """A validated mapping with its lookup indexes (all keys normalised as looked up)."""
+
+    settings: RouterSettings
+    providers: _ReadOnly[str, Provider]
+    orgs: _ReadOnly[str, Org]
+    by_domain: _ReadOnly[str, str]  # lower-case email domain or org key -> org key
+    by_test_user: _ReadOnly[str, str]  # lower-case email -> org key
+    by_org_id: _ReadOnly[str, str]
+    by_connection: _ReadOnly[str, str]
+    by_entity_id: _ReadOnly[str, str]
+    by_issuer: _ReadOnly[str, str]
+    by_client_id: _ReadOnly[str, str]
+    by_path: _ReadOnly[str, str]  # normalised prefix -> provider name
+    version: str = ""  # hash of the source bytes
+
+    def provider_for_org(self, org: Org) -> str:
+        s = self.settings
+        return s.migration_target if org.migrated else s.default_provider
+
+    def path_provider(self, path: str) -> str | None:
+        """The provider that alone serves ``path`` (longest prefix, on segment boundaries)."""
+        if not self.by_path:
+            return None
+        p = path.rstrip("/") or "/"
+        while True:
+            hit = self.by_path.get(p)
+            if hit is not None:
+                return hit
+            if p in ("/", ""):
+                return None
+            p = p[: p.rfind("/")] or "/"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What a correlation remembers: the provider that issued a value, and the org if known."""
+
+    provider: str
+    org: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One request's routing decision.
+
+    ``provider`` is the decided provider; ``forward_to`` is where the request is
+    really sent (``default_provider`` in shadow mode). ``evidence`` names the kind
+    of identifier that decided (never its value).
+    """
+
+    provider: str
+    reason: Reason
+    org: str | None
+    evidence: str
+    forward_to: str
+    shadow: bool = False

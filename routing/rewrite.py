@@ -1,0 +1,158 @@
+"""``plan_response(...)``: what to change in a provider's response and what to remember from it.
+
+Mutates nothing: the edge applies the plan and hands ``records`` to the store.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+from .errors import ExtractError
+from .extract.html_form import read_form
+from .extract.saml import parse_saml
+from .model import Mapping, Provider
+from .view import ResponseView
+
+Record = tuple[str, str, int, str]  # (namespace, value, ttl, label)
+
+
+@dataclass(slots=True)
+class ResponsePlan:
+    location: str | None = None  # new Location, when it changes
+    records: list[Record] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _own_host(hostname: str | None, port: int | None, scheme: str, p: Provider) -> bool:
+    if not hostname:
+        return False
+    host = hostname.lower()
+    up = p.upstream
+    if host == up.host and (port or (443 if scheme == "https" else 80)) == up.port:
+        return True
+    alias = p.host_header.lower().rsplit(":", 1)[0] if p.host_header else ""
+    return bool(alias) and host == alias
+
+
+def plan_response(resp: ResponseView, p: Provider, m: Mapping) -> ResponsePlan:
+    plan = ResponsePlan()
+    if resp.location:
+        _plan_location(resp.location, p, m, plan)
+    ct = resp.content_type
+    if resp.body and 200 <= resp.status < 300:
+        if ct.endswith("json"):
+            _plan_token_response(resp.body, m, plan)
+        elif ct == "text/html":
+            _plan_form(resp.body, m, plan)
+    return plan
+
+
+def _plan_location(loc: str, p: Provider, m: Mapping, plan: ResponsePlan) -> None:
+    s = m.settings
+    try:
+        u = urlsplit(loc)
+        port = u.port
+    except ValueError:
+        plan.failures.append(("location", "unparseable Location"))
+        return
+    rel = not u.netloc
+    own = rel or _own_host(u.hostname, port, u.scheme or s.public_scheme, p)
+    public = not rel and (u.hostname or "").lower() in s.hosts
+    if own and not rel:
+        loc = s.public_url + (u.path or "/") + (f"?{u.query}" if u.query else "") + (f"#{u.fragment}" if u.fragment else "")
+        plan.location = loc
+    if not u.query:
+        return
+    q = dict(parse_qsl(u.query, keep_blank_values=False))
+    ttl = s.correlation_ttl
+    if own or public:  # the provider's own hosted pages (Auth0 /u/login?state=)
+        if st := q.get("state"):
+            plan.records.append(("state", st, ttl, "hosted-page state"))
+        return
+    # a foreign host: an IdP (SAML AuthnRequest, OIDC authorize) or the app (code)
+    code = q.get("code") or q.get("idp_initiated_login")
+    if code and "SAMLRequest" not in q and "response_type" not in q:
+        plan.records.append(("code", code, ttl, "code"))
+        if p.app_callback:
+            sep = "&" if "?" in p.app_callback else "?"
+            plan.location = p.app_callback + sep + u.query + (f"#{u.fragment}" if u.fragment else "")
+        return
+    if saml := q.get("SAMLRequest"):
+        _record_saml(saml, True, m, plan)
+    if rs := q.get("RelayState"):
+        plan.records.append(("relay_state", rs, ttl, "RelayState"))
+    if st := q.get("state"):
+        plan.records.append(("state", st, ttl, "state"))
+
+
+def _record_saml(value: str, deflated: bool, m: Mapping, plan: ResponsePlan) -> None:
+    try:
+        msg = parse_saml(value, deflated=deflated, limits=m.settings.limits)
+    except ExtractError as e:
+        plan.failures.append((e.kind, e.msg))
+        return
+    if msg.id and msg.kind.endswith("Request"):
+        plan.records.append(("saml_id", msg.id, m.settings.correlation_ttl, f"SAML {msg.kind} ID"))
+
+
+def _plan_form(body: bytes, m: Mapping, plan: ResponsePlan) -> None:
+    low = body[:m.settings.limits.max_html]
+    if not (b"SAMLRequest" in low or b"RelayState" in low or b"state" in low or b"code" in low):
+        return
+    _, fields = read_form(body, max_size=m.settings.limits.max_html)
+    if not fields:
+        return
+    ttl = m.settings.correlation_ttl
+    if saml := fields.get("SAMLRequest"):
+        _record_saml(saml, False, m, plan)
+    if rs := fields.get("RelayState"):
+        plan.records.append(("relay_state", rs, ttl, "RelayState"))
+    if st := fields.get("state"):
+        plan.records.append(("state", st, ttl, "state"))
+    if code := fields.get("code"):
+        plan.records.append(("code", code, ttl, "code"))
+
+
+def _positive(v: object) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else None
+
+
+def _plan_token_response(body: bytes, m: Mapping, plan: ResponsePlan) -> None:
+    if len(body) > m.settings.limits.max_body or b"_token" not in body and b"request_uri" not in body:
+        return
+    try:
+        obj = json.loads(body)
+    except (ValueError, RecursionError):
+        plan.failures.append(("json", "token response is not JSON"))
+        return
+    if not isinstance(obj, dict):
+        return
+    s = m.settings
+    cap = s.token_ttl
+    exp = _positive(obj.get("expires_in"))
+    if isinstance(t := obj.get("access_token"), str) and t:
+        plan.records.append(("token", t, min(exp or cap, cap), "access token"))
+    if isinstance(t := obj.get("id_token"), str) and t:
+        plan.records.append(("token", t, cap, "ID token"))
+    if isinstance(t := obj.get("refresh_token"), str) and t:
+        rexp = _positive(obj.get("refresh_token_expires_in"))
+        plan.records.append(("token", t, min(rexp or cap, cap), "refresh token"))
+    if isinstance(t := obj.get("request_uri"), str) and t:
+        plan.records.append(("request_uri", t, min(exp or s.correlation_ttl, s.correlation_ttl), "PAR request_uri"))
+
+
+def rewrite_set_cookie(value: str, p: Provider, public_host: str) -> str:
+    """Point a ``Domain=`` on the provider's host at the public host; leave other cookies alone."""
+    parts = value.split(";")
+    changed = False
+    up = {p.upstream.host}
+    if p.host_header:
+        up.add(p.host_header.lower().rsplit(":", 1)[0])
+    for i, part in enumerate(parts[1:], 1):
+        name, sep, val = part.strip().partition("=")
+        if sep and name.lower() == "domain" and val.strip().lstrip(".").lower() in up:
+            parts[i] = f" Domain={public_host}"
+            changed = True
+    return ";".join(parts) if changed else value

@@ -1,0 +1,63 @@
+"""The router's own sticky cookie: HMAC-signed ``provider|org|expiry``; any defect reads as None."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+
+from .model import Route
+
+COOKIE_NAME = "sso_router"
+MAX_COOKIE = 512  # checked before anything is decoded
+
+
+def _b64(b: bytes) -> str:
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode("ascii")
+
+
+def _mac(secret: bytes, payload: bytes) -> bytes:
+    return hmac.new(secret, b"sticky\0" + payload, hashlib.sha256).digest()
+
+
+def sign(route: Route, *, secret: bytes, expires: int) -> str:
+    payload = f"{route.provider}|{route.org or ''}|{expires}".encode()
+    return f"{_b64(payload)}.{_b64(_mac(secret, payload))}"
+
+
+def verify(value: str | None, *, secret: bytes, now: float) -> Route | None:
+    if not value or len(value) > MAX_COOKIE or value.count(".") != 1:
+        return None
+    body, mac = value.split(".")
+    try:
+        payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        got = base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    if not hmac.compare_digest(got, _mac(secret, payload)):
+        return None
+    try:
+        provider, org, expires = payload.decode().split("|")
+        if int(expires) <= now:
+            return None
+    except ValueError:
+        return None
+    return Route(provider, org or None) if provider else None
+
+
+def set_cookie_header(value: str, *, secure: bool, max_age: int) -> str:
+    attrs = f"{COOKIE_NAME}={value}; Path=/; Max-Age={max_age}; HttpOnly"
+    return attrs + ("; SameSite=None; Secure" if secure else "; SameSite=Lax")
+
+
+def read_cookie(cookie_header: str | None) -> str | None:
+    """Our cookie's value from a ``Cookie`` header (the last one wins, as browsers send newest last)."""
+    if not cookie_header or COOKIE_NAME not in cookie_header:
+        return None
+    found = None
+    for part in cookie_header.split(";"):
+        name, sep, val = part.strip().partition("=")
+        if sep and name == COOKIE_NAME:
+            found = val.strip().strip('"')
+    return found

@@ -1,0 +1,32 @@
+"""What the core sees of an HTTP exchange: plain data, built by the edge from a flow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class HeaderLookup(Protocol):
+    """Case-insensitive header access (mitmproxy's ``Headers`` or a dict with lower-case keys)."""
+
+    def get(self, name: str, default: str | None = None) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    method: str
+    host: str  # the request's authority host, lower-case, no port
+    path: str  # without query
+    query: str = ""  # raw query string, no '?'
+    headers: HeaderLookup = field(default_factory=dict)
+    body: bytes = b""
+    content_type: str = ""  # lower-case media type without parameters
+    sticky: str | None = None  # the router's own cookie value, if the browser sent one
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseView:
+    status: int
+    location: str | None
+    content_type: str = ""
+    body: bytes = b""
