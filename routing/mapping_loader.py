@@ -59,26 +59,29 @@ class _Builder:
         return MappingError(key, msg, self._line_of(key))
 
     def _line_of(self, key: str) -> int | None:
-        """Best effort: the line of the key's table header or of its last component."""
-        parts = key.split(".", 2)
-        needles: list[str] = []
-        if len(parts) >= 2 and parts[0] in ("orgs", "providers"):
-            name = key[len(parts[0]) + 1:]
-            for n in sorted({o for o in self.doc.get(parts[0], {}) if name.startswith(o)}, key=len, reverse=True):
-                needles += [f'[{parts[0]}."{n}"]', f"[{parts[0]}.{n}]"]
-                rest = name[len(n) + 1:]
-                if rest:
-                    needles.insert(0, rest.split(".")[0])
+        """Best effort: the line of the key inside its table, else of the table's header."""
+        table, field = "", key
+        for section in ("orgs", "providers", "router"):
+            for name in ([""] if section == "router" else sorted(self.doc.get(section, {}), key=len, reverse=True)):
+                for prefix, header in ((f'{section}."{name}"', f'[{section}."{name}"]'),
+                                       (f"{section}.{name}", f"[{section}.{name}]")) if name else ((section, f"[{section}]"),):
+                    if key == prefix or key.startswith(prefix + "."):
+                        table, field = header, key[len(prefix) + 1:].split(".")[0].split("[")[0]
+                        break
+                if table:
+                    break
+            if table:
                 break
-        elif parts:
-            needles.append(parts[-1])
-        lines = self.text.splitlines()
-        for needle in needles:
-            for i, line in enumerate(lines, 1):
-                s = line.strip()
-                if s.startswith(needle) or (needle.startswith("[") and s.replace(" ", "") == needle):
-                    return i
-        return None
+        lines = [ln.strip() for ln in self.text.splitlines()]
+        start = next((i for i, ln in enumerate(lines) if ln.replace(" ", "") == table.replace(" ", "")), None)
+        if start is None:
+            return None
+        for i in range(start + 1, len(lines)):
+            if lines[i].startswith("["):
+                break
+            if field and lines[i].split("=")[0].strip().strip('"') == field:
+                return i + 1
+        return start + 1
 
     def table(self, value: Any, key: str) -> dict[str, Any]:
         if not isinstance(value, dict):

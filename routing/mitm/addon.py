@@ -9,7 +9,7 @@ import secrets
 import time
 from typing import Any
 
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import ctx, exceptions, http, optmanager
 from mitmproxy.proxy import server_hooks
 from mitmproxy.utils import asyncio_utils
 
@@ -43,6 +43,7 @@ class SSORouter:
         self._watcher: asyncio.Task | None = None
         self._upstreams: tuple[int, dict[tuple[str, int], Provider]] = (0, {})
         self._last_ok: dict[tuple[str, int], float] = {}
+        self._quieted = False
 
     # -- configuration -------------------------------------------------------------------------
     def load(self, loader: Any) -> None:
@@ -61,6 +62,9 @@ class SSORouter:
         # and must keep the browser's Host for routing (CONTRACT "Running").
         if opts.connection_strategy != "lazy" or not opts.keep_host_header:
             opts.update(connection_strategy="lazy", keep_host_header=True)
+        if not self._quieted:
+            self._quieted = True
+            self._quiet_dumper()
         if "sso_mapping" in updated:
             holder = MappingHolder(opts.sso_mapping, clock=time.time)
             try:
@@ -89,6 +93,14 @@ class SSORouter:
                     self.decision_log = DecisionLog(opts.sso_decision_log)
                 except OSError as e:
                     raise exceptions.OptionsError(f"sso_decision_log: {e}") from e
+
+    @staticmethod
+    def _quiet_dumper() -> None:
+        """mitmdump's flow lines print whole URLs (codes, states, tokens in queries). Unless the
+        user chose a flow_detail, turn them off; the router logs its own secret-free line per flow."""
+        opt = getattr(ctx.options, "_options", {}).get("flow_detail")
+        if opt is not None and opt.value is optmanager.unset and opt.default != 0:
+            ctx.options.update(flow_detail=0)
 
     def _configure_secret(self, secret: str, store_url: str) -> None:
         if secret:
@@ -170,6 +182,8 @@ class SSORouter:
         now = time.time()
         route = sticky.verify(view.sticky, secret=self.secret, now=now) if view.sticky else None
         d = decide(clues, m, path=view.path, forced=forced, correlated=correlated, sticky=route)
+        flow.metadata[META + "_path"] = view.path  # as the browser sent it (target_paths may change it)
+        flow.metadata[META + "_host"] = view.host
         self._apply(flow, d, m, view.path, view.query)
         flow.metadata[META + "_started"] = started
         self.metrics.inc("sso_router_decisions_total", provider=d.provider, reason=d.reason.value,
@@ -263,6 +277,8 @@ class SSORouter:
                 value, secure=s.public_scheme == "https", max_age=s.correlation_ttl))
         if s.debug_headers:
             resp.headers["x-sso-route"] = route_header(meta)
+        log.info(f"sso-router: {flow.request.method} {flow.metadata.get(META + '_path', '')} "
+                 f"{flow.comment} << {resp.status_code}")
         self._log_decision(flow, meta, resp.status_code, None)
 
     def error(self, flow: http.HTTPFlow) -> None:
@@ -283,7 +299,8 @@ class SSORouter:
                      meta["shadow"])
         req = flow.request
         rec = decision_record(
-            d, flow_id=flow.id, method=req.method, host=req.host_header or "", path=req.path.split("?", 1)[0],
+            d, flow_id=flow.id, method=req.method, host=flow.metadata.get(META + "_host", ""),
+            path=flow.metadata.get(META + "_path", ""),
             at=flow.timestamp_created, status=status,
             latency_ms=(time.perf_counter() - started) * 1000 if started else None, error=error)
         try:

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+
+from routing import sticky
+from routing.correlation import decode_route, encode_route, first_hit, key_for, open_store
+from routing.model import Route
+
+SECRET = b"k" * 32
+
+
+def test_roundtrip():
+    v = sticky.sign(Route("scalekit", "newcompany.com"), secret=SECRET, expires=2000)
+    assert sticky.verify(v, secret=SECRET, now=1000) == Route("scalekit", "newcompany.com")
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda v: v[:-2] + ("AA" if not v.endswith("AA") else "BB"),  # altered MAC
+    lambda v: sticky.sign(Route("legacy", None), secret=b"other", expires=2000),  # forged with another key
+    lambda v: v.split(".")[0][:-3] + "xyz." + v.split(".")[1],  # altered payload
+    lambda v: v + "." + v,  # malformed
+    lambda v: "A" * 600 + "." + "B",  # over the size cap
+    lambda v: "",
+])
+def test_forged_or_altered_is_ignored(mutate):
+    v = sticky.sign(Route("scalekit", "newcompany.com"), secret=SECRET, expires=2000)
+    assert sticky.verify(mutate(v), secret=SECRET, now=1000) is None
+
+
+def test_expired_is_ignored():
+    v = sticky.sign(Route("scalekit"), secret=SECRET, expires=1000)
+    assert sticky.verify(v, secret=SECRET, now=1000) is None
+
+
+def test_cookie_attributes():
+    assert sticky.set_cookie_header("v", secure=True, max_age=900) == \
+        "sso_router=v; Path=/; Max-Age=900; HttpOnly; SameSite=None; Secure"
+    assert "Secure" not in sticky.set_cookie_header("v", secure=False, max_age=900)
+
+
+def test_read_cookie():
+    assert sticky.read_cookie("a=1; sso_router=xyz; b=2") == "xyz"
+    assert sticky.read_cookie("sso_routerx=1") is None
+    assert sticky.read_cookie(None) is None
+
+
+def test_keys_are_keyed_hashes_not_values():
+    k = key_for(SECRET, "code", "the-code")
+    assert "the-code" not in k and k != key_for(b"other", "code", "the-code") and k != key_for(SECRET, "state", "the-code")
+
+
+def test_memory_store_expiry_and_no_erase():
+    now = [100.0]
+    s = open_store("memory://", clock=lambda: now[0])
+    s.remember([("k1", Route("legacy", "megasoft.com"), 10), ("k2", Route("scalekit"), 100)])
+    assert s.recall(["k1", "k2", "k3"]) == {"k1": Route("legacy", "megasoft.com"), "k2": Route("scalekit")}
+    assert s.recall(["k1"]) == {"k1": Route("legacy", "megasoft.com")}  # recalling does not consume
+    now[0] = 111
+    assert s.recall(["k1", "k2"]) == {"k2": Route("scalekit")}
+
+
+def test_memory_store_is_bounded():
+    from routing.correlation.memory import MemoryStore
+    s = MemoryStore(clock=lambda: 0.0, max_entries=3)
+    s.remember([(f"k{i}", Route("legacy"), 10) for i in range(5)])
+    assert len(s) == 3 and s.recall(["k4"]) == {"k4": Route("legacy")}
+
+
+def test_route_codec_and_first_hit():
+    assert decode_route(encode_route(Route("a", "b.com"))) == Route("a", "b.com")
+    assert decode_route(encode_route(Route("a"))) == Route("a")
+    assert decode_route("garbage") is None
+    assert first_hit([("l1", "k1"), ("l2", "k2")], {"k2": Route("x")}) == ("l2", Route("x"))
+
+
+def test_unknown_store_url():
+    with pytest.raises(ValueError):
+        open_store("mongodb://x", clock=lambda: 0.0)
