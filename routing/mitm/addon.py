@@ -60,7 +60,7 @@ class SSORouter:
         opts = ctx.options
         # Before the proxy listens: reverse mode must not connect to the --mode placeholder,
         # and must keep the browser's Host for routing (CONTRACT "Running").
-        if opts.connection_strategy != "lazy" or not opts.keep_host_header:
+        if "connection_strategy" in opts and (opts.connection_strategy != "lazy" or not opts.keep_host_header):
             opts.update(connection_strategy="lazy", keep_host_header=True)
         if not self._quieted:
             self._quieted = True
@@ -73,9 +73,9 @@ class SSORouter:
                 raise exceptions.OptionsError(f"sso_mapping {opts.sso_mapping}: {e}") from e
             self.holder = holder
             log.info(f"sso-router: mapping {holder.path} loaded ({holder.last.message})")
-        if "sso_secret" in updated or "sso_store" in updated:
+        if "sso_secret" in updated or "sso_store" in updated or not self.secret:
             self._configure_secret(opts.sso_secret or os.environ.get("SSO_ROUTER_SECRET", ""), opts.sso_store)
-        if "sso_store" in updated:
+        if "sso_store" in updated or self.store is None:
             try:
                 store = open_store(opts.sso_store, clock=time.time)
             except ValueError as e:

@@ -1,0 +1,235 @@
+"""The addon in-process: mitmproxy.test.taddons / tflow, calling the hooks directly."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from mitmproxy import exceptions, http
+from mitmproxy.addons.proxyserver import Proxyserver
+from mitmproxy.test import taddons, tflow
+
+from routing.mitm.addon import SSORouter
+from tests.unit.samples import MAPPING, saml_response
+
+
+@pytest.fixture
+def mapping_file(tmp_path):
+    p = tmp_path / "mapping.toml"
+    p.write_bytes(MAPPING.replace(b'hosts = ["localhost"]', b'hosts = ["localhost"]\ndebug_headers = true'))
+    return p
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def make_flow(path="/", method="GET", host="auth.yourapp.com", body=b"", headers=()):
+    req = http.Request.make(method, f"https://legacy.invalid{path}", body,
+                            {"Host": host, **dict(headers or ())})
+    req.host_header = host
+    return tflow.tflow(req=req)
+
+
+def with_router(fn, mapping_file, **opts):
+    async def main():
+        router = SSORouter()
+        with taddons.context(Proxyserver(), router) as tctx:
+            tctx.configure(router, sso_mapping=str(mapping_file), sso_secret="s3cret", **opts)
+            return await fn(router, tctx)
+    return run(main())
+
+
+def test_sets_lazy_connections_and_keeps_host(mapping_file):
+    async def fn(router, tctx):
+        return tctx.options.connection_strategy, tctx.options.keep_host_header
+    assert with_router(fn, mapping_file) == ("lazy", True)
+
+
+def test_routes_by_org_and_marks_the_flow(mapping_file):
+    async def fn(router, tctx):
+        f = make_flow("/authorize?login_hint=bob@newcompany.com&response_type=code")
+        await router.request(f)
+        return f
+    f = with_router(fn, mapping_file)
+    assert (f.request.scheme, f.request.host, f.request.port) == ("https", "yourapp.scalekit.com", 8443)
+    assert f.request.headers["host"] == "yourapp.scalekit.com:8443"
+    assert f.request.path == "/authorize?login_hint=bob@newcompany.com&response_type=code"
+    assert f.metadata["sso_router"]["provider"] == "scalekit"
+    assert f.metadata["sso_router"]["reason"] == "org"
+    assert f.metadata["sso_router"]["org"] == "newcompany.com"
+    assert f.metadata["sso_router"]["identifier"] == "login_hint domain"
+    assert f.comment == "→ scalekit · org · org newcompany.com · login_hint domain"
+
+
+def test_foreign_host_gets_421(mapping_file):
+    async def fn(router, tctx):
+        f = make_flow("/authorize", host="evil.example")
+        await router.request(f)
+        return f
+    assert with_router(fn, mapping_file).response.status_code == 421
+
+
+def test_host_with_port_and_case_is_served(mapping_file):
+    async def fn(router, tctx):
+        f = make_flow("/x", host="LOCALHOST:8080")
+        await router.request(f)
+        return f
+    f = with_router(fn, mapping_file)
+    assert f.response is None and f.metadata["sso_router"]["reason"] == "default"
+
+
+def test_builtin_endpoints_are_answered_not_forwarded(mapping_file):
+    async def fn(router, tctx):
+        out = []
+        for path in ("/.sso-router/ready", "/.sso-router/health", "/.sso-router/metrics", "/.sso-router/nope"):
+            f = make_flow(path, host="10.0.0.1")
+            await router.request(f)
+            out.append(f.response)
+        return out
+    ready, health, metrics, nope = with_router(fn, mapping_file)
+    assert ready.status_code == 200 and health.status_code == 200 and nope.status_code == 404
+    h = json.loads(health.content)
+    assert h["mapping"]["orgs"] == 2 and h["store"]["ok"] is True and len(h["mapping"]["version"]) == 16
+    assert b"sso_router_decision_seconds_count" in metrics.content
+
+
+def test_response_rewrites_location_and_cookie_and_sets_sticky(mapping_file):
+    async def fn(router, tctx):
+        f = make_flow("/authorize?login_hint=a@newcompany.com")
+        await router.request(f)
+        f.response = http.Response.make(302, b"", {
+            "location": "https://yourapp.scalekit.com:8443/u/login?state=HOSTED1"})
+        f.response.headers.add("set-cookie", "sid=1; Domain=yourapp.scalekit.com; Path=/")
+        f.response.headers.add("set-cookie", "other=1; Domain=elsewhere.com")
+        await router.response(f)
+        # the hosted page follows the state even with a sticky cookie naming legacy
+        g = make_flow("/u/login?state=HOSTED1")
+        await router.request(g)
+        return f, g
+    f, g = with_router(fn, mapping_file)
+    assert f.response.headers["location"] == "https://auth.yourapp.com/u/login?state=HOSTED1"
+    cookies = f.response.headers.get_all("set-cookie")
+    assert "sid=1; Domain=auth.yourapp.com; Path=/" in cookies
+    assert "other=1; Domain=elsewhere.com" in cookies
+    assert any(c.startswith("sso_router=") and "HttpOnly" in c and "SameSite=None; Secure" in c for c in cookies)
+    assert f.response.headers["x-sso-route"] == "scalekit; reason=org"
+    assert g.metadata["sso_router"]["reason"] == "correlation"
+    assert g.metadata["sso_router"]["provider"] == "scalekit"
+
+
+def test_code_redirect_goes_to_app_callback_and_is_remembered(mapping_file):
+    async def fn(router, tctx):
+        f = make_flow("/login/callback", method="POST", body=b"RelayState=x",
+                      headers=[("content-type", "application/x-www-form-urlencoded")])
+        await router.request(f)
+        f.response = http.Response.make(302, b"", {"location": "https://yourapp.com/cb?code=CODE1&state=app"})
+        await router.response(f)
+        t = make_flow("/oauth/token", method="POST", body=b"grant_type=authorization_code&code=CODE1",
+                      headers=[("content-type", "application/x-www-form-urlencoded")])
+        await router.request(t)
+        return f, t
+    f, t = with_router(fn, mapping_file)
+    loc = urlsplit(f.response.headers["location"])
+    assert f"{loc.scheme}://{loc.netloc}{loc.path}" == "https://yourapp.com/auth/ext-provider/callback"
+    assert parse_qs(loc.query) == {"code": ["CODE1"], "state": ["app"]}
+    assert t.metadata["sso_router"]["reason"] == "correlation" and t.metadata["sso_router"]["provider"] == "legacy"
+
+
+def test_target_paths_for_migrated_org(mapping_file):
+    async def fn(router, tctx):
+        body = ("SAMLResponse=" + saml_response("https://sts.windows.net/newco/").replace("+", "%2B")).encode()
+        f = make_flow("/login/callback?x=1", method="POST", body=body,
+                      headers=[("content-type", "application/x-www-form-urlencoded")])
+        await router.request(f)
+        return f, body
+    f, body = with_router(fn, mapping_file)
+    assert f.request.path == "/sso/v1/saml/conn_01HNEWCO/acs?x=1"
+    assert f.request.content == body  # byte for byte
+
+
+def test_headers_host_header_client_ip(tmp_path):
+    p = tmp_path / "m.toml"
+    p.write_bytes(MAPPING.replace(b'app_callback = "https://yourapp.com/auth/ext-provider/callback"',
+                                  b'app_callback = "https://yourapp.com/auth/ext-provider/callback"\n'
+                                  b'headers = { "cname-api-key" = "k1" }\nhost_header = "login.yourapp.com"\n'
+                                  b'client_ip_header = "True-Client-IP"'))
+
+    async def fn(router, tctx):
+        f = make_flow("/authorize?login_hint=a@megasoft.com")
+        await router.request(f)
+        return f
+    f = with_router(fn, p)
+    assert f.request.host == "yourapp.us.auth0.com"
+    assert f.request.headers["host"] == "login.yourapp.com"
+    assert f.request.headers["cname-api-key"] == "k1"
+    assert f.request.headers["true-client-ip"] == f.client_conn.peername[0]
+
+
+def test_bad_mapping_is_an_options_error(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_text('[router]\npublic_url = "https://a"\n[providers.legacy]\nupstream = "nope"\n')
+
+    async def main():
+        router = SSORouter()
+        with taddons.context(router) as tctx:
+            with pytest.raises(exceptions.OptionsError, match="providers.legacy.upstream"):
+                tctx.configure(router, sso_mapping=str(p), sso_secret="x")
+    run(main())
+
+
+def test_secret_rules(mapping_file, monkeypatch, caplog):
+    monkeypatch.delenv("SSO_ROUTER_SECRET", raising=False)
+
+    async def main():
+        router = SSORouter()
+        with taddons.context(router) as tctx:
+            tctx.configure(router, sso_mapping=str(mapping_file))
+            assert len(router.secret) == 32
+            with pytest.raises(exceptions.OptionsError, match="sso_secret is required"):
+                tctx.configure(router, sso_store="sqlite:///tmp/x.db")
+            monkeypatch.setenv("SSO_ROUTER_SECRET", "from-env")
+            tctx.configure(router, sso_secret="")
+            assert router.secret == b"from-env"
+    caplog.set_level("WARNING")
+    run(main())
+    assert any("random per-process key" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+
+
+def test_shadow_forwards_to_default_and_says_so(tmp_path):
+    p = tmp_path / "m.toml"
+    p.write_bytes(MAPPING.replace(b'hosts = ["localhost"]', b'hosts = ["localhost"]\nshadow = true\ndebug_headers = true'))
+
+    async def fn(router, tctx):
+        f = make_flow("/authorize?login_hint=a@newcompany.com")
+        await router.request(f)
+        f.response = http.Response.make(200, b"ok")
+        await router.response(f)
+        return f
+    f = with_router(fn, p)
+    assert f.request.host == "yourapp.us.auth0.com"
+    assert f.metadata["sso_router"]["provider"] == "scalekit" and f.metadata["sso_router"]["shadow"] is True
+    assert f.response.headers["x-sso-route"] == "scalekit; reason=org; shadow"
+    assert "shadow" in f.comment
+
+
+def test_guard_skips_handled_flows(mapping_file):
+    async def fn(router, tctx):
+        f = make_flow("/authorize?login_hint=a@newcompany.com")
+        f.response = http.Response.make(204)
+        await router.request(f)
+        return f
+    f = with_router(fn, mapping_file)
+    assert "sso_router" not in f.metadata and f.request.host == "legacy.invalid"
+
+
+def test_forged_sticky_cookie_is_ignored(mapping_file):
+    async def fn(router, tctx):
+        bad = base64.urlsafe_b64encode(b"scalekit||9999999999").decode().rstrip("=") + ".AAAA"
+        f = make_flow("/u/assets/x.css", headers=[("cookie", f"sso_router={bad}")])
+        await router.request(f)
+        return f
+    assert with_router(fn, mapping_file).metadata["sso_router"]["reason"] == "default"
