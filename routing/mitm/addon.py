@@ -13,16 +13,15 @@ from mitmproxy import ctx, exceptions, http, optmanager
 from mitmproxy.proxy import server_hooks
 from mitmproxy.utils import asyncio_utils
 
-from .. import endpoints, sticky
+from .. import endpoints
 from ..audit import DecisionLog, decision_record
-from ..correlation import CorrelationStore, first_hit, key_for, open_store
-from ..decide import decide, is_forced
+from .. import pipeline
+from ..correlation import CorrelationStore, open_store
 from ..errors import MappingError
-from ..extract import extract
 from ..metrics import Metrics
-from ..model import Decision, Mapping, Provider, Route
+from ..model import Decision, Mapping, Provider, Reason, Route
 from ..reload import MappingHolder
-from ..rewrite import plan_response, rewrite_set_cookie
+from ..rewrite import rewrite_set_cookie
 from .flows import response_view, view_from_flow
 
 log = logging.getLogger("sso_router")
@@ -170,18 +169,12 @@ class SSORouter:
                 421, f"sso-router: this proxy does not serve host {view.host!r}\n".encode(),
                 {"content-type": "text/plain"})
             return
-        clues = extract(view, s.limits)
-        for kind, msg in clues.failures:
+        pending = pipeline.begin(view, m, self.secret)
+        for kind, msg in pending.clues.failures:
             self.metrics.inc("sso_router_parse_failures_total", kind=kind)
             log.info(f"sso-router: {req.method} {view.path}: could not read {kind}: {msg}")
-        forced = is_forced(req.headers.get(s.force_header) if s.force_header else None, m)
-        correlated = None
-        if clues.correlations and not forced:
-            labelled = [(label, key_for(self.secret, ns, value)) for ns, value, label in clues.correlations]
-            correlated = first_hit(labelled, await self._recall([k for _, k in labelled]))
-        now = time.time()
-        route = sticky.verify(view.sticky, secret=self.secret, now=now) if view.sticky else None
-        d = decide(clues, m, path=view.path, forced=forced, correlated=correlated, sticky=route)
+        recalled = await self._recall(pending.store_keys) if pending.keys else {}
+        d = pipeline.conclude(pending, m, recalled, secret=self.secret, now=time.time())
         flow.metadata[META + "_path"] = view.path  # as the browser sent it (target_paths may change it)
         flow.metadata[META + "_host"] = view.host
         self._apply(flow, d, m, view.path, view.query)
@@ -254,7 +247,7 @@ class SSORouter:
         p = m.providers.get(meta["forwarded_to"])
         if p is not None:
             want_body = 200 <= resp.status_code < 300 and not resp.stream
-            plan = plan_response(response_view(flow, want_body=want_body), p, m)
+            plan, entries = pipeline.learn(response_view(flow, want_body=want_body), p, m, meta["org"], self.secret)
             if plan.location is not None:
                 resp.headers["location"] = plan.location
             cookies = resp.headers.get_all("set-cookie")
@@ -263,18 +256,12 @@ class SSORouter:
                 new = [rewrite_set_cookie(c, p, host) for c in cookies]
                 if new != cookies:
                     resp.headers.set_all("set-cookie", new)
-            for kind, msg in plan.failures:
+            for kind, _ in plan.failures:
                 self.metrics.inc("sso_router_parse_failures_total", kind=kind)
-            if plan.records:
-                route = Route(p.name, meta["org"])
-                await self._remember([(key_for(self.secret, ns, value), route, ttl)
-                                      for ns, value, ttl, _ in plan.records])
+            await self._remember(entries)
         s = m.settings
-        if meta["reason"] in ("org", "correlation", "forced") and meta["provider"] in m.providers:
-            expires = int(time.time()) + s.correlation_ttl
-            value = sticky.sign(Route(meta["provider"], meta["org"]), secret=self.secret, expires=expires)
-            resp.headers.add("set-cookie", sticky.set_cookie_header(
-                value, secure=s.public_scheme == "https", max_age=s.correlation_ttl))
+        if cookie := pipeline.sticky_cookie(self._decision(meta), m, secret=self.secret, now=time.time()):
+            resp.headers.add("set-cookie", cookie)
         if s.debug_headers:
             resp.headers["x-sso-route"] = route_header(meta)
         log.info(f"sso-router: {flow.request.method} {flow.metadata.get(META + '_path', '')} "
@@ -295,8 +282,7 @@ class SSORouter:
         if self.decision_log is None:
             return
         started = flow.metadata.get(META + "_started")
-        d = Decision(meta["provider"], meta["reason"], meta["org"], meta["identifier"], meta["forwarded_to"],
-                     meta["shadow"])
+        d = self._decision(meta)
         req = flow.request
         rec = decision_record(
             d, flow_id=flow.id, method=req.method, host=flow.metadata.get(META + "_host", ""),
@@ -307,6 +293,11 @@ class SSORouter:
             self.decision_log.write(rec)
         except (OSError, ValueError) as e:
             log.warning(f"sso-router: cannot write the decision log: {e}")
+
+    @staticmethod
+    def _decision(meta: dict) -> Decision:
+        return Decision(meta["provider"], Reason(meta["reason"]), meta["org"], meta["identifier"],
+                        meta["forwarded_to"], meta["shadow"])
 
     # -- upstream connections ------------------------------------------------------------------
     def _upstream_map(self) -> dict[tuple[str, int], Provider]:

@@ -1,0 +1,63 @@
+"""One request's way through the core, in two halves around the store call.
+
+``begin`` reads the request and names the correlation keys to look up; the caller
+(the mitmproxy edge, awaiting a bounded store call, or ``sso-router explain``,
+replaying a capture) asks its store; ``conclude`` decides. ``learn`` turns a
+provider's response into a rewrite plan and store entries. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import sticky
+from .correlation import Entry, first_hit, key_for
+from .decide import decide, is_forced
+from .extract import Clues, extract
+from .model import Decision, Mapping, Provider, Route
+from .rewrite import ResponsePlan, plan_response
+from .view import RequestView, ResponseView
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    view: RequestView
+    clues: Clues
+    forced: bool
+    keys: tuple[tuple[str, str], ...]  # (label, store key), in precedence order
+
+    @property
+    def store_keys(self) -> list[str]:
+        return [k for _, k in self.keys]
+
+
+def begin(view: RequestView, m: Mapping, secret: bytes) -> Pending:
+    clues = extract(view, m.settings.limits)
+    s = m.settings
+    forced = is_forced(view.headers.get(s.force_header) if s.force_header else None, m)
+    keys: tuple[tuple[str, str], ...] = ()
+    if clues.correlations and not forced:
+        keys = tuple((label, key_for(secret, ns, value)) for ns, value, label in clues.correlations)
+    return Pending(view, clues, forced, keys)
+
+
+def conclude(p: Pending, m: Mapping, recalled: dict[str, Route], *, secret: bytes, now: float) -> Decision:
+    route = sticky.verify(p.view.sticky, secret=secret, now=now) if p.view.sticky else None
+    return decide(p.clues, m, path=p.view.path, forced=p.forced,
+                  correlated=first_hit(p.keys, recalled) if p.keys else None, sticky=route)
+
+
+def learn(resp: ResponseView, provider: Provider, m: Mapping, org: str | None,
+          secret: bytes) -> tuple[ResponsePlan, list[Entry]]:
+    plan = plan_response(resp, provider, m)
+    route = Route(provider.name, org)
+    return plan, [(key_for(secret, ns, value), route, ttl) for ns, value, ttl, _ in plan.records]
+
+
+def sticky_cookie(d: Decision, m: Mapping, *, secret: bytes, now: float) -> str | None:
+    """The Set-Cookie value after a decision for an org or a login in flight; None otherwise."""
+    if d.reason.value not in ("org", "correlation", "forced") or d.provider not in m.providers:
+        return None
+    s = m.settings
+    value = sticky.sign(Route(d.provider, d.org), secret=secret, expires=int(now) + s.correlation_ttl)
+    return sticky.set_cookie_header(value, secure=s.public_scheme == "https", max_age=s.correlation_ttl)
