@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .metrics import Metrics
+from .metrics import CONTENT_TYPE, Metrics
 from .reload import MappingHolder
 
 PREFIX = "/.sso-router/"
@@ -49,7 +49,7 @@ def ready(holder: MappingHolder | None, store: StoreStatus) -> Answer:
 
 
 def metrics(m: Metrics) -> Answer:
-    return 200, {"content-type": "text/plain; version=0.0.4; charset=utf-8"}, m.render().encode()
+    return 200, {"content-type": CONTENT_TYPE}, m.render().encode()
 
 
 def answer(path: str, method: str, holder: MappingHolder | None, store: StoreStatus, m: Metrics,

@@ -54,12 +54,27 @@ def first_hit(labelled_keys: Iterable[tuple[str, str]], recalled: dict[str, Rout
     return None
 
 
-def open_store(url: str, *, clock: Callable[[], float]) -> CorrelationStore:
-    """Build a store from its URL. Raises ``ValueError`` for an unknown or malformed URL."""
+def open_store(url: str, *, clock: Callable[[], float], timeout: float | None = None) -> CorrelationStore:
+    """Build a store from its URL. Raises ``ValueError`` for an unknown or malformed URL.
+
+    Never connects: a store that is down when it is built is found by ``ping()`` or by the
+    first call (``StoreUnavailable``). ``timeout`` bounds one call (seconds; network stores
+    use it for socket timeouts, sqlite for its busy timeout); ``None`` keeps each backend's default.
+    """
     if url in ("memory://", "memory:", "memory"):
         from .memory import MemoryStore
         return MemoryStore(clock=clock)
     if url.startswith("sqlite://"):
         from .sqlite import SqliteStore
-        return SqliteStore(url, clock=clock)
-    raise ValueError(f"unsupported store URL {url!r} (memory://, sqlite:///path)")
+        if timeout is None:
+            return SqliteStore(url, clock=clock)
+        return SqliteStore(url, clock=clock, busy_timeout=timeout)
+    if url.startswith(("redis://", "rediss://")):
+        try:
+            from .redis import RedisStore
+        except ImportError as e:  # the client package is missing: a configuration error, not a crash
+            raise ValueError(f"{url.split('://')[0]}:// needs the 'redis' package ({e})") from e
+        if timeout is None:
+            return RedisStore(url, clock=clock)
+        return RedisStore(url, clock=clock, timeout=timeout)
+    raise ValueError(f"unsupported store URL {url!r} (memory://, sqlite:///path, redis://host:port/db)")

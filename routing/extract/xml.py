@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from ..errors import ExtractError
@@ -22,15 +24,17 @@ def _parser() -> etree.XMLParser:
     return etree.XMLParser(**_PARSER_SETTINGS)
 
 
-_PARSER = _parser()  # lxml parsers are reusable but not thread-safe; the router calls from one thread
+_PARSER = _parser()
+_ROOT_START = re.compile(rb"<[A-Za-z_]")  # lxml parsers are reusable but not thread-safe; the router calls from one thread
 
 
 def parse_xml(data: bytes, *, max_size: int, kind: str = "xml") -> etree._Element:
     """Parse untrusted XML. Refuses DTDs/entities outright; raises ``ExtractError`` only."""
     if len(data) > max_size:
         raise ExtractError(kind, f"document of {len(data)} bytes is over the {max_size}-byte limit", 413)
-    head = data[:4096]
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data or b"<!doctype" in head:
+    m = _ROOT_START.search(data)
+    prolog = data[: m.start()] if m else data  # a DTD can only stand before the root element
+    if b"<!DOCTYPE" in prolog.upper() or b"<!ENTITY" in prolog.upper():
         raise ExtractError(kind, "DTDs and entities are refused")
     try:
         root = etree.fromstring(data, _PARSER)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import secrets
@@ -29,6 +30,8 @@ VERSION = "0.1.0"
 META = "sso_router"
 RELOAD_INTERVAL = 0.5  # seconds between mapping mtime polls
 PROBE_AFTER = 10.0  # an upstream with no successful connect for this long is probed before use
+STORE_PING_INTERVAL = 2.0  # how often a shared store's health is checked (ready flips back within 10 s)
+STORE_THREADS = 8  # calls to a blocking store run here, never on the event loop
 
 
 class SSORouter:
@@ -40,6 +43,9 @@ class SSORouter:
         self.decision_log: DecisionLog | None = None
         self.metrics = Metrics()
         self._watcher: asyncio.Task | None = None
+        self._pinger: asyncio.Task | None = None
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._ping_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._upstreams: tuple[int, dict[tuple[str, int], Provider]] = (0, {})
         self._last_ok: dict[tuple[str, int], float] = {}
         self._quieted = False
@@ -83,6 +89,11 @@ class SSORouter:
                 self.store.close()
             self.store = store
             self.store_status = endpoints.StoreStatus(opts.sso_store, True)
+            if getattr(store, "blocking", False) and not self._ping_now(store):
+                # a WARNING, not an ERROR: mitmdump exits on any ERROR record at startup
+                log.warning(f"sso-router: correlation store {opts.sso_store} is not reachable; routing by org "
+                            "mapping until it answers (logins in flight may land at their org's provider)")
+                self.store_status = endpoints.StoreStatus(opts.sso_store, False, "unreachable at startup")
         if "sso_decision_log" in updated:
             if self.decision_log is not None:
                 self.decision_log.close()
@@ -113,14 +124,28 @@ class SSORouter:
                 f"sso_secret is required with sso_store={store_url}: instances sharing a store must share a key "
                 "(set --set sso_secret=... or SSO_ROUTER_SECRET)")
 
+    @staticmethod
+    def _ping_now(store: CorrelationStore) -> bool:
+        try:
+            return bool(store.ping())
+        except Exception:  # noqa: BLE001 — a store that cannot even answer ping is "down"
+            return False
+
     def running(self) -> None:
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio_utils.create_task(self._watch(), name="sso-router mapping watcher", keep_ref=True)
+        if self._pinger is None or self._pinger.done():
+            self._pinger = asyncio_utils.create_task(self._ping_store(), name="sso-router store health", keep_ref=True)
 
     def done(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
-            self._watcher = None
+        for task in (self._watcher, self._pinger):
+            if task is not None:
+                task.cancel()
+        self._watcher = self._pinger = None
+        for pool in (self._pool, self._ping_pool):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._ping_pool = None
         if self.store is not None:
             self.store.close()
         if self.decision_log is not None:
@@ -183,29 +208,54 @@ class SSORouter:
                          shadow=str(d.shadow).lower())
         self.metrics.observe_decision(time.perf_counter() - started)
 
-    async def _recall(self, keys: list[str]) -> dict[str, Route]:
+    async def _call_store(self, method: str, arg: Any) -> Any:
+        """One bounded store call. A blocking store runs in the router's own thread pool under
+        ``sso_store_timeout``, so a hung store delays only the flows that asked it."""
         store = self.store
         if store is None:
-            return {}
+            return None
+        fn = getattr(store, method)
+        if not getattr(store, "blocking", False):
+            return fn(arg)
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="sso-router-store")
+        fut = asyncio.get_running_loop().run_in_executor(self._pool, fn, arg)
+        return await asyncio.wait_for(fut, ctx.options.sso_store_timeout)
+
+    async def _recall(self, keys: list[str]) -> dict[str, Route]:
         try:
-            if getattr(store, "blocking", False):
-                return await asyncio.wait_for(asyncio.to_thread(store.recall, keys), ctx.options.sso_store_timeout)
-            return store.recall(keys)
+            return await self._call_store("recall", keys) or {}
         except Exception as e:  # noqa: BLE001 — a store failure routes as "no correlation", counted
             self._store_failed(e)
             return {}
 
     async def _remember(self, entries: list[tuple[str, Route, int]]) -> None:
-        store = self.store
-        if store is None or not entries:
+        if not entries:
             return
         try:
-            if getattr(store, "blocking", False):
-                await asyncio.wait_for(asyncio.to_thread(store.remember, entries), ctx.options.sso_store_timeout)
-            else:
-                store.remember(entries)
+            await self._call_store("remember", entries)
         except Exception as e:  # noqa: BLE001
             self._store_failed(e)
+
+    async def _ping_store(self) -> None:
+        while True:
+            await asyncio.sleep(STORE_PING_INTERVAL)
+            store = self.store
+            if store is None or not getattr(store, "blocking", False):
+                continue
+            if self._ping_pool is None:  # its own thread: pings must not queue behind hung lookups
+                self._ping_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sso-router-ping")
+            try:
+                ok = bool(await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(self._ping_pool, store.ping),
+                                                 max(1.0, ctx.options.sso_store_timeout)))
+            except Exception:  # noqa: BLE001
+                ok = False
+            was = self.store_status.ok
+            self.store_status = endpoints.StoreStatus(self.store_status.url, ok, "" if ok else "ping failed")
+            if ok and not was:
+                log.warning(f"sso-router: correlation store {self.store_status.url} is answering again")
+            elif was and not ok:
+                self._store_failed(TimeoutError("ping"))
 
     def _store_failed(self, e: BaseException) -> None:
         self.metrics.inc("sso_router_store_errors_total")

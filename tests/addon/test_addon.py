@@ -233,3 +233,20 @@ def test_forged_sticky_cookie_is_ignored(mapping_file):
         await router.request(f)
         return f
     assert with_router(fn, mapping_file).metadata["sso_router"]["reason"] == "default"
+
+
+def test_metrics_count_decisions_parse_failures_and_refusals(mapping_file):
+    async def fn(router, tctx):
+        for path, host in (("/authorize?login_hint=a@newcompany.com", "auth.yourapp.com"),
+                           ("/acs?SAMLResponse=%%%not-base64", "auth.yourapp.com"),
+                           ("/x", "evil.example")):
+            await router.request(make_flow(path, host=host))
+        f = make_flow("/.sso-router/metrics", host="10.1.1.1")
+        await router.request(f)
+        return f.response.text
+    text = with_router(fn, mapping_file)
+    assert 'sso_router_decisions_total{provider="scalekit",reason="org",shadow="false"} 1.0' in text
+    assert 'sso_router_parse_failures_total{kind="saml"} 1.0' in text
+    assert 'sso_router_refused_total{status="421"} 1.0' in text
+    assert "sso_router_decision_seconds_count 2.0" in text
+    assert "newcompany" not in text and "not-base64" not in text
