@@ -103,6 +103,21 @@ class _Jar:
         return (hit[0], hit[2]) if hit and hit[1] > now else None
 
 
+def cross_site(headers, host: str) -> bool:
+    """A browser marked the request cross-site (``Sec-Fetch-Site``, else an ``Origin`` on another host)."""
+    site = (headers.get("sec-fetch-site") or "").strip().lower()
+    if site:
+        return site == "cross-site"
+    origin = (headers.get("origin") or "").strip().lower()
+    if not origin:
+        return False
+    if origin == "null":
+        return True
+    o = origin.split("://", 1)[-1].split("/", 1)[0]
+    o = o[1:].split("]", 1)[0] if o.startswith("[") else o.rsplit(":", 1)[0] if o.count(":") == 1 else o
+    return o != host
+
+
 def param_names(query: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(k for k, _ in parse_qsl(query, keep_blank_values=True)))
 

@@ -58,33 +58,30 @@ def _plan_location(loc: str, p: Provider, m: Mapping, plan: ResponsePlan) -> Non
         plan.failures.append(("location", "unparseable Location"))
         return
     rel = not u.netloc
-    own = rel or _own_host(u.hostname, port, u.scheme or s.public_scheme, p)
-    public = not rel and (u.hostname or "").lower() in s.hosts
-    if own and not rel:
-        loc = s.public_url + (u.path or "/") + (f"?{u.query}" if u.query else "") + (f"#{u.fragment}" if u.fragment else "")
-        plan.location = loc
+    own = not rel and _own_host(u.hostname, port, u.scheme or s.public_scheme, p)
+    if own:
+        plan.location = (s.public_url + (u.path or "/") + (f"?{u.query}" if u.query else "")
+                         + (f"#{u.fragment}" if u.fragment else ""))
     if not u.query:
         return
     q = dict(parse_qsl(u.query, keep_blank_values=False))
     ttl = s.correlation_ttl
-    if own or public:  # the provider's own hosted pages (Auth0 /u/login?state=)
-        if st := q.get("state"):
-            plan.records.append(("state", st, ttl, "hosted-page state"))
-        return
-    # a foreign host: an IdP (SAML AuthnRequest, OIDC authorize) or the app (code)
+    # the router's own origin: relative, the provider's host, or public_url exactly (host and port)
+    ours = rel or own or (u.netloc.lower() == s.public_netloc and (u.scheme or s.public_scheme) == s.public_scheme)
     code = q.get("code") or q.get("idp_initiated_login")
     if code and "SAMLRequest" not in q and "response_type" not in q:
         plan.records.append(("code", code, ttl, "code"))
-        if p.app_callback:
+        if not ours and p.app_callback:  # a redirect to the app: tell it which provider issued the code
             sep = "&" if "?" in p.app_callback else "?"
             plan.location = p.app_callback + sep + u.query + (f"#{u.fragment}" if u.fragment else "")
         return
+    # to an IdP (SAML AuthnRequest, OIDC authorize) or to the provider's hosted pages (Auth0 /u/login?state=)
     if saml := q.get("SAMLRequest"):
         _record_saml(saml, True, m, plan)
     if rs := q.get("RelayState"):
         plan.records.append(("relay_state", rs, ttl, "RelayState"))
     if st := q.get("state"):
-        plan.records.append(("state", st, ttl, "state"))
+        plan.records.append(("state", st, ttl, "hosted-page state" if ours else "state"))
 
 
 def _record_saml(value: str, deflated: bool, m: Mapping, plan: ResponsePlan) -> None:

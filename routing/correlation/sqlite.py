@@ -120,7 +120,7 @@ class SqliteStore:
     # -- the protocol --------------------------------------------------------------------------
     def remember(self, entries: Sequence[Entry]) -> None:
         now = self._clock()
-        rows = [(key, route.provider, route.org, now + ttl) for key, route, ttl in entries]
+        rows = [(key, route.provider, route.org or None, now + ttl) for key, route, ttl in entries]
         with self._translated():
             conn = self._conn()
             if rows:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from mitmproxy import http, io
+from mitmproxy import exceptions, http, io
 
 from ..sticky import read_cookie
 from ..view import RequestView, ResponseView
@@ -64,3 +64,67 @@ def read_flows(path: str) -> Iterator[http.HTTPFlow]:
         for flow in io.FlowReader(f).stream():
             if isinstance(flow, http.HTTPFlow):
                 yield flow
+
+
+# -- captures for `sso-router explain` / `redact` ------------------------------------------------
+
+def exchange_from_flow(flow: http.HTTPFlow, index: int, max_body: int):
+    """One flow as a replay ``Exchange``. A flow the router handled (recorded with ``mitmdump -w``
+    next to the addon) has its request already pointed upstream; the router noted the host and
+    path the browser asked for in ``flow.metadata``, and those are used first."""
+    from ..replay import Exchange, cross_site
+
+    view = view_from_flow(flow, max_body)
+    meta = flow.metadata
+    host, path = meta.get("sso_router_host"), meta.get("sso_router_path")
+    if isinstance(host, str) and host:
+        view = _replace(view, host=host)
+    if isinstance(path, str) and path:
+        view = _replace(view, path=path)
+    resp = None
+    if flow.response is not None:
+        resp = response_view(flow, want_body=200 <= flow.response.status_code < 300)
+    peer = flow.client_conn.peername if flow.client_conn else None
+    live = meta.get("sso_router")
+    return Exchange(
+        index=index, view=view, response=resp, at=flow.request.timestamp_start or 0.0,
+        client=str(peer[0]) if peer else "", cookies_recorded=bool(flow.request.headers.get("cookie")),
+        cross_site=cross_site(flow.request.headers, view.host),
+        live=dict(live) if isinstance(live, dict) else None,
+    )
+
+
+def _replace(view: RequestView, **kw) -> RequestView:
+    import dataclasses
+    return dataclasses.replace(view, **kw)
+
+
+def read_flow_file(path: str, max_body: int):
+    """Every HTTP flow of a flow file as an ``Exchange``; a flow that cannot be read is a ``Skipped``.
+    Raises ``OSError``/``FlowReadException`` when the file itself cannot be read at all."""
+    from ..replay import Skipped
+
+    index = 0
+    with open(path, "rb") as f:
+        reader = io.FlowReader(f)
+        try:
+            for flow in reader.stream():
+                index += 1
+                if not isinstance(flow, http.HTTPFlow):
+                    yield Skipped(index, f"not an HTTP flow ({type(flow).__name__})")
+                    continue
+                try:
+                    yield exchange_from_flow(flow, index, max_body)
+                except Exception as e:  # noqa: BLE001 — one odd flow must not lose the file
+                    yield Skipped(index, f"unreadable flow: {type(e).__name__}")
+        except exceptions.FlowReadException as e:
+            if index == 0:
+                raise
+            yield Skipped(index + 1, f"the rest of the file is unreadable: {e}")
+
+
+def write_flow_file(path: str, flows) -> None:
+    with open(path, "wb") as f:
+        w = io.FlowWriter(f)
+        for flow in flows:
+            w.add(flow)
