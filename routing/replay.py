@@ -68,7 +68,7 @@ class Row:
                "params": list(self.params), "provider": d.provider, "reason": d.reason.value, "org": d.org,
                "identifier": d.evidence, "forwarded_to": d.forward_to, "shadow": d.shadow, "status": self.status}
         if self.live is not None:
-            out["live"] = self.live
+            out["live"] = dict(sorted(self.live.items()))
         return out
 
 

@@ -54,7 +54,7 @@ class SqliteStore:
     blocking = True  # the edge runs calls in worker threads, bounded by sso_store_timeout
 
     def __init__(self, url: str, *, clock: Callable[[], float], busy_timeout: float = 0.5,
-                 purge_interval: float = 30.0, purge_batch: int = 2000) -> None:
+                 purge_interval: float = 30.0, purge_batch: int = 1000) -> None:
         self.url = url
         self.path = path_from_url(url)
         parent = os.path.dirname(os.path.abspath(self.path))

@@ -23,13 +23,13 @@ from ..metrics import Metrics
 from ..model import Decision, Mapping, Provider, Reason, Route
 from ..reload import MappingHolder
 from ..rewrite import rewrite_set_cookie
+from . import errorpage
 from .flows import response_view, view_from_flow
 
 log = logging.getLogger("sso_router")
 VERSION = "0.1.0"
 META = "sso_router"
 RELOAD_INTERVAL = 0.5  # seconds between mapping mtime polls
-PROBE_AFTER = 10.0  # an upstream with no successful connect for this long is probed before use
 STORE_PING_INTERVAL = 2.0  # how often a shared store's health is checked (ready flips back within 10 s)
 STORE_THREADS = 8  # calls to a blocking store run here, never on the event loop
 
@@ -47,11 +47,11 @@ class SSORouter:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._ping_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._upstreams: tuple[int, dict[tuple[str, int], Provider]] = (0, {})
-        self._last_ok: dict[tuple[str, int], float] = {}
         self._quieted = False
 
     # -- configuration -------------------------------------------------------------------------
     def load(self, loader: Any) -> None:
+        errorpage.install(META)
         loader.add_option("sso_mapping", str, "mapping.toml",
                           "Path of the sso-router TOML mapping; re-read when it changes.")
         loader.add_option("sso_store", str, "memory://",
@@ -283,7 +283,7 @@ class SSORouter:
             req.headers[p.client_ip_header] = client_ip
         flow.metadata[META] = {
             "provider": d.provider, "reason": d.reason.value, "org": d.org, "identifier": d.evidence,
-            "forwarded_to": d.forward_to, "shadow": d.shadow,
+            "forwarded_to": d.forward_to, "shadow": d.shadow, "upstream": up.url,
         }
         flow.comment = describe(d)
 
@@ -358,26 +358,11 @@ class SSORouter:
             self._upstreams = (id(m), {(p.upstream.host, p.upstream.port): p for p in m.providers.values()})
         return self._upstreams[1]
 
-    async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
+    def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         addr = data.server.address
         p = self._upstream_map().get((addr[0].lower(), addr[1])) if addr else None
-        if p is None:
-            return
-        if p.sni and data.server.tls:
+        if p is not None and p.sni and data.server.tls:
             data.server.sni = p.sni
-        if time.monotonic() - self._last_ok.get(addr, -PROBE_AFTER) < PROBE_AFTER:
-            return
-        # mitmproxy's own connect-failure page cannot name the provider; a failed probe can.
-        try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(addr[0], addr[1]), 10)
-            writer.close()
-        except (OSError, asyncio.TimeoutError) as e:
-            data.server.error = (f"sso-router: provider {p.name!r} ({p.upstream.url}) is unreachable: "
-                                 f"{type(e).__name__}: {e or 'timeout'}")
-
-    def server_connected(self, data: server_hooks.ServerConnectionHookData) -> None:
-        if data.server.address:
-            self._last_ok[data.server.address] = time.monotonic()
 
 
 def describe(d: Decision) -> str:

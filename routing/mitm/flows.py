@@ -128,3 +128,29 @@ def write_flow_file(path: str, flows) -> None:
         w = io.FlowWriter(f)
         for flow in flows:
             w.add(flow)
+
+
+def redact_flow(flow: http.HTTPFlow, r) -> http.HTTPFlow:
+    """A copy of ``flow`` with its secrets replaced by ``r`` (a ``redact.Redactor``); the router's
+    own metadata (decision, host and path as asked) is kept, any other metadata dropped."""
+    f = flow.copy()
+    f.metadata = {k: v for k, v in flow.metadata.items() if k.startswith("sso_router")}
+    req = f.request
+    path, sep, query = req.path.partition("?")
+    req.path = path + (sep + r.query(query) if sep else "")
+    _redact_message(req, r)
+    if f.response is not None:
+        _redact_message(f.response, r)
+    if f.websocket is not None:
+        f.websocket = None
+    return f
+
+
+def _redact_message(msg: http.Message, r) -> None:
+    body = msg.get_content(strict=False) if msg.raw_content else b""
+    ct = media_type(msg.headers.get("content-type"))
+    msg.headers = http.Headers([(k, r.header(k.decode("latin-1"), v.decode("latin-1")).encode("latin-1", "replace"))
+                                for k, v in msg.headers.fields])
+    if body:
+        msg.content = r.body(body, ct)
+    msg.trailers = None

@@ -168,7 +168,7 @@ class SamlContentview(Contentview):
         found = _pick(where, pairs, SAML_FIELDS)
         stripped = data.strip()
         if not found and stripped and len(data) <= self.limits.max_body:
-            if stripped[:1] == b"<":
+            if stripped[:1] == b"<" and _SAML_NS in stripped[:_XML_HEAD]:
                 found.append(Field("SAML", stripped, "XML body"))
             elif _B64_BODY.fullmatch(stripped):
                 found.append(Field("SAML", stripped, "body"))
