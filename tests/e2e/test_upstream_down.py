@@ -1,0 +1,43 @@
+"""A provider that is down: 502 naming it, never a silent re-route to the other provider."""
+
+from __future__ import annotations
+
+import pytest
+
+from .browser import Browser
+from .steps import authorize_url, finish_at_proxy
+from .world import World
+
+
+@pytest.fixture
+def world(keys):  # its own peers per test: these tests stop providers
+    w = World(keys).start()
+    try:
+        yield w
+    finally:
+        w.stop()
+
+
+def test_provider_down_mid_login_gives_502_naming_it(peers, start_proxy):
+    px = start_proxy()
+    b = Browser()
+    start = b.get(authorize_url(px.url, login_hint="bob@newcompany.com"))
+    assert start.peer == "scalekit"
+    page = b.get(start.location)
+    peers.scalekit.server.stop()
+    acs = finish_at_proxy(b, page, px.url)
+    assert acs.status == 502, (acs, acs.text)
+    assert "scalekit" in acs.text
+    assert acs.peer is None
+    assert peers.legacy.server.records == []
+    # the other provider still serves its own orgs
+    ok = Browser().get(authorize_url(px.url, login_hint="alice@megasoft.com"))
+    assert ok.peer == "legacy" and ok.status == 302
+
+
+def test_default_provider_down_gives_502_naming_it(peers, start_proxy):
+    px = start_proxy()
+    peers.legacy.server.stop()
+    r = Browser().get(authorize_url(px.url, login_hint="alice@megasoft.com"))
+    assert r.status == 502 and "legacy" in r.text, (r, r.text)
+    assert peers.scalekit.server.records == []
