@@ -40,7 +40,9 @@ def health(holder: MappingHolder | None, store: StoreStatus, version: str) -> An
     })
 
 
-def ready(holder: MappingHolder | None, store: StoreStatus) -> Answer:
+def ready(holder: MappingHolder | None, store: StoreStatus, serving: bool = True) -> Answer:
+    if not serving:
+        return _json(503, {"ready": False, "why": "starting"})
     if holder is None or holder.mapping is None:
         return _json(503, {"ready": False, "why": "no mapping loaded"})
     if not store.ok:
@@ -53,14 +55,14 @@ def metrics(m: Metrics) -> Answer:
 
 
 def answer(path: str, method: str, holder: MappingHolder | None, store: StoreStatus, m: Metrics,
-           version: str) -> Answer:
+           version: str, serving: bool = True) -> Answer:
     name = path[len(PREFIX):]
     if method not in ("GET", "HEAD"):
         return 405, {"allow": "GET, HEAD", "content-type": "text/plain"}, b"method not allowed\n"
     if name == "health":
         return health(holder, store, version)
     if name == "ready":
-        return ready(holder, store)
+        return ready(holder, store, serving)
     if name == "metrics":
         return metrics(m)
     return 404, {"content-type": "text/plain"}, b"unknown sso-router endpoint\n"

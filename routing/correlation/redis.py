@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -27,9 +28,9 @@ PREFIX = "ssor:"
 
 
 def redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    scheme, sep, rest = url.partition("://")
-    return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if sep else url
+    """The URL without its user and password, for messages and the health page."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 class RedisStore:
@@ -38,7 +39,7 @@ class RedisStore:
     def __init__(self, url: str, *, clock: Callable[[], float] | None = None, timeout: float = 0.25,
                  prefix: str = PREFIX) -> None:
         # ``clock`` is accepted for symmetry with the other stores; Redis keeps time itself.
-        self.url = url
+        self.url = redacted(url)  # safe to log and show in health; the client alone keeps the password
         self.prefix = prefix
         self.timeout = timeout
         try:
@@ -53,7 +54,7 @@ class RedisStore:
         try:
             yield
         except (redis.RedisError, OSError) as e:
-            raise StoreUnavailable(f"{redacted(self.url)}: {type(e).__name__}: {e}") from e
+            raise StoreUnavailable(f"{self.url}: {type(e).__name__}: {e}") from e
 
     def remember(self, entries: Sequence[Entry]) -> None:
         live = [(key, route, ttl) for key, route, ttl in entries if ttl > 0]

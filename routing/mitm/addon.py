@@ -41,6 +41,7 @@ class SSORouter:
         self.store_status = endpoints.StoreStatus("memory://", True)
         self.secret = b""
         self.decision_log: DecisionLog | None = None
+        self.serving = False  # set by running(): /ready stays 503 until mitmproxy is fully up
         self.metrics = Metrics()
         self._watcher: asyncio.Task | None = None
         self._pinger: asyncio.Task | None = None
@@ -70,6 +71,7 @@ class SSORouter:
         if not self._quieted:
             self._quieted = True
             self._quiet_dumper()
+            self._early_certstore()
         if "sso_mapping" in updated:
             holder = MappingHolder(opts.sso_mapping, clock=time.time)
             try:
@@ -112,6 +114,19 @@ class SSORouter:
         if opt is not None and opt.value is optmanager.unset and opt.default != 0:
             ctx.options.update(flow_detail=0)
 
+    @staticmethod
+    def _early_certstore() -> None:
+        """mitmproxy 12.2's tlsconfig builds its cert store in running(), after the proxy
+        listens; its request hook (ahead of ours) raises on any request in between, and
+        that ERROR record makes mitmdump exit. Build the store now, as running() would."""
+        master = getattr(ctx, "master", None)
+        tls = master.addons.get("tlsconfig") if master is not None else None
+        if tls is not None and getattr(tls, "certstore", None) is None:
+            try:
+                tls.configure({"confdir"})
+            except Exception as e:  # noqa: BLE001 — running() will try again, as it always does
+                log.warning(f"sso-router: could not prepare mitmproxy's certificate store early: {e}")
+
     def _configure_secret(self, secret: str, store_url: str) -> None:
         if secret:
             self.secret = secret.encode()
@@ -132,6 +147,7 @@ class SSORouter:
             return False
 
     def running(self) -> None:
+        self.serving = True
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio_utils.create_task(self._watch(), name="sso-router mapping watcher", keep_ref=True)
         if self._pinger is None or self._pinger.done():
@@ -178,7 +194,7 @@ class SSORouter:
         req = flow.request
         if req.path.startswith(endpoints.PREFIX):
             status, headers, body = endpoints.answer(req.path.split("?", 1)[0], req.method, self.holder,
-                                                     self.store_status, self.metrics, VERSION)
+                                                     self.store_status, self.metrics, VERSION, self.serving)
             flow.response = http.Response.make(status, body, headers)
             return
         m = self.holder.mapping if self.holder else None

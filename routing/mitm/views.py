@@ -11,6 +11,7 @@ field that cannot be read becomes a ``not shown: <reason>`` line. ``prettify`` r
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import urllib.parse
@@ -35,6 +36,8 @@ JWT_FIELDS = ("id_token", "client_assertion", "idp_initiated_login", "id_token_h
 MAYBE_JWT_FIELDS = ("access_token", "refresh_token", "token", "assertion", "subject_token")  # shown if JWS-shaped
 JWT_CLAIMS = ("iss", "sub", "aud", "azp", "email", "tid", "exp", "iat")
 
+_JWT_NAMES = tuple(n.encode() for n in (*JWT_FIELDS, *MAYBE_JWT_FIELDS))
+
 PRIORITY_BODY = 1.5  # above the built-in urlencoded/JSON/XML/HTML views (1.0)
 PRIORITY_QUERY = 0.9  # empty body, payload in the URL: above the built-in query view (0.3)
 _XML_HEAD = 2048
@@ -45,7 +48,6 @@ _JWS = re.compile(r"eyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*")
 
 def _b64_prefix(s: bytes) -> bytes:
     """The base64 text every encoding of a document starting with ``s`` starts with."""
-    import base64
     return base64.b64encode(s[: len(s) // 3 * 3])
 
 
@@ -77,13 +79,37 @@ def _url_pairs(metadata: Metadata) -> tuple[str, list[tuple[str, str]]]:
     return "", []
 
 
+def _body_kind(data: bytes, metadata: Metadata) -> str:
+    """How a body carries parameters: ``json``, ``html`` (an auto-post form), ``form`` or ``other``. Cheap."""
+    ct = (metadata.content_type or "").lower()
+    head = data[:64].lstrip()
+    if ct.endswith("json") or head.startswith(b"{"):
+        return "json"
+    if ct in ("text/html", "application/xhtml+xml") or head[:1] == b"<":
+        return "html"
+    if ct in ("", "application/x-www-form-urlencoded", "text/plain"):
+        return "form"
+    return "other"
+
+
+def _body_has(data: bytes, metadata: Metadata, names: tuple[bytes, ...], value_start: bytes = b"") -> bool:
+    """Substring test for a parameter in the body, shaped by how the body carries parameters. Cheap."""
+    kind = _body_kind(data, metadata)
+    if kind == "form":
+        return any(n + b"=" + value_start in data for n in names)
+    if kind == "json":
+        return any(b'"' + n + b'"' in data for n in names) and (not value_start or b'"' + value_start in data)
+    if kind == "html":
+        return (b"<form" in data or b"<FORM" in data) and any(n in data for n in names) and value_start in data
+    return False
+
+
 def _body_pairs(data: bytes, metadata: Metadata, limits: Limits) -> tuple[str, list[tuple[str, str]]]:
     """Parameters in the body: a JSON object, an auto-post HTML form, or a urlencoded form."""
     if not data or len(data) > limits.max_body:
         return "", []
-    ct = (metadata.content_type or "").lower()
-    head = data[:64].lstrip()
-    if ct.endswith("json") or head.startswith(b"{"):
+    kind = _body_kind(data, metadata)
+    if kind == "json":
         try:
             obj = json.loads(data)
         except (ValueError, RecursionError):
@@ -91,9 +117,11 @@ def _body_pairs(data: bytes, metadata: Metadata, limits: Limits) -> tuple[str, l
         if not isinstance(obj, dict):
             return "", []
         return "JSON body", [(k, v) for k, v in obj.items() if isinstance(v, str)]
-    if ct in ("text/html", "application/xhtml+xml") or head[:1] == b"<":
+    if kind == "html":
         _, form = read_form(data, max_size=limits.max_html)
         return "HTML form", list(form.items())
+    if kind != "form":
+        return "", []
     try:
         pairs = urllib.parse.parse_qsl(data.decode("utf-8", "replace"), keep_blank_values=True,
                                        max_num_fields=1000)
@@ -150,7 +178,7 @@ class SamlContentview(Contentview):
         if len(data) > self.limits.max_body:
             return -1
         if data:
-            if b"SAMLRequest" in data or b"SAMLResponse" in data:
+            if _body_has(data, metadata, (b"SAMLRequest", b"SAMLResponse")):
                 return PRIORITY_BODY
             head = data[:_XML_HEAD]
             if _SAML_NS in head and b"Envelope" not in head and head.lstrip()[:1] == b"<":
@@ -231,7 +259,7 @@ class JwtContentview(Contentview):
         if len(data) > self.limits.max_body:
             return -1
         if data:
-            if b"eyJ" in data and (b"token" in data or b"assertion" in data or b"idp_initiated_login" in data):
+            if b"eyJ" in data and _body_has(data, metadata, _JWT_NAMES, b"eyJ"):
                 return PRIORITY_BODY - 0.1
             bare = data[:16].lstrip()
             if bare.startswith(b"eyJ") and len(data) <= self.limits.max_jwt + 64 and data.count(b".") == 2:

@@ -85,6 +85,10 @@ def test_host_with_port_and_case_is_served(mapping_file):
 def test_builtin_endpoints_are_answered_not_forwarded(mapping_file):
     async def fn(router, tctx):
         out = []
+        f = make_flow("/.sso-router/ready", host="10.0.0.1")
+        await router.request(f)
+        assert f.response.status_code == 503 and b"starting" in f.response.content
+        router.running()
         for path in ("/.sso-router/ready", "/.sso-router/health", "/.sso-router/metrics", "/.sso-router/nope"):
             f = make_flow(path, host="10.0.0.1")
             await router.request(f)
