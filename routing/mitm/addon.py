@@ -18,20 +18,22 @@ from .. import endpoints
 from ..audit import DecisionLog, decision_record
 from .. import pipeline
 from ..correlation import CorrelationStore, open_store
-from ..errors import MappingError
+from ..errors import MappingError, StoreUnavailable
 from ..metrics import Metrics
 from ..model import Decision, Mapping, Provider, Reason, Route
 from ..reload import MappingHolder
 from ..rewrite import rewrite_set_cookie
-from . import errorpage
-from .flows import response_view, view_from_flow
+from . import errorpage, views
+from .flows import authority_host, response_view, view_from_flow
 
 log = logging.getLogger("sso_router")
 VERSION = "0.1.0"
-META = "sso_router"
+META = "sso_router"  # flow.metadata key of the decision
+REQUEST_META = "sso_router_request"  # flow.metadata key of the request as the browser sent it
 RELOAD_INTERVAL = 0.5  # seconds between mapping mtime polls
 STORE_PING_INTERVAL = 2.0  # how often a shared store's health is checked (ready flips back within 10 s)
 STORE_THREADS = 8  # calls to a blocking store run here, never on the event loop
+STORE_BREAK = 1.0  # after a failed store call, skip the store this long (counted) instead of waiting each time
 
 
 class SSORouter:
@@ -47,16 +49,18 @@ class SSORouter:
         self._pinger: asyncio.Task | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._ping_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._store_down_until = 0.0
         self._upstreams: tuple[int, dict[tuple[str, int], Provider]] = (0, {})
         self._quieted = False
 
     # -- configuration -------------------------------------------------------------------------
     def load(self, loader: Any) -> None:
+        views.register()
         errorpage.install(META)
         loader.add_option("sso_mapping", str, "mapping.toml",
                           "Path of the sso-router TOML mapping; re-read when it changes.")
         loader.add_option("sso_store", str, "memory://",
-                          "Where in-flight login correlations live: memory://, sqlite:///path.")
+                          "Where in-flight login correlations live: memory://, sqlite:///path, redis://host:port/db.")
         loader.add_option("sso_store_timeout", float, 0.25, "Seconds one correlation store call may take.")
         loader.add_option("sso_secret", str, "",
                           "Key for the sticky cookie and correlation hashes (default: env SSO_ROUTER_SECRET).")
@@ -79,23 +83,27 @@ class SSORouter:
             except MappingError as e:
                 raise exceptions.OptionsError(f"sso_mapping {opts.sso_mapping}: {e}") from e
             self.holder = holder
+            views.register(holder.mapping.settings.limits)
             log.info(f"sso-router: mapping {holder.path} loaded ({holder.last.message})")
         if "sso_secret" in updated or "sso_store" in updated or not self.secret:
             self._configure_secret(opts.sso_secret or os.environ.get("SSO_ROUTER_SECRET", ""), opts.sso_store)
-        if "sso_store" in updated or self.store is None:
+        if "sso_store" in updated or "sso_store_timeout" in updated or self.store is None:
+            if opts.sso_store_timeout <= 0:
+                raise exceptions.OptionsError("sso_store_timeout must be > 0")
             try:
-                store = open_store(opts.sso_store, clock=time.time)
+                store = open_store(opts.sso_store, clock=time.time, timeout=opts.sso_store_timeout)
             except ValueError as e:
                 raise exceptions.OptionsError(f"sso_store: {e}") from e
             if self.store is not None:
                 self.store.close()
             self.store = store
-            self.store_status = endpoints.StoreStatus(opts.sso_store, True)
+            self.store_status = endpoints.StoreStatus(store.url, True)  # store.url carries no password
+            self._store_down_until = 0.0
             if getattr(store, "blocking", False) and not self._ping_now(store):
                 # a WARNING, not an ERROR: mitmdump exits on any ERROR record at startup
-                log.warning(f"sso-router: correlation store {opts.sso_store} is not reachable; routing by org "
+                log.warning(f"sso-router: correlation store {store.url} is not reachable; routing by org "
                             "mapping until it answers (logins in flight may land at their org's provider)")
-                self.store_status = endpoints.StoreStatus(opts.sso_store, False, "unreachable at startup")
+                self.store_status = endpoints.StoreStatus(store.url, False, "unreachable at startup")
         if "sso_decision_log" in updated:
             if self.decision_log is not None:
                 self.decision_log.close()
@@ -154,6 +162,7 @@ class SSORouter:
             self._pinger = asyncio_utils.create_task(self._ping_store(), name="sso-router store health", keep_ref=True)
 
     def done(self) -> None:
+        views.unregister()
         for task in (self._watcher, self._pinger):
             if task is not None:
                 task.cancel()
@@ -216,10 +225,9 @@ class SSORouter:
             log.info(f"sso-router: {req.method} {view.path}: could not read {kind}: {msg}")
         recalled = await self._recall(pending.store_keys) if pending.keys else {}
         d = pipeline.conclude(pending, m, recalled, secret=self.secret, now=time.time())
-        flow.metadata[META + "_path"] = view.path  # as the browser sent it (target_paths may change it)
-        flow.metadata[META + "_host"] = view.host
+        # what the browser sent, before the request is pointed upstream: replay and explain need it
+        flow.metadata[REQUEST_META] = {"authority": req.host_header or "", "path": req.path}
         self._apply(flow, d, m, view.path, view.query)
-        flow.metadata[META + "_started"] = started
         self.metrics.inc("sso_router_decisions_total", provider=d.provider, reason=d.reason.value,
                          shadow=str(d.shadow).lower())
         self.metrics.observe_decision(time.perf_counter() - started)
@@ -233,6 +241,9 @@ class SSORouter:
         fn = getattr(store, method)
         if not getattr(store, "blocking", False):
             return fn(arg)
+        if time.monotonic() < self._store_down_until:
+            # failed a moment ago: don't make every request wait out the timeout; the pinger re-opens it
+            raise StoreUnavailable("store recently failed; skipped")
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="sso-router-store")
         fut = asyncio.get_running_loop().run_in_executor(self._pool, fn, arg)
@@ -266,17 +277,20 @@ class SSORouter:
                                                  max(1.0, ctx.options.sso_store_timeout)))
             except Exception:  # noqa: BLE001
                 ok = False
-            was = self.store_status.ok
-            self.store_status = endpoints.StoreStatus(self.store_status.url, ok, "" if ok else "ping failed")
-            if ok and not was:
-                log.warning(f"sso-router: correlation store {self.store_status.url} is answering again")
-            elif was and not ok:
+            if not ok:
                 self._store_failed(TimeoutError("ping"))
+            elif not self.store_status.ok:
+                self._store_down_until = 0.0
+                self.store_status = endpoints.StoreStatus(self.store_status.url, True)
+                log.info(f"sso-router: correlation store {self.store_status.url} is answering again")
 
     def _store_failed(self, e: BaseException) -> None:
         self.metrics.inc("sso_router_store_errors_total")
+        if not isinstance(e, StoreUnavailable) or "skipped" not in str(e):
+            self._store_down_until = time.monotonic() + STORE_BREAK
         if self.store_status.ok:
-            log.warning(f"sso-router: correlation store {self.store_status.url} failing: {type(e).__name__}")
+            log.warning(f"sso-router: correlation store {self.store_status.url} failing ({type(e).__name__}); "
+                        "routing without correlations until it answers")
         self.store_status = endpoints.StoreStatus(self.store_status.url, False, type(e).__name__)
 
     def _apply(self, flow: http.HTTPFlow, d: Decision, m: Mapping, path: str, query: str) -> None:
@@ -330,7 +344,7 @@ class SSORouter:
             resp.headers.add("set-cookie", cookie)
         if s.debug_headers:
             resp.headers["x-sso-route"] = route_header(meta)
-        log.info(f"sso-router: {flow.request.method} {flow.metadata.get(META + '_path', '')} "
+        log.info(f"sso-router: {flow.request.method} {flow.metadata[REQUEST_META]['path'].split('?', 1)[0]} "
                  f"{flow.comment} << {resp.status_code}")
         self._log_decision(flow, meta, resp.status_code, None)
 
@@ -347,14 +361,15 @@ class SSORouter:
     def _log_decision(self, flow: http.HTTPFlow, meta: dict, status: int | None, error: str | None) -> None:
         if self.decision_log is None:
             return
-        started = flow.metadata.get(META + "_started")
+        started = flow.request.timestamp_start
         d = self._decision(meta)
         req = flow.request
+        orig = flow.metadata.get(REQUEST_META, {})
         rec = decision_record(
-            d, flow_id=flow.id, method=req.method, host=flow.metadata.get(META + "_host", ""),
-            path=flow.metadata.get(META + "_path", ""),
+            d, flow_id=flow.id, method=req.method, host=authority_host(orig.get("authority", "")),
+            path=orig.get("path", "").split("?", 1)[0],
             at=flow.timestamp_created, status=status,
-            latency_ms=(time.perf_counter() - started) * 1000 if started else None, error=error)
+            latency_ms=(time.time() - started) * 1000 if started else None, error=error)
         try:
             self.decision_log.write(rec)
         except (OSError, ValueError) as e:

@@ -10,10 +10,9 @@ from ..sticky import read_cookie
 from ..view import RequestView, ResponseView
 
 
-def authority_host(req: http.Request) -> str:
-    """The host the browser asked for (HTTP/1 ``Host``, HTTP/2 ``:authority``), lower-case, no port."""
-    hh = req.host_header or req.authority or ""
-    hh = hh.strip().lower()
+def authority_host(authority: str) -> str:
+    """The host part of an authority (HTTP/1 ``Host``, HTTP/2 ``:authority``), lower-case, no port."""
+    hh = authority.strip().lower()
     if hh.startswith("["):
         return hh[1:].split("]", 1)[0]
     return hh.rsplit(":", 1)[0] if hh.count(":") == 1 else hh
@@ -39,7 +38,7 @@ def view_from_flow(flow: http.HTTPFlow, max_body: int) -> RequestView:
     path, _, query = req.path.partition("?")
     return RequestView(
         method=req.method.upper(),
-        host=authority_host(req),
+        host=authority_host(req.host_header or req.authority or ""),
         path=path,
         query=query,
         headers=req.headers,
