@@ -24,12 +24,11 @@ from ..model import Decision, Mapping, Provider, Reason, Route
 from ..reload import MappingHolder
 from ..rewrite import rewrite_set_cookie
 from . import errorpage, views
-from .flows import authority_host, response_view, view_from_flow
+from .flows import REQUEST_META, authority_host, response_view, view_from_flow
 
 log = logging.getLogger("sso_router")
 VERSION = "0.1.0"
 META = "sso_router"  # flow.metadata key of the decision
-REQUEST_META = "sso_router_request"  # flow.metadata key of the request as the browser sent it
 RELOAD_INTERVAL = 0.5  # seconds between mapping mtime polls
 STORE_PING_INTERVAL = 2.0  # how often a shared store's health is checked (ready flips back within 10 s)
 STORE_THREADS = 8  # calls to a blocking store run here, never on the event loop

@@ -65,6 +65,9 @@ def read_flows(path: str) -> Iterator[http.HTTPFlow]:
                 yield flow
 
 
+REQUEST_META = "sso_router_request"  # set by the addon: the authority and path the browser sent
+
+
 # -- captures for `sso-router explain` / `redact` ------------------------------------------------
 
 def exchange_from_flow(flow: http.HTTPFlow, index: int, max_body: int):
@@ -75,11 +78,13 @@ def exchange_from_flow(flow: http.HTTPFlow, index: int, max_body: int):
 
     view = view_from_flow(flow, max_body)
     meta = flow.metadata
-    host, path = meta.get("sso_router_host"), meta.get("sso_router_path")
-    if isinstance(host, str) and host:
-        view = _replace(view, host=host)
-    if isinstance(path, str) and path:
-        view = _replace(view, path=path)
+    asked = meta.get(REQUEST_META)
+    if isinstance(asked, dict):
+        if isinstance(asked.get("authority"), str) and asked["authority"]:
+            view = _replace(view, host=authority_host(asked["authority"]))
+        if isinstance(asked.get("path"), str) and asked["path"]:
+            path, _, query = asked["path"].partition("?")
+            view = _replace(view, path=path, query=query)
     resp = None
     if flow.response is not None:
         resp = response_view(flow, want_body=200 <= flow.response.status_code < 300)
@@ -134,6 +139,10 @@ def redact_flow(flow: http.HTTPFlow, r) -> http.HTTPFlow:
     own metadata (decision, host and path as asked) is kept, any other metadata dropped."""
     f = flow.copy()
     f.metadata = {k: v for k, v in flow.metadata.items() if k.startswith("sso_router")}
+    asked = f.metadata.get(REQUEST_META)
+    if isinstance(asked, dict) and isinstance(asked.get("path"), str):  # its query carries the same secrets
+        a_path, a_sep, a_query = asked["path"].partition("?")
+        f.metadata[REQUEST_META] = {**asked, "path": a_path + (a_sep + r.query(a_query) if a_sep else "")}
     req = f.request
     path, sep, query = req.path.partition("?")
     req.path = path + (sep + r.query(query) if sep else "")

@@ -13,8 +13,8 @@ from mitmproxy import http
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons, tflow
 
-from routing.mitm.addon import REQUEST_META, SSORouter
-from routing.mitm.flows import read_flows
+from routing.mitm.addon import SSORouter
+from routing.mitm.flows import REQUEST_META, read_flows
 
 FLOWS = Path(__file__).resolve().parents[1] / "flows"
 CAPTURES = sorted(p.stem for p in FLOWS.glob("*.mitm"))
