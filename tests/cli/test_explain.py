@@ -128,7 +128,7 @@ def test_har_cookies_not_recorded_lax_cookie_skips_cross_site_post():
 FLOWS = pathlib.Path(__file__).parents[1] / "flows"
 
 
-@pytest.mark.parametrize("capture", sorted(FLOWS.glob("*.mitm")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("capture", sorted([*FLOWS.glob("*.mitm"), *FLOWS.glob("*.har")]), ids=lambda p: p.name)
 def test_recorded_e2e_flows_explain_as_expected(capture):
     expected = json.loads(capture.with_name(capture.stem + ".expected.json").read_text())
     r = run("explain", capture, "--mapping", capture.with_name(capture.stem + ".mapping.toml"), "--json")
