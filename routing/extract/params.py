@@ -24,6 +24,7 @@ CORRELATION_FIELDS = {  # field -> store namespace
     "idp_initiated_login": "code",
     "request_uri": "request_uri",
     "token": "token",
+    "access_token": "token",  # RFC 6750 form/query parameter
     "refresh_token": "token",
     "id_token_hint": "token",
 }

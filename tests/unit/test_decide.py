@@ -193,6 +193,14 @@ def test_correlation_candidates_are_collected():
     assert {(ns, val) for ns, val, _ in got} == {("state", "S1"), ("code", "C1"), ("token", "T1")}
 
 
+@pytest.mark.parametrize("where", ["query", "form"])
+@pytest.mark.parametrize("name", ["token", "refresh_token", "id_token_hint", "access_token"])
+def test_token_parameters_are_correlation_candidates(name, where):
+    from routing.extract.limits import Limits
+    v = req("/any/path", **({"query": {name: "TOK"}} if where == "query" else {"form": {name: "TOK"}}))
+    assert ("token", "TOK") in [c[:2] for c in extract(v, Limits()).correlations]
+
+
 def test_saml_in_response_to_is_the_first_correlation():
     from routing.extract.limits import Limits
     v = req("/acs", form={"RelayState": "rs", "SAMLResponse": saml_response("x", in_response_to="_req9")})
