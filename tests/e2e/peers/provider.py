@@ -75,12 +75,13 @@ class Provider:
         self._saml: dict[str, dict] = {}  # AuthnRequest ID -> login transaction
         self._oidc: dict[str, dict] = {}  # state it sent to an OIDC IdP -> transaction
         self._hosted: dict[str, dict] = {}  # state of its hosted login page -> transaction
+        self._pushed: dict[str, dict] = {}  # PAR request_uri it issued -> the pushed parameters
         self._codes: dict[str, dict] = {}
         self._access: dict[str, dict] = {}
         self._refresh: dict[str, dict] = {}
         self._id_tokens: set[str] = set()
         self._revoked: set[str] = set()
-        self.issued: dict[str, list[str]] = {"relay_state": [], "saml_id": [], "state": [], "code": [],
+        self.issued: dict[str, list[str]] = {"relay_state": [], "request_uri": [], "saml_id": [], "state": [], "code": [],
                                             "access_token": [], "refresh_token": [], "id_token": [],
                                             "cookie": []}
 
@@ -129,6 +130,8 @@ class Provider:
                 return self._saml_acs(req, rec, parts[3])
             if parts[2] == "oidc" and parts[4] == "callback":
                 return self._oidc_callback(req, rec, parts[3])
+        if p in ("/oauth/par", "/par") and req.method == "POST":
+            return self._par(req, rec)
         if p == "/oauth/token" and req.method == "POST":
             return self._token(req, rec)
         if p == "/userinfo":
@@ -175,8 +178,23 @@ class Provider:
                 return conn, None
         return None, None
 
+    def _par(self, req: Request, rec: Record) -> Response:
+        """RFC 9126 pushed authorization request: remember the parameters, answer a request_uri."""
+        params = dict(req.form)
+        if params.get("client_id") not in self.clients:
+            return self._reject(rec, 400, f"unknown client_id {params.get('client_id')!r}")
+        uri = self._new("request_uri", "urn:ietf:params:oauth:request_uri:")
+        self._pushed[uri] = params
+        rec.outcome = "accepted: par"
+        return Response.json(201, {"request_uri": uri, "expires_in": 60})
+
     def _authorize(self, req: Request, rec: Record) -> Response:
         q = req.query
+        if "request_uri" in q:  # only a request_uri this provider issued, once, for the same client
+            pushed = self._pushed.pop(q["request_uri"], None)
+            if pushed is None or pushed.get("client_id") != q.get("client_id"):
+                return self._reject(rec, 400, f"request_uri was not issued by {self.name}")
+            q = {**pushed, "client_id": q["client_id"]}
         client = self.clients.get(q.get("client_id", ""))
         if client is None:
             return self._reject(rec, 400, f"unknown client_id {q.get('client_id')!r}")
