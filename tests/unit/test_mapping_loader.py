@@ -43,7 +43,7 @@ upstream = "https://sk.example.com"
 
 
 @pytest.mark.parametrize("extra,key,words", [
-    ('[router]\nnope = 1', None, "Cannot declare"),  # TOML itself refuses a second [router]
+    ('[router]\nnope = 1', None, "invalid TOML"),  # TOML itself refuses a second [router]
     ('[orgs."a.com"]\nmigrated = "yes"', 'orgs."a.com".migrated', "true or false"),
     ('[orgs."a.com"]\ncolour = "red"', 'orgs."a.com".colour', "unknown key"),
     ('[orgs."a.com"]\ndomains = ["x.com"]\n[orgs."b.com"]\ndomains = ["X.com"]', 'orgs."b.com".domains', "already claimed"),
@@ -121,3 +121,104 @@ def test_holder_keeps_last_good_and_applies_a_later_good_edit(tmp_path):
     assert h.reload_if_changed().status == "ok"
     assert h.mapping.orgs["newcompany.com"].migrated is False
     assert h.reload_if_changed().status == "unchanged"
+
+
+# -- the streamed path for big mappings must give exactly what the whole-document path gives --
+
+def _big(n: int, *, extra: str = "", scalekit_last: bool = False) -> bytes:
+    head = ('[router]\npublic_url = "https://auth.example.com"\nhosts = ["localhost"]\n'
+            '[providers.legacy]\nupstream = "https://legacy.example.com"\n')
+    sk = '[providers.scalekit]\nupstream = "https://sk.example.com"\n'
+    if not scalekit_last:
+        head, sk = head + sk, ""
+    orgs = "".join(
+        f'[orgs."org{i}.com"]  # org {i}\nmigrated = {"true" if i % 3 == 0 else "false"}\n'
+        f'domains = [\n  "org{i}.io",\n  "Org{i}.NET",\n]\nidp_entity_ids = ["http://idp/{i}"]\n'
+        f"connections = ['conn_{i}']\n" + (f'target_paths = {{ "/a" = "/b/{i}" }}\n' if i % 7 == 0 else "")
+        for i in range(n))
+    return (head + orgs + sk + extra).encode()
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    import routing.mapping_loader as ml
+    monkeypatch.setattr(ml, "STREAM_ABOVE", 0)
+    monkeypatch.setattr(ml, "CHUNK_TABLES", 5)
+    calls = []
+    real = ml._Builder.build_streamed
+
+    def streamed(self, v):
+        try:
+            return real(self, v)
+        except ml._Fallback:
+            calls.append("whole")
+            raise
+    monkeypatch.setattr(ml._Builder, "build_streamed", streamed)
+    return calls
+
+
+def _whole(data: bytes):
+    import routing.mapping_loader as ml
+    try:
+        doc = ml._parse_toml(data.decode())
+    except ValueError as e:
+        raise MappingError("", f"invalid TOML: {e}") from e
+    return ml._Builder(doc, data.decode()).build("v")
+
+
+def test_streamed_equals_whole_document(small_chunks):
+    data = _big(53)
+    streamed = load_mapping(data)
+    assert small_chunks == []  # the streamed path did it all
+    whole = _whole(data)
+    assert dict(streamed.orgs) == dict(whole.orgs)
+    for name in ("by_domain", "by_connection", "by_entity_id", "by_path"):
+        assert dict(getattr(streamed, name)) == dict(getattr(whole, name))
+    assert streamed.settings == whole.settings and dict(streamed.providers) == dict(whole.providers)
+
+
+@pytest.mark.parametrize("extra,fallback", [
+    ('[orgs."org1.com".target_paths]\n"/x" = "/y"\n', True),  # one org's tables in two chunks
+    ('[orgs."org2.com"]\nmigrated = true\n', True),  # an org defined twice: TOML refuses it
+    ('[router.limits]\nmax_body = 10\n', True),  # a sub-table of [router] in another chunk
+    ('[router]\nshadow = true\n', True),  # [router] defined twice: TOML refuses it
+])
+def test_streamed_falls_back_and_agrees(small_chunks, extra, fallback):
+    data = _big(12, extra=extra)
+    try:
+        got = load_mapping(data)
+    except MappingError as e:
+        got = e
+    assert small_chunks == (["whole"] if fallback else [])
+    try:
+        want = _whole(data)
+    except MappingError as e:
+        want = e
+    if isinstance(want, MappingError):
+        assert isinstance(got, MappingError) and str(got) == str(want)
+    else:
+        assert dict(got.orgs) == dict(want.orgs)
+
+
+def test_streamed_error_is_worded_with_its_line(small_chunks):
+    data = _big(20).replace(b'[orgs."org13.com"]  # org 13\nmigrated = false', b'[orgs."org13.com"]  # org 13\nmigrated = "no"')
+    with pytest.raises(MappingError) as e:
+        load_mapping(data)
+    assert e.value.key == 'orgs."org13.com".migrated' and e.value.line and small_chunks == ["whole"]
+
+
+def test_providers_after_the_orgs_falls_back_and_agrees(small_chunks):
+    data = _big(12, scalekit_last=True)
+    assert dict(load_mapping(data).providers) == dict(_whole(data).providers) and small_chunks == ["whole"]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 4, 5, 6])
+def test_a_header_like_line_inside_a_multiline_string_is_not_a_table(monkeypatch, chunk):
+    import routing.mapping_loader as ml
+    monkeypatch.setattr(ml, "STREAM_ABOVE", 0)
+    monkeypatch.setattr(ml, "CHUNK_TABLES", chunk)
+    data = _big(6).replace(b'hosts = ["localhost"]',
+                           b'hosts = ["localhost"]\nforce_header_secret = """\n[orgs."fake.com"]\nmigrated = true\n"""')
+    got = load_mapping(data)
+    assert "fake.com" not in got.orgs and got.settings.force_header_secret.startswith('[orgs."fake.com"]')
+    assert dict(got.orgs) == dict(_whole(data).orgs)
