@@ -49,6 +49,7 @@ class SSORouter:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._ping_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._store_down_until = 0.0
+        self.store_timeout = 0.25
         self._upstreams: tuple[int, dict[tuple[str, int], Provider]] = (0, {})
         self._quieted = False
 
@@ -60,7 +61,8 @@ class SSORouter:
                           "Path of the sso-router TOML mapping; re-read when it changes.")
         loader.add_option("sso_store", str, "memory://",
                           "Where in-flight login correlations live: memory://, sqlite:///path, redis://host:port/db.")
-        loader.add_option("sso_store_timeout", float, 0.25, "Seconds one correlation store call may take.")
+        # a str, not a float: mitmproxy 12.2 cannot parse float options given with --set
+        loader.add_option("sso_store_timeout", str, "0.25", "Seconds one correlation store call may take.")
         loader.add_option("sso_secret", str, "",
                           "Key for the sticky cookie and correlation hashes (default: env SSO_ROUTER_SECRET).")
         loader.add_option("sso_decision_log", str, "", "Path of a JSON-lines decision log (empty: off).")
@@ -86,11 +88,11 @@ class SSORouter:
             log.info(f"sso-router: mapping {holder.path} loaded ({holder.last.message})")
         if "sso_secret" in updated or "sso_store" in updated or not self.secret:
             self._configure_secret(opts.sso_secret or os.environ.get("SSO_ROUTER_SECRET", ""), opts.sso_store)
+        if "sso_store_timeout" in updated or self.store is None:
+            self.store_timeout = parse_timeout(opts.sso_store_timeout)
         if "sso_store" in updated or "sso_store_timeout" in updated or self.store is None:
-            if opts.sso_store_timeout <= 0:
-                raise exceptions.OptionsError("sso_store_timeout must be > 0")
             try:
-                store = open_store(opts.sso_store, clock=time.time, timeout=opts.sso_store_timeout)
+                store = open_store(opts.sso_store, clock=time.time, timeout=self.store_timeout)
             except ValueError as e:
                 raise exceptions.OptionsError(f"sso_store: {e}") from e
             if self.store is not None:
@@ -246,7 +248,7 @@ class SSORouter:
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="sso-router-store")
         fut = asyncio.get_running_loop().run_in_executor(self._pool, fn, arg)
-        return await asyncio.wait_for(fut, ctx.options.sso_store_timeout)
+        return await asyncio.wait_for(fut, self.store_timeout)
 
     async def _recall(self, keys: list[str]) -> dict[str, Route]:
         try:
@@ -273,7 +275,7 @@ class SSORouter:
                 self._ping_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sso-router-ping")
             try:
                 ok = bool(await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(self._ping_pool, store.ping),
-                                                 max(1.0, ctx.options.sso_store_timeout)))
+                                                 max(1.0, self.store_timeout)))
             except Exception:  # noqa: BLE001
                 ok = False
             if not ok:
@@ -393,6 +395,16 @@ class SSORouter:
         p = self._upstream_map().get((addr[0].lower(), addr[1])) if addr else None
         if p is not None and p.sni and data.server.tls:
             data.server.sni = p.sni
+
+
+def parse_timeout(value: str) -> float:
+    try:
+        t = float(value)
+    except ValueError:
+        raise exceptions.OptionsError(f"sso_store_timeout: not a number of seconds: {value!r}") from None
+    if not 0 < t <= 60:
+        raise exceptions.OptionsError(f"sso_store_timeout: want 0 < seconds <= 60, not {value!r}")
+    return t
 
 
 def describe(d: Decision) -> str:

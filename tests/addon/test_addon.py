@@ -254,3 +254,15 @@ def test_metrics_count_decisions_parse_failures_and_refusals(mapping_file):
     assert 'sso_router_refused_total{status="421"} 1.0' in text
     assert "sso_router_decision_seconds_count 2.0" in text
     assert "newcompany" not in text and "not-base64" not in text
+
+
+@pytest.mark.parametrize("value,ok", [("0.5", True), ("2", True), ("0", False), ("abc", False), ("-1", False)])
+def test_store_timeout_option(mapping_file, value, ok):
+    async def fn(router, tctx):
+        if ok:
+            tctx.configure(router, sso_store_timeout=value)
+            return router.store_timeout
+        with pytest.raises(exceptions.OptionsError, match="sso_store_timeout"):
+            tctx.configure(router, sso_store_timeout=value)
+        return None
+    assert with_router(fn, mapping_file) == (float(value) if ok else None)

@@ -1,0 +1,204 @@
+"""A shared correlation store that is down or hangs never stalls the proxy (issue 9 item 7).
+
+Real ``redis-server`` processes on 127.0.0.1 (the store suite's fixtures): one that is not there yet
+when mitmdump starts, and one stopped with SIGSTOP mid-run (connections accepted, never answered).
+While the store is gone, requests that name an org are routed by it, requests that would need a
+correlation are routed as with none and counted, and ``/ready`` is 503; once it is back, ``/ready``
+is 200 within 10 s and correlations work again.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from tests.stores.conftest import redis_bin, start_redis  # noqa: F401 — real redis-server fixtures
+
+from .browser import Browser, Hop, parse_form, query_of
+from .peers.provider import APP_CALLBACK
+from .proxy import Mitmdump
+from .routes import route
+from .steps import accepted, authorize_url, exchange_code, finish_at_proxy, login
+from .world import free_port
+
+READY_WITHIN = 10.0  # CONTRACT: /ready is 200 again within 10 s of the store coming back
+
+
+def get(url: str, timeout: float = 3.0) -> requests.Response:
+    return requests.get(url, timeout=timeout, proxies={"http": None, "https": None})
+
+
+def ready_status(px: Mitmdump) -> tuple[int, dict]:
+    r = get(px.url + "/.sso-router/ready", timeout=2)
+    try:
+        return r.status_code, r.json()
+    except ValueError:
+        return r.status_code, {"raw": r.text}
+
+
+def wait_ready(px: Mitmdump, want: int, within: float, *, why: str = "") -> float:
+    """Polls /ready until it answers ``want``; returns the seconds it took."""
+    t0 = time.monotonic()
+    last = None
+    while True:
+        assert px.proc is not None and px.proc.poll() is None, f"mitmdump exited:\n{px.output()}"
+        try:
+            last = ready_status(px)
+            if last[0] == want:
+                return time.monotonic() - t0
+        except requests.RequestException as exc:
+            last = repr(exc)
+        assert time.monotonic() - t0 < within, f"/ready not {want} within {within}s {why}(last: {last})"
+        time.sleep(0.1)
+
+
+def wait_serving(px: Mitmdump, timeout: float = 20.0) -> None:
+    """For a mitmdump started with ``wait_ready=False`` whose /ready is expected to be 503: waits
+    until it listens and its addon is running (/ready no longer says "starting")."""
+    deadline = time.monotonic() + timeout
+    while b"listening at" not in px.stdout_path.read_bytes():
+        assert px.proc.poll() is None, f"mitmdump exited with {px.proc.returncode}:\n{px.output()}"
+        assert time.monotonic() < deadline, f"mitmdump never listened:\n{px.output()}"
+        time.sleep(0.05)
+    time.sleep(0.3)  # the harness's margin before the first request (see Mitmdump.start)
+    while True:
+        assert px.proc.poll() is None, f"mitmdump exited with {px.proc.returncode}:\n{px.output()}"
+        try:
+            status, body = ready_status(px)
+            if status == 200 or body.get("why") != "starting":
+                return
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, f"mitmdump not serving within {timeout}s:\n{px.output()}"
+        time.sleep(0.1)
+
+
+def store_errors(px: Mitmdump) -> float:
+    text = get(px.url + "/.sso-router/metrics").text
+    total = 0.0
+    for m in re.finditer(r"^sso_router_store_errors_total(?:\{[^}]*\})? ([0-9.eE+-]+)$", text, re.M):
+        total += float(m.group(1))
+    return total
+
+
+def flip(org: str, migrated: bool):
+    return lambda m: m["orgs"][org].update(migrated=migrated)
+
+
+def start_saml_login(px: Mitmdump, hint: str, provider: str) -> tuple[Browser, Hop]:
+    b = Browser()
+    start = b.get(authorize_url(px.url, login_hint=hint))
+    assert start.status == 302 and start.peer == provider, (start, start.text[:300])
+    page = b.get(start.location)
+    assert page.status == 200, (page, page.text[:300])
+    return b, page
+
+
+# -- tests -----------------------------------------------------------------------------------------
+def test_redis_down_at_startup_then_up(peers, start_proxy, start_redis):  # noqa: F811
+    port = free_port()  # nothing listens here yet
+    px = start_proxy(extra_args=["--set", f"sso_store=redis://127.0.0.1:{port}/0"], wait_ready=False)
+    wait_serving(px)
+
+    # started anyway, with a WARNING (never an ERROR record: mitmdump would have exited)
+    out = px.output()
+    assert "not reachable" in out, out
+    assert "Error logged during startup" not in out and "ERROR" not in out, out
+    status, body = ready_status(px)
+    assert status == 503, (status, body)
+    health = px.health()
+    assert health["store"]["ok"] is False, health
+
+    # logins that name their org go on: the ACS is routed by its Issuer
+    for hint, provider in (("alice@megasoft.com", "legacy"), ("bob@newcompany.com", "scalekit")):
+        lg = login(px.url, login_hint=hint)
+        assert lg.start.peer == provider and route(lg.start)[1] == "org", lg.start
+        assert lg.callback.peer == provider and lg.callback.status == 302, (lg.callback, lg.callback.text[:300])
+        assert route(lg.callback) == (provider, "org"), lg.callback
+    assert ready_status(px)[0] == 503
+    assert store_errors(px) > 0
+
+    # Redis comes up on the configured port: /ready 200 within 10 s, correlations work again
+    start_redis(port)
+    took = wait_ready(px, 200, READY_WITHIN, why="after redis came up ")
+    assert px.health()["store"]["ok"] is True, px.health()
+
+    b, page = start_saml_login(px, "alice@megasoft.com", "legacy")
+    px.update_mapping(flip("megasoft.com", True))
+    acs = finish_at_proxy(b, page, px.url)
+    assert acs.peer == "legacy" and acs.status == 302, (acs, acs.text[:300], f"ready after {took:.1f}s")
+    assert route(acs) == ("legacy", "correlation")
+    assert acs.location.startswith(APP_CALLBACK + "?")
+    r = exchange_code(px.url, query_of(acs.location)["code"])
+    assert r.status_code == 200 and r.headers["X-Peer"] == "legacy", r.text
+    assert px.proc.poll() is None
+    rejected = [r for p in (peers.legacy, peers.scalekit) for r in p.server.records
+                if r.outcome.startswith("rejected")]
+    assert rejected == [], rejected
+
+
+def test_hung_redis_never_stalls_the_proxy(peers, start_proxy, start_redis):  # noqa: F811
+    redis = start_redis()
+    px = start_proxy(extra_args=["--set", f"sso_store={redis.url}"])
+    # a login in flight whose ACS would be routed by its correlation
+    b, page = start_saml_login(px, "alice@megasoft.com", "legacy")
+    assert ready_status(px)[0] == 200
+    errors_before = store_errors(px)
+
+    redis.pause()  # SIGSTOP: the port still accepts connections, nothing answers
+    try:
+        def org_routed(hint: str) -> tuple[float, Hop]:
+            t = time.monotonic()
+            hop = Browser(timeout=5).get(authorize_url(px.url, login_hint=hint))
+            return time.monotonic() - t, hop
+
+        def needs_correlation() -> tuple[float, Hop]:
+            _, action, fields = parse_form(page.text)
+            t = time.monotonic()
+            hop = b.request("POST", action, data=fields, send_cookies=False)
+            return time.monotonic() - t, hop
+
+        hints = ["bob@newcompany.com", "alice@megasoft.com"] * 2
+        with ThreadPoolExecutor(len(hints) + 1) as pool:
+            acs_future = pool.submit(needs_correlation)
+            futures = [pool.submit(org_routed, h) for h in hints]
+            results = [f.result(timeout=10) for f in futures]
+            acs_took, acs = acs_future.result(timeout=10)
+
+        for (took, hop), hint in zip(results, hints):
+            provider = "scalekit" if hint.endswith("newcompany.com") else "legacy"
+            assert hop.status == 302 and hop.peer == provider, (hop, hop.text[:300])
+            assert route(hop) == (provider, "org"), hop
+            assert took < 1.0, f"org-routed request took {took:.2f}s while the store hangs"
+        # the ACS is routed as with no correlation: by its Issuer's org (megasoft, still on legacy)
+        assert acs.peer == "legacy" and acs.status == 302, (acs, acs.text[:300])
+        assert route(acs) == ("legacy", "org"), acs
+        assert acs_took < 2.0, f"ACS took {acs_took:.2f}s while the store hangs"
+        d = px.decision_for("POST", "/login/callback")
+        assert (d["provider"], d["reason"], d["org"]) == ("legacy", "org", "megasoft.com"), d
+        assert store_errors(px) > errors_before
+        wait_ready(px, 503, 5.0, why="while redis hangs ")
+        assert px.health()["store"]["ok"] is False
+        assert px.proc.poll() is None
+    finally:
+        redis.resume()  # SIGCONT, even when an assertion failed (the fixture also does it on stop)
+
+    took = wait_ready(px, 200, READY_WITHIN, why="after SIGCONT ")
+    b, page = start_saml_login(px, "alice@megasoft.com", "legacy")
+    acs = finish_at_proxy(b, page, px.url)
+    assert acs.peer == "legacy" and acs.status == 302, (acs, acs.text[:300], f"ready after {took:.1f}s")
+    assert route(acs) == ("legacy", "correlation"), acs
+    d = px.decision_for("POST", "/login/callback")
+    assert (d["provider"], d["reason"]) == ("legacy", "correlation"), d
+    assert [r.path for r in accepted(peers.legacy.server.records)].count("/login/callback") == 2
+
+
+def test_store_timeout_is_settable_on_the_command_line(peers, start_proxy):
+    """CONTRACT's options table: ``--set sso_store_timeout=0.25`` (the documented default)."""
+    px = start_proxy(extra_args=["--set", "sso_store_timeout=0.5"])
+    assert ready_status(px)[0] == 200
+    lg = login(px.url, login_hint="bob@newcompany.com")
+    assert lg.callback.peer == "scalekit" and lg.callback.status == 302
