@@ -22,6 +22,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[str, ...], Counter] = {}  # labelled children, looked up once
         self._counters = {name: Counter(name, doc, labels, registry=self.registry)
                           for name, (doc, labels) in _COUNTERS.items()}
         self._latency = Histogram("sso_router_decision_seconds",
@@ -34,8 +35,12 @@ class Metrics:
         return name[:-6] if name.endswith("_total") else name
 
     def inc(self, name: str, n: int = 1, **labels: str) -> None:
-        c = self._counters[self._base(name)]
-        (c.labels(**labels) if labels else c).inc(n)
+        key = (name, *labels.values())  # callers pass labels in one order per metric
+        child = self._children.get(key)
+        if child is None:
+            c = self._counters[self._base(name)]
+            child = self._children[key] = c.labels(**labels) if labels else c
+        child.inc(n)
 
     def get(self, name: str, **labels: str) -> float:
         v = self.registry.get_sample_value(self._base(name) + "_total", labels)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from urllib.parse import parse_qsl, unquote, unquote_to_bytes
+from urllib.parse import unquote, unquote_to_bytes
 
 from .limits import Limits
 
@@ -74,10 +74,17 @@ def _json_object(text: str | bytes) -> dict | None:
 
 
 def read_query(query: str, out: Fields) -> None:
-    if not query:
-        return
-    for k, v in parse_qsl(query, keep_blank_values=False):
-        out.add(k, v, from_query=True)
+    """Like ``parse_qsl`` (blank values skipped), but only routing fields are URL-decoded."""
+    for part in query.split("&"):
+        k, sep, v = part.partition("=")
+        if not v:
+            continue
+        if k not in FIELDS:
+            if "%" in k or "+" in k:
+                k = unquote(k.replace("+", " "))
+            elif v[0] != "{" and v[:3] not in ("%7B", "%7b"):
+                continue  # not a routing field, not a JSON object parameter (customParameters)
+        out.add(k, unquote(v.replace("+", " ")) if "%" in v or "+" in v else v, from_query=True)
 
 
 def read_form(body: bytes, out: Fields) -> None:

@@ -8,7 +8,7 @@ import logging
 import os
 import secrets
 import time
-from typing import Any
+from typing import Any, Awaitable
 
 from mitmproxy import ctx, exceptions, http, optmanager
 from mitmproxy.proxy import server_hooks
@@ -198,19 +198,21 @@ class SSORouter:
                             f"{result.message}")
 
     # -- the request path ----------------------------------------------------------------------
-    async def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        """Synchronous unless a blocking store must be asked: then it returns the coroutine that
+        finishes the decision, which mitmproxy awaits (it awaits any awaitable a hook returns)."""
         if flow.response or flow.error or not flow.live:
-            return
+            return None
         req = flow.request
         if req.path.startswith(endpoints.PREFIX):
             status, headers, body = endpoints.answer(req.path.split("?", 1)[0], req.method, self.holder,
                                                      self.store_status, self.metrics, VERSION, self.serving)
             flow.response = http.Response.make(status, body, headers)
-            return
+            return None
         m = self.holder.mapping if self.holder else None
         if m is None:
             flow.response = http.Response.make(503, b"sso-router: no mapping loaded\n", {"content-type": "text/plain"})
-            return
+            return None
         started = time.perf_counter()
         s = m.settings
         view = view_from_flow(flow, s.limits.max_body)
@@ -219,19 +221,40 @@ class SSORouter:
             flow.response = http.Response.make(
                 421, f"sso-router: this proxy does not serve host {view.host!r}\n".encode(),
                 {"content-type": "text/plain"})
-            return
+            return None
         pending = pipeline.begin(view, m, self.secret)
         for kind, msg in pending.clues.failures:
             self.metrics.inc("sso_router_parse_failures_total", kind=kind)
-            log.info(f"sso-router: {req.method} {view.path}: could not read {kind}: {msg}")
-        recalled = await self._recall(pending.store_keys) if pending.keys else {}
+            log.info("sso-router: %s %s: could not read %s: %s", req.method, view.path, kind, msg)
+        if not pending.keys:
+            return self._decided(flow, m, pending, {}, started)
+        if not getattr(self.store, "blocking", False):
+            return self._decided(flow, m, pending, self._recall_now(pending.store_keys), started)
+        return self._decide_after_store(flow, m, pending, started)
+
+    async def _decide_after_store(self, flow: http.HTTPFlow, m: Mapping, pending: pipeline.Pending,
+                                  started: float) -> None:
+        self._decided(flow, m, pending, await self._recall(pending.store_keys), started)
+
+    def _recall_now(self, keys: list[str]) -> dict[str, Route]:
+        try:
+            return self.store.recall(keys) if self.store is not None else {}
+        except Exception as e:  # noqa: BLE001 — a store failure routes as "no correlation", counted
+            self._store_failed(e)
+            return {}
+
+    def _decided(self, flow: http.HTTPFlow, m: Mapping, pending: pipeline.Pending, recalled: dict[str, Route],
+                 started: float) -> None:
+        req = flow.request
+        view = pending.view
         d = pipeline.conclude(pending, m, recalled, secret=self.secret, now=time.time())
         # what the browser sent, before the request is pointed upstream: replay and explain need it
         flow.metadata[REQUEST_META] = {"authority": req.host_header or "", "path": req.path}
         self._apply(flow, d, m, view.path, view.query)
         self.metrics.inc("sso_router_decisions_total", provider=d.provider, reason=d.reason.value,
-                         shadow=str(d.shadow).lower())
+                         shadow="true" if d.shadow else "false")
         self.metrics.observe_decision(time.perf_counter() - started)
+        return None
 
     async def _call_store(self, method: str, arg: Any) -> Any:
         """One bounded store call. A blocking store runs in the router's own thread pool under
@@ -319,13 +342,16 @@ class SSORouter:
         flow.comment = describe(d)
 
     # -- the response path ---------------------------------------------------------------------
-    async def response(self, flow: http.HTTPFlow) -> None:
+    def response(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        """Synchronous unless what the response taught must go to a blocking store: then the
+        returned coroutine holds the response until it is stored, before the browser moves on."""
         meta = flow.metadata.get(META)
         m = self.holder.mapping if self.holder else None
         if not meta or m is None or flow.response is None:
-            return
+            return None
         resp = flow.response
         p = m.providers.get(meta["forwarded_to"])
+        entries: list = []
         if p is not None:
             want_body = 200 <= resp.status_code < 300 and not resp.stream
             plan, entries = pipeline.learn(response_view(flow, want_body=want_body), p, m, meta["org"], self.secret)
@@ -339,15 +365,23 @@ class SSORouter:
                     resp.headers.set_all("set-cookie", new)
             for kind, _ in plan.failures:
                 self.metrics.inc("sso_router_parse_failures_total", kind=kind)
-            await self._remember(entries)
         s = m.settings
         if cookie := pipeline.sticky_cookie(self._decision(meta), m, secret=self.secret, now=time.time()):
             resp.headers.add("set-cookie", cookie)
         if s.debug_headers:
             resp.headers["x-sso-route"] = route_header(meta)
-        log.info(f"sso-router: {flow.request.method} {flow.metadata[REQUEST_META]['path'].split('?', 1)[0]} "
-                 f"{flow.comment} << {resp.status_code}")
+        log.info("sso-router: %s %s %s << %s", flow.request.method,
+                 flow.metadata[REQUEST_META]["path"].split("?", 1)[0], flow.comment, resp.status_code)
         self._log_decision(flow, meta, resp.status_code, None)
+        if not entries:
+            return None
+        if getattr(self.store, "blocking", False):
+            return self._remember(entries)
+        try:
+            self.store.remember(entries)
+        except Exception as e:  # noqa: BLE001
+            self._store_failed(e)
+        return None
 
     def error(self, flow: http.HTTPFlow) -> None:
         meta = flow.metadata.get(META)
@@ -355,8 +389,8 @@ class SSORouter:
             return
         self.metrics.inc("sso_router_upstream_errors_total", provider=meta["forwarded_to"])
         msg = flow.error.msg if flow.error else "unknown error"
-        log.warning(f"sso-router: upstream {meta['forwarded_to']!r} failed for {flow.request.method} "
-                    f"{flow.request.path.split('?', 1)[0]}: {msg}")
+        log.warning("sso-router: upstream %r failed for %s %s: %s", meta["forwarded_to"], flow.request.method,
+                    flow.metadata.get(REQUEST_META, {}).get("path", "").split("?", 1)[0], msg)
         self._log_decision(flow, meta, 502, msg)
 
     def _log_decision(self, flow: http.HTTPFlow, meta: dict, status: int | None, error: str | None) -> None:

@@ -7,6 +7,8 @@ import base64
 import json
 from urllib.parse import parse_qs, urlsplit
 
+import inspect
+
 import pytest
 from mitmproxy import exceptions, http
 from mitmproxy.addons.proxyserver import Proxyserver
@@ -22,6 +24,13 @@ def mapping_file(tmp_path):
     p.write_bytes(MAPPING.replace(b'hosts = ["localhost"]', b'hosts = ["localhost"]\ndebug_headers = true'))
     return p
 
+
+
+async def hook(fn, *args):
+    """Call an addon hook as mitmproxy does: await what it returns if that is awaitable."""
+    res = fn(*args)
+    if res is not None and inspect.isawaitable(res):
+        await res
 
 def run(coro):
     return asyncio.run(coro)
@@ -52,7 +61,7 @@ def test_sets_lazy_connections_and_keeps_host(mapping_file):
 def test_routes_by_org_and_marks_the_flow(mapping_file):
     async def fn(router, tctx):
         f = make_flow("/authorize?login_hint=bob@newcompany.com&response_type=code")
-        await router.request(f)
+        await hook(router.request, f)
         return f
     f = with_router(fn, mapping_file)
     assert (f.request.scheme, f.request.host, f.request.port) == ("https", "yourapp.scalekit.com", 8443)
@@ -68,7 +77,7 @@ def test_routes_by_org_and_marks_the_flow(mapping_file):
 def test_foreign_host_gets_421(mapping_file):
     async def fn(router, tctx):
         f = make_flow("/authorize", host="evil.example")
-        await router.request(f)
+        await hook(router.request, f)
         return f
     assert with_router(fn, mapping_file).response.status_code == 421
 
@@ -76,7 +85,7 @@ def test_foreign_host_gets_421(mapping_file):
 def test_host_with_port_and_case_is_served(mapping_file):
     async def fn(router, tctx):
         f = make_flow("/x", host="LOCALHOST:8080")
-        await router.request(f)
+        await hook(router.request, f)
         return f
     f = with_router(fn, mapping_file)
     assert f.response is None and f.metadata["sso_router"]["reason"] == "default"
@@ -86,12 +95,12 @@ def test_builtin_endpoints_are_answered_not_forwarded(mapping_file):
     async def fn(router, tctx):
         out = []
         f = make_flow("/.sso-router/ready", host="10.0.0.1")
-        await router.request(f)
+        await hook(router.request, f)
         assert f.response.status_code == 503 and b"starting" in f.response.content
         router.running()
         for path in ("/.sso-router/ready", "/.sso-router/health", "/.sso-router/metrics", "/.sso-router/nope"):
             f = make_flow(path, host="10.0.0.1")
-            await router.request(f)
+            await hook(router.request, f)
             out.append(f.response)
         return out
     ready, health, metrics, nope = with_router(fn, mapping_file)
@@ -104,15 +113,15 @@ def test_builtin_endpoints_are_answered_not_forwarded(mapping_file):
 def test_response_rewrites_location_and_cookie_and_sets_sticky(mapping_file):
     async def fn(router, tctx):
         f = make_flow("/authorize?login_hint=a@newcompany.com")
-        await router.request(f)
+        await hook(router.request, f)
         f.response = http.Response.make(302, b"", {
             "location": "https://yourapp.scalekit.com:8443/u/login?state=HOSTED1"})
         f.response.headers.add("set-cookie", "sid=1; Domain=yourapp.scalekit.com; Path=/")
         f.response.headers.add("set-cookie", "other=1; Domain=elsewhere.com")
-        await router.response(f)
+        await hook(router.response, f)
         # the hosted page follows the state even with a sticky cookie naming legacy
         g = make_flow("/u/login?state=HOSTED1")
-        await router.request(g)
+        await hook(router.request, g)
         return f, g
     f, g = with_router(fn, mapping_file)
     assert f.response.headers["location"] == "https://auth.yourapp.com/u/login?state=HOSTED1"
@@ -129,12 +138,12 @@ def test_code_redirect_goes_to_app_callback_and_is_remembered(mapping_file):
     async def fn(router, tctx):
         f = make_flow("/login/callback", method="POST", body=b"RelayState=x",
                       headers=[("content-type", "application/x-www-form-urlencoded")])
-        await router.request(f)
+        await hook(router.request, f)
         f.response = http.Response.make(302, b"", {"location": "https://yourapp.com/cb?code=CODE1&state=app"})
-        await router.response(f)
+        await hook(router.response, f)
         t = make_flow("/oauth/token", method="POST", body=b"grant_type=authorization_code&code=CODE1",
                       headers=[("content-type", "application/x-www-form-urlencoded")])
-        await router.request(t)
+        await hook(router.request, t)
         return f, t
     f, t = with_router(fn, mapping_file)
     loc = urlsplit(f.response.headers["location"])
@@ -148,7 +157,7 @@ def test_target_paths_for_migrated_org(mapping_file):
         body = ("SAMLResponse=" + saml_response("https://sts.windows.net/newco/").replace("+", "%2B")).encode()
         f = make_flow("/login/callback?x=1", method="POST", body=body,
                       headers=[("content-type", "application/x-www-form-urlencoded")])
-        await router.request(f)
+        await hook(router.request, f)
         return f, body
     f, body = with_router(fn, mapping_file)
     assert f.request.path == "/sso/v1/saml/conn_01HNEWCO/acs?x=1"
@@ -164,7 +173,7 @@ def test_headers_host_header_client_ip(tmp_path):
 
     async def fn(router, tctx):
         f = make_flow("/authorize?login_hint=a@megasoft.com")
-        await router.request(f)
+        await hook(router.request, f)
         return f
     f = with_router(fn, p)
     assert f.request.host == "yourapp.us.auth0.com"
@@ -209,9 +218,9 @@ def test_shadow_forwards_to_default_and_says_so(tmp_path):
 
     async def fn(router, tctx):
         f = make_flow("/authorize?login_hint=a@newcompany.com")
-        await router.request(f)
+        await hook(router.request, f)
         f.response = http.Response.make(200, b"ok")
-        await router.response(f)
+        await hook(router.response, f)
         return f
     f = with_router(fn, p)
     assert f.request.host == "yourapp.us.auth0.com"
@@ -224,7 +233,7 @@ def test_guard_skips_handled_flows(mapping_file):
     async def fn(router, tctx):
         f = make_flow("/authorize?login_hint=a@newcompany.com")
         f.response = http.Response.make(204)
-        await router.request(f)
+        await hook(router.request, f)
         return f
     f = with_router(fn, mapping_file)
     assert "sso_router" not in f.metadata and f.request.host == "legacy.invalid"
@@ -234,7 +243,7 @@ def test_forged_sticky_cookie_is_ignored(mapping_file):
     async def fn(router, tctx):
         bad = base64.urlsafe_b64encode(b"scalekit||9999999999").decode().rstrip("=") + ".AAAA"
         f = make_flow("/u/assets/x.css", headers=[("cookie", f"sso_router={bad}")])
-        await router.request(f)
+        await hook(router.request, f)
         return f
     assert with_router(fn, mapping_file).metadata["sso_router"]["reason"] == "default"
 
@@ -244,9 +253,9 @@ def test_metrics_count_decisions_parse_failures_and_refusals(mapping_file):
         for path, host in (("/authorize?login_hint=a@newcompany.com", "auth.yourapp.com"),
                            ("/acs?SAMLResponse=%%%not-base64", "auth.yourapp.com"),
                            ("/x", "evil.example")):
-            await router.request(make_flow(path, host=host))
+            await hook(router.request, make_flow(path, host=host))
         f = make_flow("/.sso-router/metrics", host="10.1.1.1")
-        await router.request(f)
+        await hook(router.request, f)
         return f.response.text
     text = with_router(fn, mapping_file)
     assert 'sso_router_decisions_total{provider="scalekit",reason="org",shadow="false"} 1.0' in text
@@ -266,3 +275,23 @@ def test_store_timeout_option(mapping_file, value, ok):
             tctx.configure(router, sso_store_timeout=value)
         return None
     assert with_router(fn, mapping_file) == (float(value) if ok else None)
+
+
+def test_blocking_store_path_remembers_and_recalls(mapping_file, tmp_path):
+    """With sqlite (a blocking store) both hooks return coroutines; the correlation still works."""
+    async def fn(router, tctx):
+        f = make_flow("/authorize?login_hint=a@newcompany.com")
+        assert f.metadata == {}
+        res = router.request(f)
+        assert inspect.isawaitable(res) is False  # no correlation candidate: decided synchronously
+        f.response = http.Response.make(302, b"", {"location": "https://idp.example/authorize?state=ST-SQL"})
+        res = router.response(f)
+        assert inspect.isawaitable(res)  # the state must reach the store before the browser moves on
+        await res
+        g = make_flow("/cb?state=ST-SQL")
+        res = router.request(g)
+        assert inspect.isawaitable(res)
+        await res
+        return g
+    g = with_router(fn, mapping_file, sso_store=f"sqlite:///{tmp_path}/c.db")
+    assert (g.metadata["sso_router"]["provider"], g.metadata["sso_router"]["reason"]) == ("scalekit", "correlation")

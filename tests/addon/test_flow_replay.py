@@ -8,6 +8,8 @@ import asyncio
 import json
 from pathlib import Path
 
+import inspect
+
 import pytest
 from mitmproxy import http
 from mitmproxy.addons.proxyserver import Proxyserver
@@ -19,6 +21,13 @@ from routing.mitm.flows import REQUEST_META, read_flows
 FLOWS = Path(__file__).resolve().parents[1] / "flows"
 CAPTURES = sorted(p.stem for p in FLOWS.glob("*.mitm"))
 
+
+
+async def hook(fn, *args):
+    """Call an addon hook as mitmproxy does: await what it returns if that is awaitable."""
+    res = fn(*args)
+    if res is not None and inspect.isawaitable(res):
+        await res
 
 def as_sent(recorded: http.HTTPFlow) -> http.HTTPFlow:
     orig = recorded.metadata[REQUEST_META]
@@ -46,7 +55,7 @@ def test_replay_gives_the_expected_decisions(name):
                 if REQUEST_META not in recorded.metadata:
                     continue  # the router's own endpoints (the recorder's /ready polls)
                 f = as_sent(recorded)
-                await router.request(f)
+                await hook(router.request, f)
                 d = f.metadata["sso_router"]
                 rows.append({"method": f.request.method, "path": recorded.metadata[REQUEST_META]["path"].split("?")[0],
                              "provider": d["provider"], "reason": d["reason"], "org": d["org"]})
@@ -55,7 +64,7 @@ def test_replay_gives_the_expected_decisions(name):
                     {k: d[k] for k in ("provider", "reason", "org")}
                 if recorded.response is not None:
                     f.response = recorded.response.copy()
-                    await router.response(f)
+                    await hook(router.response, f)
         return rows
 
     assert asyncio.run(main()) == expected
