@@ -12,6 +12,8 @@ from typing import Any, Awaitable
 
 from mitmproxy import ctx, exceptions, http, optmanager
 from mitmproxy.proxy import server_hooks
+from mitmproxy.proxy.layers import ServerTLSLayer
+from mitmproxy.proxy.mode_specs import ReverseMode
 from mitmproxy.utils import asyncio_utils
 
 from .. import endpoints
@@ -33,6 +35,16 @@ RELOAD_INTERVAL = 0.5  # seconds between mapping mtime polls
 STORE_PING_INTERVAL = 2.0  # how often a shared store's health is checked (ready flips back within 10 s)
 STORE_THREADS = 8  # calls to a blocking store run here, never on the event loop
 STORE_BREAK = 1.0  # after a failed store call, skip the store this long (counted) instead of waiting each time
+
+
+# Per process, not per addon instance: `-s` scripts are rebuilt when edited (done(), then a new
+# SSORouter), but this module is not reloaded. Logins in flight in a memory store, and the random
+# key their entries are hashed with, must survive that.
+_PROCESS: dict[str, Any] = {}
+
+
+def _process_secret() -> bytes:
+    return _PROCESS.setdefault("secret", secrets.token_bytes(32))
 
 
 class SSORouter:
@@ -92,10 +104,10 @@ class SSORouter:
             self.store_timeout = parse_timeout(opts.sso_store_timeout)
         if "sso_store" in updated or "sso_store_timeout" in updated or self.store is None:
             try:
-                store = open_store(opts.sso_store, clock=time.time, timeout=self.store_timeout)
+                store = self._open_store(opts.sso_store)
             except ValueError as e:
                 raise exceptions.OptionsError(f"sso_store: {e}") from e
-            if self.store is not None:
+            if self.store is not None and self.store is not store:
                 self.store.close()
             self.store = store
             self.store_status = endpoints.StoreStatus(store.url, True)  # store.url carries no password
@@ -140,13 +152,21 @@ class SSORouter:
         if secret:
             self.secret = secret.encode()
         elif store_url.startswith("memory"):
-            self.secret = secrets.token_bytes(32)
+            self.secret = _process_secret()
             log.warning("sso-router: no sso_secret (or SSO_ROUTER_SECRET) set: using a random per-process key; "
                         "sticky cookies and correlations will not survive a restart")
         else:
             raise exceptions.OptionsError(
                 f"sso_secret is required with sso_store={store_url}: instances sharing a store must share a key "
                 "(set --set sso_secret=... or SSO_ROUTER_SECRET)")
+
+    def _open_store(self, url: str) -> CorrelationStore:
+        if url.startswith("memory"):  # the process's one memory store, kept across script reloads
+            key = f"store:{url}"
+            if key not in _PROCESS:
+                _PROCESS[key] = open_store(url, clock=time.time)
+            return _PROCESS[key]
+        return open_store(url, clock=time.time, timeout=self.store_timeout)
 
     @staticmethod
     def _ping_now(store: CorrelationStore) -> bool:
@@ -172,8 +192,8 @@ class SSORouter:
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
         self._pool = self._ping_pool = None
-        if self.store is not None:
-            self.store.close()
+        if self.store is not None and not self.store.url.startswith("memory"):
+            self.store.close()  # a memory store stays: the reloaded script's addon takes it over
         if self.decision_log is not None:
             self.decision_log.close()
             self.decision_log = None
@@ -423,6 +443,22 @@ class SSORouter:
         if self._upstreams[0] != id(m):
             self._upstreams = (id(m), {(p.upstream.host, p.upstream.port): p for p in m.providers.values()})
         return self._upstreams[1]
+
+    def next_layer(self, nextlayer: Any) -> None:
+        """Drop the TLS layer mitmproxy stacks for the ``--mode reverse:https://…`` placeholder.
+
+        The placeholder is never connected (lazy strategy) and every routed request opens its own
+        upstream connection, with its own TLS layer when the provider is https. The outer layer
+        still sat under every event of the connection: ~18% of the proxy's CPU per request. The
+        placeholder is marked non-TLS so it can never be taken for an open TLS connection."""
+        layer = nextlayer.layer
+        context = nextlayer.context
+        if (isinstance(layer, ServerTLSLayer) and layer.conn is context.server
+                and isinstance(context.client.proxy_mode, ReverseMode)
+                and ctx.options.connection_strategy == "lazy"
+                and not context.server.connected and layer.child_layer is not None):
+            context.server.tls = False
+            nextlayer.layer = layer.child_layer
 
     def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         addr = data.server.address

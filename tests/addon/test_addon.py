@@ -295,3 +295,27 @@ def test_blocking_store_path_remembers_and_recalls(mapping_file, tmp_path):
         return g
     g = with_router(fn, mapping_file, sso_store=f"sqlite:///{tmp_path}/c.db")
     assert (g.metadata["sso_router"]["provider"], g.metadata["sso_router"]["reason"]) == ("scalekit", "correlation")
+
+
+def test_a_script_reload_keeps_memory_logins_in_flight(mapping_file, monkeypatch):
+    """mitmproxy rebuilds the addon when the -s script is edited (done(), then a new instance);
+    a login in flight in the memory store, hashed with the random per-process key, survives."""
+    monkeypatch.delenv("SSO_ROUTER_SECRET", raising=False)
+
+    async def main():
+        first = SSORouter()
+        with taddons.context(Proxyserver(), first) as tctx:
+            tctx.configure(first, sso_mapping=str(mapping_file))
+            f = make_flow("/authorize?login_hint=a@megasoft.com")
+            await hook(first.request, f)
+            f.response = http.Response.make(302, b"", {"location": "https://idp.example/sso?state=RELOAD-1"})
+            await hook(first.response, f)
+            first.done()
+        second = SSORouter()
+        with taddons.context(Proxyserver(), second) as tctx:
+            tctx.configure(second, sso_mapping=str(mapping_file))
+            g = make_flow("/cb?state=RELOAD-1")
+            await hook(second.request, g)
+            return first.secret == second.secret, g.metadata["sso_router"]
+    same_key, meta = run(main())
+    assert same_key and (meta["provider"], meta["reason"]) == ("legacy", "correlation")
