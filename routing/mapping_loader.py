@@ -47,12 +47,12 @@ _INDEXES = ("domain", "test_user", "org_id", "connection", "entity_id", "issuer"
 _EXACT_INDEXES = (("org_ids", "org_id"), ("connections", "connection"), ("idp_entity_ids", "entity_id"),
                   ("oidc_issuers", "issuer"), ("client_ids", "client_id"))
 _KIND_OF = dict(_EXACT_INDEXES)
+_LIST_SLOT = {field: i for i, field in enumerate(_ORG_LISTS)}  # position in Org after key and migrated
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name
 
 
 STREAM_ABOVE = 1 << 20  # bytes of TOML above which orgs are parsed and built chunk by chunk
-CHUNK_TABLES = 2048  # table headers per chunk
-_HEADER = re.compile(r"^\[(?!\[)", re.M)  # a [table] header at the start of a line
+CHUNK_BYTES = 1 << 19  # about this much TOML per parsed chunk
 
 
 class _Fallback(Exception):
@@ -60,13 +60,25 @@ class _Fallback(Exception):
 
 
 def _chunks(text: str):
-    """The document cut before every CHUNK_TABLES-th top-level table header. A [header] names its
-    table by absolute path, so each piece is a TOML document of its own, unless a cut falls inside
-    a multi-line string or array: then the piece before it does not parse, and the caller falls back."""
-    starts = [m.start() for m in _HEADER.finditer(text)][CHUNK_TABLES::CHUNK_TABLES]
-    cuts = [0, *starts, len(text)]
-    for a, b in zip(cuts, cuts[1:]):
-        yield text[a:b]
+    """The document cut about every CHUNK_BYTES, each cut just before a line that starts a [table].
+    A [header] names its table by absolute path, so each piece is a TOML document of its own,
+    unless a cut falls inside a multi-line string or array: then the piece before it does not
+    parse, and the caller falls back to the whole document."""
+    start, n = 0, len(text)
+    while start < n:
+        cut = start + CHUNK_BYTES
+        while cut < n:
+            cut = text.find("\n[", cut)
+            if cut < 0:
+                cut = n
+            elif text.startswith("[[", cut + 1):  # an array of tables: look for the next header
+                cut += 2
+                continue
+            else:
+                cut += 1
+            break
+        yield text[start:min(cut, n)]
+        start = cut
 
 
 def load_mapping_file(path: str) -> Mapping:
@@ -322,48 +334,67 @@ class _Builder:
     def _start_orgs(self) -> None:
         self._orgs: dict[str, Org] = {}
         self.idx = {k: {} for k in _INDEXES}
-        self._exact = tuple((field, self.idx[kind]) for field, kind in _EXACT_INDEXES)
+        self._by_domain, self._by_user = self.idx["domain"], self.idx["test_user"]
+        self._exact = tuple((_LIST_SLOT[field], self.idx[kind], field) for field, kind in _EXACT_INDEXES)
 
     def _org(self, name: str, o: Any) -> None:
-        """One org: validated, built, indexed (the hot loop of a 100,000-org mapping: checks inlined)."""
-        key = f'orgs."{name}"'
-        if type(o) is not dict:
-            raise self.fail(key, "must be a table")
-        if not o.keys() <= _ORG_KEYS:
-            self.unknown(o, _ORG_KEYS, key)
+        """One org: validated, built, indexed. The hot loop of a 100,000-org mapping: the happy
+        path does only what it must; anything odd is handed to ``_org_error`` to be worded."""
+        if type(o) is not dict or not o.keys() <= _ORG_KEYS:
+            raise self._org_error(name, o)
         migrated = o.get("migrated", False)
-        if type(migrated) is not bool:
-            raise self.fail(f"{key}.migrated", f"must be true or false, not {migrated!r}")
+        if migrated is not True and migrated is not False:
+            raise self._org_error(name, o)
+        vals: list[tuple[str, ...]] = [(), (), (), (), (), (), ()]  # in _ORG_LISTS order
+        for k, v in o.items():
+            i = _LIST_SLOT.get(k)
+            if i is None:
+                continue
+            try:
+                out = tuple([x.strip() for x in v]) if type(v) is list else None
+            except AttributeError:  # an element that is not a string
+                out = None
+            if out is None or "" in out:
+                raise self._org_error(name, o)
+            vals[i] = out
         tp = o.get("target_paths")
         paths = _NO_PATHS
         if tp is not None:
-            tp = self.table(tp, f"{key}.target_paths")
-            for src, dst in tp.items():
-                if not src.startswith("/") or not isinstance(dst, str) or not dst.startswith("/"):
-                    raise self.fail(f"{key}.target_paths.{src}", "want \"/legacy/path\" = \"/target/path\"")
+            if type(tp) is not dict or not all(
+                    type(d) is str and k.startswith("/") and d.startswith("/") for k, d in tp.items()):
+                raise self._org_error(name, o)
             paths = MappingProxyType(dict(tp))
-        strs = self.strs
-        org = self._orgs[name] = Org(name, migrated, strs(o, "domains", key), strs(o, "idp_entity_ids", key),
-                                     strs(o, "oidc_issuers", key), strs(o, "connections", key),
-                                     strs(o, "org_ids", key), strs(o, "client_ids", key),
-                                     strs(o, "test_users", key), paths)
-        by_domain, by_user = self.idx["domain"], self.idx["test_user"]
-        low = name.lower()
-        if by_domain.setdefault(low, name) != name:
-            raise self._conflict("domain", low, name, "domains")
-        for d in org.domains:
+        self._orgs[name] = Org(name, migrated, *vals, paths)
+        dom = self._by_domain
+        for d in (name, *vals[0]):
             low = d.lower()
-            if by_domain.setdefault(low, name) != name:
+            if dom.setdefault(low, name) != name:
                 raise self._conflict("domain", low, name, "domains")
-        for u in org.test_users:
+        for u in vals[6]:
             low = u.lower()
-            if by_user.setdefault(low, name) != name:
+            if self._by_user.setdefault(low, name) != name:
                 raise self._conflict("test_user", low, name, "test_users")
-        for field, index in self._exact:
-            if field in o:
-                for v in getattr(org, field):
-                    if index.setdefault(v, name) != name:
-                        raise self._conflict(_KIND_OF[field], v, name, field)
+        for i, index, field in self._exact:
+            for v in vals[i]:
+                if index.setdefault(v, name) != name:
+                    raise self._conflict(_KIND_OF[field], v, name, field)
+
+    def _org_error(self, name: str, o: Any) -> MappingError:
+        """The precise error for an org the fast path refused (the checks again, one by one)."""
+        key = f'orgs."{name}"'
+        if type(o) is not dict:
+            return self.fail(key, "must be a table")
+        self.unknown(o, _ORG_KEYS, key)
+        migrated = o.get("migrated", False)
+        if type(migrated) is not bool:
+            return self.fail(f"{key}.migrated", f"must be true or false, not {migrated!r}")
+        for field in _ORG_LISTS:
+            self.strs(o, field, key)
+        tp = self.table(o.get("target_paths", {}), f"{key}.target_paths")
+        for src, dst in tp.items():
+            if not src.startswith("/") or not isinstance(dst, str) or not dst.startswith("/"):
+                return self.fail(f"{key}.target_paths.{src}", "want \"/legacy/path\" = \"/target/path\"")
+        return self.fail(key, "invalid")  # pragma: no cover — the fast path refused something the slow one allows
 
     def _conflict(self, kind: str, value: str, org: str, field: str) -> MappingError:
         return self.fail(f'orgs."{org}".{field}', f"{value!r} is already claimed by org {self.idx[kind][value]!r}")

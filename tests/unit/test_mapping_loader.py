@@ -143,7 +143,7 @@ def _big(n: int, *, extra: str = "", scalekit_last: bool = False) -> bytes:
 def small_chunks(monkeypatch):
     import routing.mapping_loader as ml
     monkeypatch.setattr(ml, "STREAM_ABOVE", 0)
-    monkeypatch.setattr(ml, "CHUNK_TABLES", 5)
+    monkeypatch.setattr(ml, "CHUNK_BYTES", 700)
     calls = []
     real = ml._Builder.build_streamed
 
@@ -164,6 +164,19 @@ def _whole(data: bytes):
     except ValueError as e:
         raise MappingError("", f"invalid TOML: {e}") from e
     return ml._Builder(doc, data.decode()).build("v")
+
+
+def test_chunks_cut_only_before_table_headers():
+    import routing.mapping_loader as ml
+    text = _big(30).decode() + "[[odd]]\nx = 1\n"
+    old = ml.CHUNK_BYTES
+    try:
+        ml.CHUNK_BYTES = 300
+        pieces = list(ml._chunks(text))
+    finally:
+        ml.CHUNK_BYTES = old
+    assert "".join(pieces) == text and len(pieces) > 10
+    assert all(p.startswith("[") and not p.startswith("[[") for p in pieces[1:])
 
 
 def test_streamed_equals_whole_document(small_chunks):
@@ -212,11 +225,11 @@ def test_providers_after_the_orgs_falls_back_and_agrees(small_chunks):
     assert dict(load_mapping(data).providers) == dict(_whole(data).providers) and small_chunks == ["whole"]
 
 
-@pytest.mark.parametrize("chunk", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("chunk", [1, 40, 80, 120, 160, 200, 400])
 def test_a_header_like_line_inside_a_multiline_string_is_not_a_table(monkeypatch, chunk):
     import routing.mapping_loader as ml
     monkeypatch.setattr(ml, "STREAM_ABOVE", 0)
-    monkeypatch.setattr(ml, "CHUNK_TABLES", chunk)
+    monkeypatch.setattr(ml, "CHUNK_BYTES", chunk)
     data = _big(6).replace(b'hosts = ["localhost"]',
                            b'hosts = ["localhost"]\nforce_header_secret = """\n[orgs."fake.com"]\nmigrated = true\n"""')
     got = load_mapping(data)
