@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.e2e.record_flows [--out tests/flows]
 
-Writes, per scenario, ``<name>.mitm`` (the flows as mitmdump saw them), ``<name>.mapping.toml``
+Writes, per scenario, ``<name>.mitm`` (the flows as mitmdump saw them, then ``sso-router redact``-ed), ``<name>.mapping.toml``
 (the mapping they were routed with; its public_url is the recorded Host) and
 ``<name>.expected.json``: per proxied request ``{method, path, provider, reason, org}``, written
 from the table below, which says what the contract requires, not from what the router did. The
@@ -15,6 +15,7 @@ import argparse
 import json
 import pathlib
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -25,6 +26,8 @@ from .peers.keys import make_keypair
 from .proxy import Mitmdump
 from .steps import exchange_code, login
 from .world import Keys, World, write_mapping
+
+SSO_ROUTER = pathlib.Path(sys.executable).with_name("sso-router")
 
 
 def _userinfo(url: str, tokens: dict) -> None:
@@ -104,8 +107,10 @@ def record(out: pathlib.Path) -> list[str]:
             want = [tuple(e) for e in expected]
             if got != want:
                 problems.append(f"{name}: the router decided\n  {got}\nbut the contract says\n  {want}")
-            shutil.copyfile(flow_file, out / f"{name}.mitm")
             write_mapping(out / f"{name}.mapping.toml", mapping)
+            # shared captures are redacted, as a customer's would be (sso-router redact keeps them explainable)
+            subprocess.run([str(SSO_ROUTER), "redact", str(flow_file), "-o", str(out / f"{name}.mitm"),
+                            "--mapping", str(out / f"{name}.mapping.toml")], check=True, capture_output=True)
             rows = [dict(zip(("method", "path", "provider", "reason", "org"), e)) for e in expected]
             (out / f"{name}.expected.json").write_text(json.dumps(rows, indent=2) + "\n")
     return problems
