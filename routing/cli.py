@@ -122,7 +122,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if m is None:
         return FINDING
     try:
-        entries = read_capture(args.file, m)
+        entries = list(read_capture(args.file, m))
     except (OSError, ValueError) as e:
         _err(f"{args.file}: cannot read: {getattr(e, 'strerror', None) or e}")
         return FINDING
@@ -141,9 +141,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
                     ((r.index, r.method, r.path + ("?" + "&".join(r.params) if r.params else ""),
                       r.decision.provider + (f" (shadow → {r.decision.forward_to})" if r.decision.shadow else ""),
                       r.decision.reason.value, r.decision.org, r.decision.evidence, r.status) for r in rows)))
-    if not rows:
-        _err(f"{args.file}: nothing in it could be explained against {mpath}")
+    if not any(not isinstance(e, Skipped) for e in entries):
+        _err(f"{args.file}: nothing in it could be read")
         return FINDING
+    if not rows:  # read, but every entry was for another host or the router's own endpoints
+        _err(f"{args.file}: no entry is for a host {mpath} serves (is it the right mapping?)")
     return OK
 
 

@@ -90,6 +90,17 @@ def test_nothing_readable_exits_1(mapping, tmp_path):
     assert r.returncode == 1
 
 
+def test_read_but_for_another_host_exits_0_and_says_so(mapping, tmp_path):
+    """CONTRACT: exit 0 when the file was read; entries for a host the mapping does not serve are
+    reported and skipped, never the whole file."""
+    steps = [dict(s, host="other.example") for s in captures.login_steps()]
+    p = tmp_path / "elsewhere.har"
+    p.write_text(json.dumps(captures.har_document(steps, broken=False)))
+    r = run("explain", p, "--mapping", mapping)
+    assert r.returncode == 0, r.stderr
+    assert "is not served by the mapping" in r.stderr and "right mapping" in r.stderr and r.stdout.strip() == ""
+
+
 def test_usage_errors_exit_2(mapping):
     assert run("explain").returncode == 2
     assert run("explain", "x", "--bogus").returncode == 2
