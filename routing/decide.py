@@ -20,6 +20,7 @@ asserted, and exact ids before domains, which users can share across orgs.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Callable
 
@@ -73,9 +74,9 @@ def is_forced(header_value: str | None, m: Mapping) -> bool:
     s = m.settings
     if not s.force_header or header_value is None:
         return False
-    if s.force_header_secret:
-        import hmac
-        return hmac.compare_digest(header_value.strip().encode(), s.force_header_secret.encode())
+    if s.force_header_secret:  # header values may carry undecodable bytes (surrogateescape)
+        return hmac.compare_digest(header_value.strip().encode("utf-8", "surrogateescape"),
+                                   s.force_header_secret.encode("utf-8", "surrogateescape"))
     return header_value.strip().lower() == "yes"
 
 

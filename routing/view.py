@@ -22,6 +22,7 @@ class RequestView:
     body: bytes = b""
     content_type: str = ""  # lower-case media type without parameters
     sticky: str | None = None  # the router's own cookie value, if the browser sent one
+    body_note: str | None = None  # why the body is not inspected, when the edge could not decode it
 
 
 @dataclass(frozen=True, slots=True)

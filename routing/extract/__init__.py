@@ -41,6 +41,8 @@ def _extract(view: RequestView, limits: Limits, clues: Clues) -> None:
         clues.login_start = True
 
     fields = Fields()
+    if view.body_note:
+        clues.failures.append(("body", view.body_note))
     if view.query:
         read_query(view.query, fields)
     if view.body and view.method not in ("GET", "HEAD"):

@@ -255,7 +255,10 @@ class SSORouter:
                 421, f"sso-router: this proxy does not serve host {view.host!r}\n".encode(),
                 {"content-type": "text/plain"})
             return None
-        pending = pipeline.begin(view, m, self.secret)
+        try:
+            pending = pipeline.begin(view, m, self.secret)
+        except Exception as e:  # noqa: BLE001 — a bug must not lose the request: default, counted
+            return self._fallback(flow, m, e, started)
         for kind, msg in pending.clues.failures:
             self.metrics.inc("sso_router_parse_failures_total", kind=kind)
             log.info("sso-router: %s %s: could not read %s: %s", req.method, view.path, kind, msg)
@@ -264,6 +267,20 @@ class SSORouter:
         if not getattr(self.store, "blocking", False):
             return self._decided(flow, m, pending, self._recall_now(pending.store_keys), started)
         return self._decide_after_store(flow, m, pending, started)
+
+    def _fallback(self, flow: http.HTTPFlow, m: Mapping, e: BaseException, started: float) -> None:
+        """Route a request the core failed on to default_provider (never to the --mode placeholder)."""
+        self.metrics.inc("sso_router_parse_failures_total", kind="internal")
+        log.warning("sso-router: internal error (%s) deciding %s %s; sent to %s", type(e).__name__,
+                    flow.request.method, flow.request.path.split("?", 1)[0], m.settings.default_provider)
+        s = m.settings
+        d = Decision(s.default_provider, Reason.DEFAULT, None, "internal error (counted)", s.default_provider, s.shadow)
+        flow.metadata[REQUEST_META] = {"authority": flow.request.host_header or "", "path": flow.request.path}
+        self._apply(flow, d, m, flow.request.path.split("?", 1)[0], "")
+        self.metrics.inc("sso_router_decisions_total", provider=d.provider, reason=d.reason.value,
+                         shadow="true" if d.shadow else "false")
+        self.metrics.observe_decision(time.perf_counter() - started)
+        return None
 
     async def _decide_after_store(self, flow: http.HTTPFlow, m: Mapping, pending: pipeline.Pending,
                                   started: float) -> None:
@@ -280,7 +297,10 @@ class SSORouter:
                  started: float) -> None:
         req = flow.request
         view = pending.view
-        d = pipeline.conclude(pending, m, recalled, secret=self.secret, now=time.time())
+        try:
+            d = pipeline.conclude(pending, m, recalled, secret=self.secret, now=time.time())
+        except Exception as e:  # noqa: BLE001
+            return self._fallback(flow, m, e, started)
         # what the browser sent, before the request is pointed upstream: replay and explain need it
         flow.metadata[REQUEST_META] = {"authority": req.host_header or "", "path": req.path}
         self._apply(flow, d, m, view.path, view.query)
@@ -384,20 +404,7 @@ class SSORouter:
             return None
         resp = flow.response
         p = m.providers.get(meta["forwarded_to"])
-        entries: list = []
-        if p is not None:
-            want_body = 200 <= resp.status_code < 300 and not resp.stream
-            plan, entries = pipeline.learn(response_view(flow, want_body=want_body), p, m, meta["org"], self.secret)
-            if plan.location is not None:
-                resp.headers["location"] = plan.location
-            cookies = resp.headers.get_all("set-cookie")
-            if cookies:
-                host = m.settings.public_netloc.rsplit(":", 1)[0]
-                new = [rewrite_set_cookie(c, p, host) for c in cookies]
-                if new != cookies:
-                    resp.headers.set_all("set-cookie", new)
-            for kind, _ in plan.failures:
-                self.metrics.inc("sso_router_parse_failures_total", kind=kind)
+        entries = self._learn(flow, resp, p, m, meta) if p is not None else []
         s = m.settings
         if cookie := pipeline.sticky_cookie(self._decision(meta), m, secret=self.secret, now=time.time()):
             resp.headers.add("set-cookie", cookie)
@@ -415,6 +422,29 @@ class SSORouter:
         except Exception as e:  # noqa: BLE001
             self._store_failed(e)
         return None
+
+    def _learn(self, flow: http.HTTPFlow, resp: http.Response, p: Provider, m: Mapping,
+               meta: dict) -> list[tuple[str, Route, int]]:
+        """Apply the response plan (Location, Set-Cookie) and return what to remember."""
+        try:
+            want_body = 200 <= resp.status_code < 300 and not resp.stream
+            view = response_view(flow, want_body=want_body, max_body=m.settings.limits.max_body)
+            plan, entries = pipeline.learn(view, p, m, meta["org"], self.secret)
+        except Exception as e:  # noqa: BLE001 — the response still goes out, unchanged; counted
+            self.metrics.inc("sso_router_parse_failures_total", kind="internal")
+            log.warning("sso-router: internal error (%s) reading %s's response", type(e).__name__, p.name)
+            return []
+        if plan.location is not None:
+            resp.headers["location"] = plan.location
+        cookies = resp.headers.get_all("set-cookie")
+        if cookies:
+            host = m.settings.public_netloc.rsplit(":", 1)[0]
+            new = [rewrite_set_cookie(c, p, host) for c in cookies]
+            if new != cookies:
+                resp.headers.set_all("set-cookie", new)
+        for kind, _ in plan.failures:
+            self.metrics.inc("sso_router_parse_failures_total", kind=kind)
+        return entries
 
     def error(self, flow: http.HTTPFlow) -> None:
         meta = flow.metadata.get(META)

@@ -6,6 +6,8 @@ from typing import Iterator
 
 from mitmproxy import exceptions, http, io
 
+from ..errors import ExtractError
+from ..extract.bodies import decode_body
 from ..sticky import read_cookie
 from ..view import RequestView, ResponseView
 
@@ -22,39 +24,49 @@ def media_type(value: str | None) -> str:
     return value.split(";", 1)[0].strip().lower() if value else ""
 
 
-def request_body(req: http.Request, max_body: int) -> bytes:
-    raw = req.raw_content
+def message_body(msg: http.Message, max_body: int) -> tuple[bytes, str | None]:
+    """The body to inspect and, when there is none to inspect, why. Never mitmproxy's own
+    (unbounded) decoder: a Content-Encoding is decoded within ``max_body``."""
+    raw = msg.raw_content
     if not raw:
-        return b""
+        return b"", None
     if len(raw) > max_body:
-        return raw  # the extractor reports it as over the limit and skips it
-    if req.headers.get("content-encoding"):
-        return req.get_content(strict=False) or b""
-    return raw
+        return raw, None  # the extractor reports it as over the limit and skips it
+    encoding = msg.headers.get("content-encoding")
+    if not encoding:
+        return raw, None
+    try:
+        return decode_body(raw, encoding, max_body), None
+    except ExtractError as e:
+        return b"", e.msg
 
 
 def view_from_flow(flow: http.HTTPFlow, max_body: int) -> RequestView:
     req = flow.request
     path, _, query = req.path.partition("?")
+    method = req.method.upper()
+    body, note = message_body(req, max_body) if method not in ("GET", "HEAD") else (b"", None)
+    cookies = req.headers.get_all("cookie")  # HTTP/2 sends each cookie as its own header field
     return RequestView(
-        method=req.method.upper(),
+        method=method,
         host=authority_host(req.host_header or req.authority or ""),
         path=path,
         query=query,
         headers=req.headers,
-        body=request_body(req, max_body) if req.method.upper() not in ("GET", "HEAD") else b"",
+        body=body,
         content_type=media_type(req.headers.get("content-type")),
-        sticky=read_cookie(req.headers.get("cookie")),
+        sticky=read_cookie("; ".join(cookies)) if cookies else None,
+        body_note=note,
     )
 
 
-def response_view(flow: http.HTTPFlow, *, want_body: bool) -> ResponseView:
+def response_view(flow: http.HTTPFlow, *, want_body: bool, max_body: int = 1_048_576) -> ResponseView:
     resp = flow.response
     assert resp is not None
     ct = media_type(resp.headers.get("content-type"))
     body = b""
     if want_body and (ct == "text/html" or ct.endswith("json")):
-        body = resp.get_content(strict=False) or b""
+        body, _ = message_body(resp, max_body)
     return ResponseView(status=resp.status_code, location=resp.headers.get("location"), content_type=ct, body=body)
 
 
@@ -155,7 +167,11 @@ def redact_flow(flow: http.HTTPFlow, r) -> http.HTTPFlow:
 
 
 def _redact_message(msg: http.Message, r) -> None:
-    body = msg.get_content(strict=False) if msg.raw_content else b""
+    body, note = message_body(msg, 16 << 20)  # bounded: a capture is untrusted input too
+    if note:  # a body we cannot read cannot be shown to be free of secrets: drop it
+        msg.headers.pop("content-encoding", None)
+        msg.raw_content = b""
+        body = b""
     ct = media_type(msg.headers.get("content-type"))
     msg.headers = http.Headers([(k, r.header(k.decode("latin-1"), v.decode("latin-1")).encode("latin-1", "replace"))
                                 for k, v in msg.headers.fields])

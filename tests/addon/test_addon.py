@@ -319,3 +319,69 @@ def test_a_script_reload_keeps_memory_logins_in_flight(mapping_file, monkeypatch
             return first.secret == second.secret, g.metadata["sso_router"]
     same_key, meta = run(main())
     assert same_key and (meta["provider"], meta["reason"]) == ("legacy", "correlation")
+
+
+def test_http2_cookie_crumbs_carry_the_sticky_cookie(mapping_file):
+    """Over HTTP/2 each cookie is its own header field; mitmproxy joins repeated headers with ', '."""
+    async def fn(router, tctx):
+        f = make_flow("/authorize?login_hint=a@newcompany.com")
+        await hook(router.request, f)
+        f.response = http.Response.make(200, b"ok")
+        await hook(router.response, f)
+        ours = next(c for c in f.response.headers.get_all("set-cookie") if c.startswith("sso_router="))
+        g = make_flow("/u/assets/app.css")
+        g.request.headers.add("cookie", "auth0=abc")
+        g.request.headers.add("cookie", ours.split(";", 1)[0])
+        g.request.headers.add("cookie", "did=xyz")
+        await hook(router.request, g)
+        return g
+    g = with_router(fn, mapping_file)
+    assert (g.metadata["sso_router"]["provider"], g.metadata["sso_router"]["reason"]) == ("scalekit", "sticky")
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "zstd", "deflate"])
+def test_compressed_bodies_are_decoded_within_max_body(mapping_file, encoding):
+    # http.Request.make encodes the content per its Content-Encoding, as a client would send it
+    async def fn(router, tctx):
+        headers = [("content-type", "application/x-www-form-urlencoded"), ("content-encoding", encoding)]
+        small = make_flow("/sso-login", method="POST", body=b"email=a%40newcompany.com", headers=headers)
+        assert small.request.raw_content != b"email=a%40newcompany.com"
+        await hook(router.request, small)
+        bomb = make_flow("/sso-login", method="POST", body=b"email=a%40newcompany.com&x=" + b"A" * 5_000_000,
+                         headers=headers)
+        assert len(bomb.request.raw_content) < 1_048_576  # small on the wire, 5 MB inflated
+        await hook(router.request, bomb)
+        return small, bomb, router.metrics.get("sso_router_parse_failures_total", kind="body")
+    small, bomb, failures = with_router(fn, mapping_file)
+    assert small.metadata["sso_router"]["org"] == "newcompany.com"
+    assert bomb.metadata["sso_router"]["reason"] == "default" and failures == 1  # not inspected, counted
+    assert bomb.request.headers["content-encoding"] == encoding  # forwarded untouched
+
+
+def test_a_core_failure_routes_to_default_not_the_placeholder(mapping_file, monkeypatch):
+    from routing import pipeline
+
+    def boom(*a, **k):
+        raise RuntimeError("bug")
+    monkeypatch.setattr(pipeline, "begin", boom)
+
+    async def fn(router, tctx):
+        f = make_flow("/authorize?login_hint=a@newcompany.com")
+        await hook(router.request, f)
+        return f, router.metrics.get("sso_router_parse_failures_total", kind="internal")
+    f, internal = with_router(fn, mapping_file)
+    assert f.request.host == "yourapp.us.auth0.com" and f.metadata["sso_router"]["reason"] == "default"
+    assert internal == 1
+
+
+def test_undecodable_force_header_with_a_secret_does_not_raise(tmp_path):
+    p = tmp_path / "m.toml"
+    p.write_bytes(MAPPING.replace(b'hosts = ["localhost"]', b'hosts = ["localhost"]\nforce_header_secret = "s3"'))
+
+    async def fn(router, tctx):
+        f = make_flow("/authorize?login_hint=a@megasoft.com")
+        f.request.headers["x-force-sk-route"] = "\udcff"  # as mitmproxy decodes a raw 0xff byte
+        await hook(router.request, f)
+        return f
+    f = with_router(fn, p)
+    assert (f.metadata["sso_router"]["provider"], f.metadata["sso_router"]["reason"]) == ("legacy", "org")
