@@ -135,7 +135,8 @@ def _jwt_clues(token: str, name: str, limits: Limits, clues: Clues) -> None:
 
 
 def saml_clues(msg: SamlMessage, clues: Clues) -> None:
-    if msg.kind in ("AuthnRequest", "Response"):
+    # a login start: an AuthnRequest, or an IdP-initiated Response (one that answers no request)
+    if msg.kind == "AuthnRequest" or (msg.kind == "Response" and not msg.in_response_to):
         clues.login_start = True
     if msg.in_response_to:
         clues.correlations.insert(0, ("saml_id", msg.in_response_to, "SAML InResponseTo"))

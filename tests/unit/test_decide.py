@@ -160,6 +160,15 @@ def test_login_start_naming_an_org_beats_sticky(mapping, view):
     assert run(view, mapping, sticky=Route("legacy", "megasoft.com"))[:3] == ("scalekit", "org", "newcompany.com")
 
 
+def test_sp_initiated_response_without_its_correlation_follows_sticky(mapping):
+    """A Response answering a request continues a login: with its correlation missing (store down),
+    the cookie of the browser that started it decides, not the (maybe flipped) Issuer's org."""
+    v = req("/login/callback", form={"SAMLResponse": saml_response("https://sts.windows.net/newco/",
+                                                                   in_response_to="_req123")})
+    assert run(v, mapping, sticky=Route("legacy", "newcompany.com"))[:2] == ("legacy", "sticky")
+    assert run(v, mapping)[:2] == ("scalekit", "org")  # no cookie either: the Issuer's org
+
+
 def test_path_beats_sticky_when_no_org(mapping):
     assert run(req("/keys"), mapping, sticky=Route("legacy"))[:2] == ("scalekit", "path")
 
