@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from urllib.parse import urlsplit, urlunsplit
 from typing import Callable, Iterable, Protocol, Sequence
 
 from ..model import Route
@@ -29,9 +30,14 @@ def key_for(secret: bytes, namespace: str, value: str) -> str:
     return mac.hexdigest()[:40]
 
 
-def value_hash(value: str) -> str:
-    """An unkeyed, short fingerprint for logs (lets operators correlate, reveals nothing usable)."""
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+def safe_url(url: str) -> str:
+    """A store URL fit for logs, errors and the health page: no user, password or query
+    (redis-py also takes ``?password=``)."""
+    try:
+        parts = urlsplit(url)
+        return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+    except ValueError:
+        return "<unparseable store URL>"
 
 
 def encode_route(route: Route) -> str:
@@ -55,12 +61,16 @@ def first_hit(labelled_keys: Iterable[tuple[str, str]], recalled: dict[str, Rout
 
 
 def open_store(url: str, *, clock: Callable[[], float], timeout: float | None = None) -> CorrelationStore:
-    """Build a store from its URL. Raises ``ValueError`` for an unknown or malformed URL.
+    """Build a store from its URL (scheme case-insensitive). Raises ``ValueError`` for an unknown
+    or malformed URL.
 
     Never connects: a store that is down when it is built is found by ``ping()`` or by the
     first call (``StoreUnavailable``). ``timeout`` bounds one call (seconds; network stores
     use it for socket timeouts, sqlite for its busy timeout); ``None`` keeps each backend's default.
     """
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        url = scheme.lower() + sep + rest
     if url in ("memory://", "memory:", "memory"):
         from .memory import MemoryStore
         return MemoryStore(clock=clock)
@@ -73,8 +83,8 @@ def open_store(url: str, *, clock: Callable[[], float], timeout: float | None = 
         try:
             from .redis import RedisStore
         except ImportError as e:  # the client package is missing: a configuration error, not a crash
-            raise ValueError(f"{url.split('://')[0]}:// needs the 'redis' package ({e})") from e
+            raise ValueError(f"{safe_url(url).split('://')[0]}:// needs the 'redis' package ({e})") from e
         if timeout is None:
             return RedisStore(url, clock=clock)
         return RedisStore(url, clock=clock, timeout=timeout)
-    raise ValueError(f"unsupported store URL {url!r} (memory://, sqlite:///path, redis://host:port/db)")
+    raise ValueError(f"unsupported store URL {safe_url(url)!r} (memory://, sqlite:///path, redis://host:port/db)")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -22,15 +21,12 @@ from redis.retry import Retry
 
 from ..errors import StoreUnavailable
 from ..model import Route
-from . import Entry, decode_route, encode_route
+from . import Entry, decode_route, encode_route, safe_url
 
 PREFIX = "ssor:"
 
 
-def redacted(url: str) -> str:
-    """The URL without its user and password, for messages and the health page."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+redacted = safe_url  # the URL without user, password or query, for messages and the health page
 
 
 class RedisStore:

@@ -24,7 +24,7 @@ from mitmproxy.utils import asyncio_utils
 from .. import endpoints
 from ..audit import DecisionLog, decision_record
 from .. import pipeline
-from ..correlation import CorrelationStore, open_store
+from ..correlation import CorrelationStore, open_store, safe_url
 from ..errors import MappingError, StoreUnavailable
 from ..metrics import Metrics
 from ..model import Decision, Mapping, Provider, Reason, Route
@@ -170,7 +170,7 @@ class SSORouter:
                         "sticky cookies and correlations will not survive a restart")
         else:
             raise exceptions.OptionsError(
-                f"sso_secret is required with sso_store={store_url}: instances sharing a store must share a key "
+                f"sso_secret is required with sso_store={safe_url(store_url)}: instances sharing a store must share a key "
                 "(set --set sso_secret=... or SSO_ROUTER_SECRET)")
 
     def _open_store(self, url: str) -> CorrelationStore:
