@@ -62,6 +62,8 @@ class MappingHolder:
             self.last = ReloadResult("rejected", str(e), self._clock())
             return self.last
         if self.mapping is not None and mapping.version == self.mapping.version:
+            if self.last.status == "rejected":  # a bad edit reverted: say the served mapping is fine again
+                self.last = ReloadResult("ok", f"back to the served version {mapping.version}", self._clock())
             return ReloadResult("unchanged")
         self.mapping = mapping  # one reference swap: a request sees the old mapping or the new one
         self.last = ReloadResult("ok", f"loaded {len(mapping.orgs)} orgs (version {mapping.version})", self._clock())

@@ -11,14 +11,20 @@ from . import Entry
 class MemoryStore:
     url = "memory://"
 
+    PURGE_EVERY = 30.0  # seconds between full expiry sweeps, however full the store is
+
     def __init__(self, *, clock: Callable[[], float], max_entries: int = 1_000_000) -> None:
         self._clock = clock
         self._data: dict[str, tuple[float, Route]] = {}
         self._max = max_entries
+        self._next_purge = 0.0
 
     def remember(self, entries: Sequence[Entry]) -> None:
         now = self._clock()
-        if len(self._data) + len(entries) > self._max:
+        if len(self._data) + len(entries) > self._max and now >= self._next_purge:
+            # a full sweep at most every PURGE_EVERY seconds: when the store is full of live
+            # entries, sweeping on every write would walk a million entries per response
+            self._next_purge = now + self.PURGE_EVERY
             self._purge(now)
         for key, route, ttl in entries:
             if len(self._data) >= self._max:  # full of live entries: drop the oldest inserted

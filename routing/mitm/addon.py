@@ -12,6 +12,7 @@ import time
 from typing import Any, Awaitable
 
 from mitmproxy import ctx, exceptions, http, optmanager
+from mitmproxy import flow as flow_module
 from mitmproxy.proxy import server_hooks
 from mitmproxy.net.tls import starts_like_tls_record
 from mitmproxy.proxy import tunnel
@@ -69,12 +70,13 @@ class SSORouter:
         self.store_timeout = 0.25
         self._upstreams: tuple[int, dict[tuple[str, int], Provider]] = (0, {})
         self._quieted = False
+        self._names_errors = False
         self._flow_lines = False  # print a line per flow (set when the dumper's own lines were turned off)
 
     # -- configuration -------------------------------------------------------------------------
     def load(self, loader: Any) -> None:
         views.register()
-        errorpage.install(META)
+        self._names_errors = errorpage.install(META)  # upstream failures' messages then name the provider
         loader.add_option("sso_mapping", str, "mapping.toml",
                           "Path of the sso-router TOML mapping; re-read when it changes.")
         loader.add_option("sso_store", str, "memory://",
@@ -450,8 +452,14 @@ class SSORouter:
         meta = flow.metadata.get(META)
         if not meta:
             return
-        self.metrics.inc("sso_router_upstream_errors_total", provider=meta["forwarded_to"])
         msg = flow.error.msg if flow.error else "unknown error"
+        upstream = msg.startswith("sso-router: provider") if self._names_errors else (
+            msg not in ("Client disconnected.", flow_module.Error.KILLED_MESSAGE))
+        if flow.response is not None or not upstream:
+            # the browser went away (or the flow was killed): not the provider's failure
+            self._log_decision(flow, meta, flow.response.status_code if flow.response else None, msg)
+            return
+        self.metrics.inc("sso_router_upstream_errors_total", provider=meta["forwarded_to"])
         log.warning("sso-router: upstream %r failed for %s %s: %s", meta["forwarded_to"], flow.request.method,
                     flow.metadata.get(REQUEST_META, {}).get("path", "").split("?", 1)[0], msg)
         self._log_decision(flow, meta, 502, msg)

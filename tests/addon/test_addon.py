@@ -385,3 +385,20 @@ def test_undecodable_force_header_with_a_secret_does_not_raise(tmp_path):
         return f
     f = with_router(fn, p)
     assert (f.metadata["sso_router"]["provider"], f.metadata["sso_router"]["reason"]) == ("legacy", "org")
+
+
+@pytest.mark.parametrize("msg,counted", [
+    ("sso-router: provider 'legacy' (https://x) failed: Connection refused", True),
+    ("Client disconnected.", False),
+    ("Connection killed.", False),
+])
+def test_only_upstream_failures_count_as_upstream_errors(mapping_file, msg, counted):
+    from mitmproxy import flow as flow_module
+
+    async def fn(router, tctx):
+        f = make_flow("/authorize?login_hint=a@megasoft.com")
+        await hook(router.request, f)
+        f.error = flow_module.Error(msg)
+        router.error(f)
+        return router.metrics.get("sso_router_upstream_errors_total", provider="legacy")
+    assert with_router(fn, mapping_file) == (1 if counted else 0)

@@ -235,3 +235,15 @@ def test_a_header_like_line_inside_a_multiline_string_is_not_a_table(monkeypatch
     got = load_mapping(data)
     assert "fake.com" not in got.orgs and got.settings.force_header_secret.startswith('[orgs."fake.com"]')
     assert dict(got.orgs) == dict(_whole(data).orgs)
+
+
+def test_health_says_ok_again_when_a_bad_edit_is_reverted(tmp_path):
+    p = tmp_path / "m.toml"
+    p.write_bytes(MAPPING)
+    h = MappingHolder(str(p), clock=time.time)
+    h.load()
+    p.write_text(MAPPING.decode().replace("migrated = true", "migrated = 1"))
+    assert h.reload_if_changed().status == "rejected" and h.last.status == "rejected"
+    p.write_bytes(MAPPING)  # git checkout mapping.toml: the served version again
+    assert h.reload_if_changed().status == "unchanged"
+    assert h.last.status == "ok"

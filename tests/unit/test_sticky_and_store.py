@@ -76,3 +76,20 @@ def test_route_codec_and_first_hit():
 def test_unknown_store_url():
     with pytest.raises(ValueError):
         open_store("mongodb://x", clock=lambda: 0.0)
+
+
+def test_a_full_memory_store_sweeps_at_most_every_30_s():
+    from routing.correlation.memory import MemoryStore
+    now = [0.0]
+    s = MemoryStore(clock=lambda: now[0], max_entries=100)
+    s.remember([(f"k{i}", Route("legacy"), 3600) for i in range(100)])
+    sweeps = []
+    real = s._purge
+    s._purge = lambda t: sweeps.append(t) or real(t)
+    for i in range(50):  # full of live entries: every write would otherwise sweep all of them
+        now[0] = i * 0.1
+        s.remember([(f"n{i}", Route("legacy"), 3600)])
+    assert len(sweeps) == 1 and len(s) == 100
+    now[0] = 31.0
+    s.remember([("late", Route("legacy"), 3600)])
+    assert len(sweeps) == 2
