@@ -14,7 +14,7 @@ from . import sticky
 from .correlation import Entry, first_hit, key_for
 from .decide import decide, is_forced
 from .extract import Clues, extract
-from .model import Decision, Mapping, Provider, Route
+from .model import Decision, Mapping, Provider, Reason, Route
 from .rewrite import ResponsePlan, plan_response
 from .view import RequestView, ResponseView
 
@@ -42,7 +42,7 @@ def begin(view: RequestView, m: Mapping, secret: bytes) -> Pending:
 
 
 def conclude(p: Pending, m: Mapping, recalled: dict[str, Route], *, secret: bytes, now: float) -> Decision:
-    route = sticky.verify(p.view.sticky, secret=secret, now=now) if p.view.sticky else None
+    route = sticky.verify(p.view.sticky, secret=secret, now=now, shadow=m.settings.shadow) if p.view.sticky else None
     return decide(p.clues, m, path=p.view.path, forced=p.forced,
                   correlated=first_hit(p.keys, recalled) if p.keys else None, sticky=route)
 
@@ -56,8 +56,8 @@ def learn(resp: ResponseView, provider: Provider, m: Mapping, org: str | None,
 
 def sticky_cookie(d: Decision, m: Mapping, *, secret: bytes, now: float) -> str | None:
     """The Set-Cookie value after a decision for an org or a login in flight; None otherwise."""
-    if d.reason.value not in ("org", "correlation", "forced") or d.provider not in m.providers:
+    if d.reason not in (Reason.ORG, Reason.CORRELATION, Reason.FORCED) or d.provider not in m.providers:
         return None
     s = m.settings
-    value = sticky.sign(Route(d.provider, d.org), secret=secret, expires=int(now) + s.correlation_ttl)
+    value = sticky.sign(Route(d.provider, d.org), secret=secret, expires=int(now) + s.correlation_ttl, shadow=s.shadow)
     return sticky.set_cookie_header(value, secure=s.public_scheme == "https", max_age=s.correlation_ttl)

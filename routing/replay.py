@@ -141,7 +141,7 @@ def replay(entries: Iterable[Exchange | Skipped], m: Mapping, *, secret: bytes) 
             yield Skipped(ex.index, "answered by the router itself (built-in endpoint)")
             continue
         clock.now = ex.at
-        view = dataclasses.replace(view, sticky=_presented(ex, jar, cookies_recorded, secret))
+        view = dataclasses.replace(view, sticky=_presented(ex, jar, cookies_recorded, secret, s.shadow))
         pending = pipeline.begin(view, m, secret)
         recalled = store.recall(pending.store_keys) if pending.keys else {}
         d = pipeline.conclude(pending, m, recalled, secret=secret, now=ex.at)
@@ -156,9 +156,9 @@ def replay(entries: Iterable[Exchange | Skipped], m: Mapping, *, secret: bytes) 
                   resp.status if resp is not None else None, ex.live)
 
 
-def _presented(ex: Exchange, jar: _Jar, cookies_recorded: bool, secret: bytes) -> str | None:
+def _presented(ex: Exchange, jar: _Jar, cookies_recorded: bool, secret: bytes, shadow: bool = False) -> str | None:
     captured = ex.view.sticky
-    if captured and sticky.verify(captured, secret=secret, now=ex.at) is not None:
+    if captured and sticky.verify(captured, secret=secret, now=ex.at, shadow=shadow) is not None:
         return captured
     held = jar.get(ex.client, ex.view.host, ex.at)
     if held is None:

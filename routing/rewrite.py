@@ -75,12 +75,14 @@ def _plan_location(loc: str, p: Provider, m: Mapping, plan: ResponsePlan) -> Non
             sep = "&" if "?" in p.app_callback else "?"
             plan.location = p.app_callback + sep + u.query + (f"#{u.fragment}" if u.fragment else "")
         return
-    # to an IdP (SAML AuthnRequest, OIDC authorize) or to the provider's hosted pages (Auth0 /u/login?state=)
-    if saml := q.get("SAMLRequest"):
+    # to an IdP (SAML AuthnRequest, OIDC authorize) or to the provider's hosted pages (Auth0 /u/login?state=);
+    # not a redirect back to the app (an error redirect echoes the app's state: that is no login of ours)
+    saml = q.get("SAMLRequest")
+    if saml:
         _record_saml(saml, True, m, plan)
-    if rs := q.get("RelayState"):
+    if (rs := q.get("RelayState")) and (saml or ours):
         plan.records.append(("relay_state", rs, ttl, "RelayState"))
-    if st := q.get("state"):
+    if (st := q.get("state")) and (ours or "response_type" in q or "client_id" in q):
         plan.records.append(("state", st, ttl, "hosted-page state" if ours else "state"))
 
 

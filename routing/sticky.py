@@ -17,16 +17,19 @@ def _b64(b: bytes) -> str:
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode("ascii")
 
 
-def _mac(secret: bytes, payload: bytes) -> bytes:
-    return hmac.new(secret, b"sticky\0" + payload, hashlib.sha256).digest()
+def _mac(secret: bytes, payload: bytes, shadow: bool) -> bytes:
+    # a cookie set in shadow mode is signed in its own domain: once shadow is switched off it no
+    # longer verifies, so it cannot send a browser whose login lives at legacy to the decided provider
+    domain = b"sticky-shadow\0" if shadow else b"sticky\0"
+    return hmac.new(secret, domain + payload, hashlib.sha256).digest()
 
 
-def sign(route: Route, *, secret: bytes, expires: int) -> str:
+def sign(route: Route, *, secret: bytes, expires: int, shadow: bool = False) -> str:
     payload = f"{route.provider}|{route.org or ''}|{expires}".encode()
-    return f"{_b64(payload)}.{_b64(_mac(secret, payload))}"
+    return f"{_b64(payload)}.{_b64(_mac(secret, payload, shadow))}"
 
 
-def verify(value: str | None, *, secret: bytes, now: float) -> Route | None:
+def verify(value: str | None, *, secret: bytes, now: float, shadow: bool = False) -> Route | None:
     if not value or len(value) > MAX_COOKIE or value.count(".") != 1:
         return None
     body, mac = value.split(".")
@@ -35,7 +38,7 @@ def verify(value: str | None, *, secret: bytes, now: float) -> Route | None:
         got = base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4))
     except (binascii.Error, ValueError):
         return None
-    if not hmac.compare_digest(got, _mac(secret, payload)):
+    if not hmac.compare_digest(got, _mac(secret, payload, shadow)):
         return None
     try:
         provider, org, expires = payload.decode().split("|")

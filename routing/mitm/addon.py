@@ -68,9 +68,10 @@ class SSORouter:
         self._ping_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._store_down_until = 0.0
         self.store_timeout = 0.25
-        self._upstreams: tuple[int, dict[tuple[str, int], Provider]] = (0, {})
+        self._upstreams: tuple[Mapping | None, dict[tuple[str, int], Provider]] = (None, {})
         self._quieted = False
         self._names_errors = False
+        self._closed = False  # done() ran: no new store threads
         self._flow_lines = False  # print a line per flow (set when the dumper's own lines were turned off)
 
     # -- configuration -------------------------------------------------------------------------
@@ -120,7 +121,9 @@ class SSORouter:
             self.store = store
             self.store_status = endpoints.StoreStatus(store.url, True)  # store.url carries no password
             self._store_down_until = 0.0
-            if getattr(store, "blocking", False) and not self._ping_now(store):
+            # at startup a ping is bounded and expected; at runtime (mitmweb's options editor) it
+            # would block the event loop, so the pinger finds out within STORE_PING_INTERVAL
+            if getattr(store, "blocking", False) and not self.serving and not self._ping_now(store):
                 # a WARNING, not an ERROR: mitmdump exits on any ERROR record at startup
                 log.warning(f"sso-router: correlation store {store.url} is not reachable; routing by org "
                             "mapping until it answers (logins in flight may land at their org's provider)")
@@ -203,9 +206,10 @@ class SSORouter:
             if task is not None:
                 task.cancel()
         self._watcher = self._pinger = None
+        self._closed = True
         for pool in (self._pool, self._ping_pool):
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
+            if pool is not None:  # calls already queued still finish: their flows are awaiting them
+                pool.shutdown(wait=False)
         self._pool = self._ping_pool = None
         if self.store is not None and not self.store.url.startswith("memory"):
             self.store.close()  # a memory store stays: the reloaded script's addon takes it over
@@ -311,7 +315,7 @@ class SSORouter:
         self.metrics.observe_decision(time.perf_counter() - started)
         return None
 
-    async def _call_store(self, method: str, arg: Any) -> Any:
+    async def _call_store(self, method: str, arg: Any, *, breaker: bool = True) -> Any:
         """One bounded store call. A blocking store runs in the router's own thread pool under
         ``sso_store_timeout``, so a hung store delays only the flows that asked it."""
         store = self.store
@@ -320,9 +324,11 @@ class SSORouter:
         fn = getattr(store, method)
         if not getattr(store, "blocking", False):
             return fn(arg)
-        if time.monotonic() < self._store_down_until:
+        if breaker and time.monotonic() < self._store_down_until:
             # failed a moment ago: don't make every request wait out the timeout; the pinger re-opens it
             raise StoreUnavailable("store recently failed; skipped")
+        if self._closed:
+            raise StoreUnavailable("the addon is shutting down")
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="sso-router-store")
         fut = asyncio.get_running_loop().run_in_executor(self._pool, fn, arg)
@@ -339,7 +345,8 @@ class SSORouter:
         if not entries:
             return
         try:
-            await self._call_store("remember", entries)
+            # writes skip the breaker: a login learned now must not be lost to a hiccup a moment ago
+            await self._call_store("remember", entries, breaker=False)
         except Exception as e:  # noqa: BLE001
             self._store_failed(e)
 
@@ -491,8 +498,8 @@ class SSORouter:
         m = self.holder.mapping if self.holder else None
         if m is None:
             return {}
-        if self._upstreams[0] != id(m):
-            self._upstreams = (id(m), {(p.upstream.host, p.upstream.port): p for p in m.providers.values()})
+        if self._upstreams[0] is not m:
+            self._upstreams = (m, {(p.upstream.host, p.upstream.port): p for p in m.providers.values()})
         return self._upstreams[1]
 
     def next_layer(self, nextlayer: Any) -> None:

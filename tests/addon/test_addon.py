@@ -284,7 +284,7 @@ def test_blocking_store_path_remembers_and_recalls(mapping_file, tmp_path):
         assert f.metadata == {}
         res = router.request(f)
         assert inspect.isawaitable(res) is False  # no correlation candidate: decided synchronously
-        f.response = http.Response.make(302, b"", {"location": "https://idp.example/authorize?state=ST-SQL"})
+        f.response = http.Response.make(302, b"", {"location": "https://idp.example/authorize?client_id=c&response_type=code&state=ST-SQL"})
         res = router.response(f)
         assert inspect.isawaitable(res)  # the state must reach the store before the browser moves on
         await res
@@ -308,7 +308,7 @@ def test_a_script_reload_keeps_memory_logins_in_flight(mapping_file, monkeypatch
             tctx.configure(first, sso_mapping=str(mapping_file))
             f = make_flow("/authorize?login_hint=a@megasoft.com")
             await hook(first.request, f)
-            f.response = http.Response.make(302, b"", {"location": "https://idp.example/sso?state=RELOAD-1"})
+            f.response = http.Response.make(302, b"", {"location": "https://idp.example/authorize?client_id=c&response_type=code&state=RELOAD-1"})
             await hook(first.response, f)
             first.done()
         second = SSORouter()

@@ -87,3 +87,12 @@ def test_set_cookie_domain(mapping):
     assert rewrite_set_cookie("a=1; Domain=.yourapp.us.auth0.com; Path=/", p, "auth.yourapp.com") == "a=1; Domain=auth.yourapp.com; Path=/"
     assert rewrite_set_cookie("a=1; Domain=other.com", p, "auth.yourapp.com") == "a=1; Domain=other.com"
     assert rewrite_set_cookie("a=1; Path=/", p, "auth.yourapp.com") == "a=1; Path=/"
+
+
+def test_an_error_redirect_back_to_the_app_does_not_record_its_state(mapping):
+    # the app's own state echoed in an error redirect is no login of ours: it must not be able
+    # to re-point a state another provider issued
+    plan = loc("https://yourapp.com/cb?error=access_denied&state=V", mapping, "scalekit")
+    assert kinds(plan) == []
+    plan = loc("https://idp.example/authorize?client_id=x&response_type=code&state=V", mapping, "scalekit")
+    assert kinds(plan) == [("state", "V")]

@@ -93,3 +93,11 @@ def test_a_full_memory_store_sweeps_at_most_every_30_s():
     now[0] = 31.0
     s.remember([("late", Route("legacy"), 3600)])
     assert len(sweeps) == 2
+
+
+def test_a_shadow_mode_cookie_does_not_verify_once_shadow_is_off():
+    v = sticky.sign(Route("scalekit", "newcompany.com"), secret=SECRET, expires=2000, shadow=True)
+    assert sticky.verify(v, secret=SECRET, now=1000, shadow=True) == Route("scalekit", "newcompany.com")
+    assert sticky.verify(v, secret=SECRET, now=1000) is None
+    assert sticky.verify(sticky.sign(Route("legacy"), secret=SECRET, expires=2000), secret=SECRET, now=1000,
+                         shadow=True) is None
