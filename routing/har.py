@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .replay import Exchange, Skipped, cross_site
 from .sticky import read_cookie
-from .view import RequestView, ResponseView
+from .view import RequestView, ResponseView, host_of, media_type
 
 
 class HarError(ValueError):
@@ -52,17 +52,6 @@ def headers_of(items: Any) -> dict[str, str]:
         else:
             out[name] = value
     return out
-
-
-def media_type(value: str | None) -> str:
-    return value.split(";", 1)[0].strip().lower() if value else ""
-
-
-def host_of(netloc: str) -> str:
-    h = netloc.rsplit("@", 1)[-1].strip().lower()
-    if h.startswith("["):
-        return h[1:].split("]", 1)[0]
-    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
 
 
 def request_body(post: Any) -> tuple[bytes, str]:

@@ -33,6 +33,7 @@ except ImportError:  # pragma: no cover
 
 from .errors import MappingError
 from .extract.limits import Limits
+from .view import host_of
 from .model import _NO_PATHS, PROVIDER_KINDS, Mapping, Org, Provider, RouterSettings, Upstream
 
 _ROUTER_KEYS = {
@@ -257,9 +258,7 @@ class _Builder:
             raise self.fail("router.force_header", f"not a header name: {force!r}")
         hosts = {pub.host}
         for i, h in enumerate(self.strs(t, "hosts", "router")):
-            name = h.lower()
-            name = name.split("://", 1)[-1].split("/", 1)[0]
-            name = name[1:].split("]")[0] if name.startswith("[") else name.rsplit(":", 1)[0] if name.count(":") == 1 else name
+            name = host_of(h.split("://", 1)[-1].split("/", 1)[0])
             if not name:
                 raise self.fail(f"router.hosts[{i}]", f"not a host name: {h!r}")
             hosts.add(name)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .errors import MappingError
-from .mapping_loader import load_mapping
+from .mapping_loader import load_mapping_file
 from .model import Mapping
 
 
@@ -44,12 +44,7 @@ class MappingHolder:
         return mapping
 
     def _read(self) -> Mapping:
-        try:
-            with open(self.path, "rb") as f:
-                data = f.read()
-        except OSError as e:
-            raise MappingError("", f"cannot read mapping {self.path}: {e.strerror or e}") from e
-        return load_mapping(data)
+        return load_mapping_file(self.path)
 
     def reload_if_changed(self) -> ReloadResult:
         stamp = self._stat()

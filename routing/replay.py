@@ -26,9 +26,9 @@ from urllib.parse import parse_qsl
 from . import pipeline, sticky
 from .correlation.memory import MemoryStore
 from .model import Decision, Mapping
-from .view import RequestView, ResponseView
+from .endpoints import PREFIX as ENDPOINTS_PREFIX
+from .view import RequestView, ResponseView, host_of
 
-ENDPOINTS_PREFIX = "/.sso-router/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +113,7 @@ def cross_site(headers, host: str) -> bool:
         return False
     if origin == "null":
         return True
-    o = origin.split("://", 1)[-1].split("/", 1)[0]
-    o = o[1:].split("]", 1)[0] if o.startswith("[") else o.rsplit(":", 1)[0] if o.count(":") == 1 else o
-    return o != host
+    return host_of(origin.split("://", 1)[-1].split("/", 1)[0]) != host
 
 
 def param_names(query: str) -> tuple[str, ...]:

@@ -6,6 +6,20 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 
+def host_of(authority: str) -> str:
+    """The host of an authority or netloc (``Host``, ``:authority``, ``user@host:port``, ``[::1]:80``),
+    lower-case, without port."""
+    h = authority.rsplit("@", 1)[-1].strip().lower()
+    if h.startswith("["):
+        return h[1:].split("]", 1)[0]
+    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
+
+
+def media_type(value: str | None) -> str:
+    """``type/subtype`` of a Content-Type, lower-case, without parameters."""
+    return value.split(";", 1)[0].strip().lower() if value else ""
+
+
 class HeaderLookup(Protocol):
     """Case-insensitive header access (mitmproxy's ``Headers`` or a dict with lower-case keys)."""
 

@@ -19,7 +19,7 @@ from .saml import SamlMessage, parse_saml
 
 __all__ = ["Clues", "Limits", "extract", "path_connections", "connection_in_url", "saml_clues"]
 
-_LOGIN_START_TAILS = ("/authorize", "/sso-login", "/oauth2/authorize")
+_LOGIN_START_TAILS = ("/authorize", "/sso-login")  # /oauth/authorize, /oauth2/authorize (Cognito) included
 
 
 def extract(view: RequestView, limits: Limits) -> Clues:

@@ -27,8 +27,3 @@ class Clues:
     correlations: list[tuple[str, str, str]] = field(default_factory=list)
     login_start: bool = False
     failures: list[tuple[str, str]] = field(default_factory=list)  # (kind, message) — never the input
-
-    def any_org_clue(self) -> bool:
-        return bool(self.emails or self.domains or self.connections or self.path_connections
-                    or self.saml_connections or self.idp_identifiers or self.org_ids
-                    or self.entity_ids or self.issuers or self.client_ids)

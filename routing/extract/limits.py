@@ -12,4 +12,3 @@ class Limits:
     max_jwt: int = 16_384  # bound on one compact JWT
     max_xml: int = 524_288  # bound on one decoded SAML document
     max_html: int = 262_144  # bound on an auto-post HTML form scanned in a response
-    max_json_depth: int = 32

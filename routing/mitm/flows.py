@@ -9,19 +9,8 @@ from mitmproxy import exceptions, http, io
 from ..errors import ExtractError
 from ..extract.bodies import decode_body
 from ..sticky import read_cookie
-from ..view import RequestView, ResponseView
-
-
-def authority_host(authority: str) -> str:
-    """The host part of an authority (HTTP/1 ``Host``, HTTP/2 ``:authority``), lower-case, no port."""
-    hh = authority.strip().lower()
-    if hh.startswith("["):
-        return hh[1:].split("]", 1)[0]
-    return hh.rsplit(":", 1)[0] if hh.count(":") == 1 else hh
-
-
-def media_type(value: str | None) -> str:
-    return value.split(";", 1)[0].strip().lower() if value else ""
+from ..view import RequestView, ResponseView, media_type
+from ..view import host_of as authority_host
 
 
 def message_body(msg: http.Message, max_body: int) -> tuple[bytes, str | None]:
