@@ -176,7 +176,6 @@ def cmd_flip(args: argparse.Namespace) -> int:
 # -- redact --------------------------------------------------------------------------------------
 
 def cmd_redact(args: argparse.Namespace) -> int:
-    from .mapping_edit import write_atomic
     from .redact import Redactor
 
     keep: frozenset[str] = frozenset()

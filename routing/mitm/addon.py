@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import os
 import secrets
@@ -25,27 +24,25 @@ from mitmproxy.utils import asyncio_utils
 from .. import endpoints
 from ..audit import DecisionLog, decision_record
 from .. import pipeline
-from ..correlation import CorrelationStore, open_store, safe_url
-from ..errors import MappingError, StoreUnavailable
+from ..correlation import safe_url
+from ..errors import MappingError
 from ..metrics import Metrics
 from ..model import Decision, Mapping, Provider, Reason, Route
 from ..reload import MappingHolder
 from ..rewrite import rewrite_set_cookie
 from . import errorpage, views
+from .store_guard import StoreGuard
 from .flows import REQUEST_META, authority_host, response_view, view_from_flow
 
 log = logging.getLogger("sso_router")
 VERSION = "0.1.0"
 META = "sso_router"  # flow.metadata key of the decision
 RELOAD_INTERVAL = 0.5  # seconds between mapping mtime polls
-STORE_PING_INTERVAL = 2.0  # how often a shared store's health is checked (ready flips back within 10 s)
-STORE_THREADS = 8  # calls to a blocking store run here, never on the event loop
-STORE_BREAK = 1.0  # after a failed store call, skip the store this long (counted) instead of waiting each time
 
 
 # Per process, not per addon instance: `-s` scripts are rebuilt when edited (done(), then a new
-# SSORouter), but this module is not reloaded. Logins in flight in a memory store, and the random
-# key their entries are hashed with, must survive that.
+# SSORouter), but this module is not reloaded. The random key that memory-store entries are hashed
+# with must survive that, as the memory store does (store_guard).
 _PROCESS: dict[str, Any] = {}
 
 
@@ -56,22 +53,16 @@ def _process_secret() -> bytes:
 class SSORouter:
     def __init__(self) -> None:
         self.holder: MappingHolder | None = None
-        self.store: CorrelationStore | None = None
-        self.store_status = endpoints.StoreStatus("memory://", True)
+        self.metrics = Metrics()
+        self.stores = StoreGuard(self.metrics)
         self.secret = b""
         self.decision_log: DecisionLog | None = None
         self.serving = False  # set by running(): /ready stays 503 until mitmproxy is fully up
-        self.metrics = Metrics()
         self._watcher: asyncio.Task | None = None
         self._pinger: asyncio.Task | None = None
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._ping_pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._store_down_until = 0.0
-        self.store_timeout = 0.25
         self._upstreams: tuple[Mapping | None, dict[tuple[str, int], Provider]] = (None, {})
         self._quieted = False
         self._names_errors = False
-        self._closed = False  # done() ran: no new store threads
         self._flow_lines = False  # print a line per flow (set when the dumper's own lines were turned off)
 
     # -- configuration -------------------------------------------------------------------------
@@ -109,25 +100,12 @@ class SSORouter:
             log.info(f"sso-router: mapping {holder.path} loaded ({holder.last.message})")
         if "sso_secret" in updated or "sso_store" in updated or not self.secret:
             self._configure_secret(opts.sso_secret or os.environ.get("SSO_ROUTER_SECRET", ""), opts.sso_store)
-        if "sso_store_timeout" in updated or self.store is None:
-            self.store_timeout = parse_timeout(opts.sso_store_timeout)
-        if "sso_store" in updated or "sso_store_timeout" in updated or self.store is None:
-            try:
-                store = self._open_store(opts.sso_store)
+        if "sso_store" in updated or "sso_store_timeout" in updated or self.stores.store is None:
+            timeout = parse_timeout(opts.sso_store_timeout)
+            try:  # at startup a ping is bounded and expected; at runtime it would block the event loop
+                self.stores.open(opts.sso_store, timeout=timeout, check_now=not self.serving)
             except ValueError as e:
                 raise exceptions.OptionsError(f"sso_store: {e}") from e
-            if self.store is not None and self.store is not store:
-                self.store.close()
-            self.store = store
-            self.store_status = endpoints.StoreStatus(store.url, True)  # store.url carries no password
-            self._store_down_until = 0.0
-            # at startup a ping is bounded and expected; at runtime (mitmweb's options editor) it
-            # would block the event loop, so the pinger finds out within STORE_PING_INTERVAL
-            if getattr(store, "blocking", False) and not self.serving and not self._ping_now(store):
-                # a WARNING, not an ERROR: mitmdump exits on any ERROR record at startup
-                log.warning(f"sso-router: correlation store {store.url} is not reachable; routing by org "
-                            "mapping until it answers (logins in flight may land at their org's provider)")
-                self.store_status = endpoints.StoreStatus(store.url, False, "unreachable at startup")
         if "sso_decision_log" in updated:
             if self.decision_log is not None:
                 self.decision_log.close()
@@ -178,27 +156,13 @@ class SSORouter:
                 f"sso_secret is required with sso_store={safe_url(store_url)}: instances sharing a store must share a key "
                 "(set --set sso_secret=... or SSO_ROUTER_SECRET)")
 
-    def _open_store(self, url: str) -> CorrelationStore:
-        if url.startswith("memory"):  # the process's one memory store, kept across script reloads
-            key = f"store:{url}"
-            if key not in _PROCESS:
-                _PROCESS[key] = open_store(url, clock=time.time)
-            return _PROCESS[key]
-        return open_store(url, clock=time.time, timeout=self.store_timeout)
-
-    @staticmethod
-    def _ping_now(store: CorrelationStore) -> bool:
-        try:
-            return bool(store.ping())
-        except Exception:  # noqa: BLE001 — a store that cannot even answer ping is "down"
-            return False
-
     def running(self) -> None:
         self.serving = True
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio_utils.create_task(self._watch(), name="sso-router mapping watcher", keep_ref=True)
         if self._pinger is None or self._pinger.done():
-            self._pinger = asyncio_utils.create_task(self._ping_store(), name="sso-router store health", keep_ref=True)
+            self._pinger = asyncio_utils.create_task(self.stores.ping_forever(), name="sso-router store health",
+                                                     keep_ref=True)
 
     def done(self) -> None:
         views.unregister()
@@ -206,13 +170,7 @@ class SSORouter:
             if task is not None:
                 task.cancel()
         self._watcher = self._pinger = None
-        self._closed = True
-        for pool in (self._pool, self._ping_pool):
-            if pool is not None:  # calls already queued still finish: their flows are awaiting them
-                pool.shutdown(wait=False)
-        self._pool = self._ping_pool = None
-        if self.store is not None and not self.store.url.startswith("memory"):
-            self.store.close()  # a memory store stays: the reloaded script's addon takes it over
+        self.stores.close()
         if self.decision_log is not None:
             self.decision_log.close()
             self.decision_log = None
@@ -245,7 +203,7 @@ class SSORouter:
         req = flow.request
         if req.path.startswith(endpoints.PREFIX):
             status, headers, body = endpoints.answer(req.path.split("?", 1)[0], req.method, self.holder,
-                                                     self.store_status, self.metrics, VERSION, self.serving)
+                                                     self.stores.status, self.metrics, VERSION, self.serving)
             flow.response = http.Response.make(status, body, headers)
             return None
         m = self.holder.mapping if self.holder else None
@@ -270,8 +228,8 @@ class SSORouter:
             log.info("sso-router: %s %s: could not read %s: %s", req.method, view.path, kind, msg)
         if not pending.keys:
             return self._decided(flow, m, pending, {}, started)
-        if not getattr(self.store, "blocking", False):
-            return self._decided(flow, m, pending, self._recall_now(pending.store_keys), started)
+        if not self.stores.blocking:
+            return self._decided(flow, m, pending, self.stores.recall_now(pending.store_keys), started)
         return self._decide_after_store(flow, m, pending, started)
 
     def _fallback(self, flow: http.HTTPFlow, m: Mapping, e: BaseException, started: float) -> None:
@@ -290,14 +248,7 @@ class SSORouter:
 
     async def _decide_after_store(self, flow: http.HTTPFlow, m: Mapping, pending: pipeline.Pending,
                                   started: float) -> None:
-        self._decided(flow, m, pending, await self._recall(pending.store_keys), started)
-
-    def _recall_now(self, keys: list[str]) -> dict[str, Route]:
-        try:
-            return self.store.recall(keys) if self.store is not None else {}
-        except Exception as e:  # noqa: BLE001 — a store failure routes as "no correlation", counted
-            self._store_failed(e)
-            return {}
+        self._decided(flow, m, pending, await self.stores.recall(pending.store_keys), started)
 
     def _decided(self, flow: http.HTTPFlow, m: Mapping, pending: pipeline.Pending, recalled: dict[str, Route],
                  started: float) -> None:
@@ -314,70 +265,6 @@ class SSORouter:
                          shadow="true" if d.shadow else "false")
         self.metrics.observe_decision(time.perf_counter() - started)
         return None
-
-    async def _call_store(self, method: str, arg: Any, *, breaker: bool = True) -> Any:
-        """One bounded store call. A blocking store runs in the router's own thread pool under
-        ``sso_store_timeout``, so a hung store delays only the flows that asked it."""
-        store = self.store
-        if store is None:
-            return None
-        fn = getattr(store, method)
-        if not getattr(store, "blocking", False):
-            return fn(arg)
-        if breaker and time.monotonic() < self._store_down_until:
-            # failed a moment ago: don't make every request wait out the timeout; the pinger re-opens it
-            raise StoreUnavailable("store recently failed; skipped")
-        if self._closed:
-            raise StoreUnavailable("the addon is shutting down")
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="sso-router-store")
-        fut = asyncio.get_running_loop().run_in_executor(self._pool, fn, arg)
-        return await asyncio.wait_for(fut, self.store_timeout)
-
-    async def _recall(self, keys: list[str]) -> dict[str, Route]:
-        try:
-            return await self._call_store("recall", keys) or {}
-        except Exception as e:  # noqa: BLE001 — a store failure routes as "no correlation", counted
-            self._store_failed(e)
-            return {}
-
-    async def _remember(self, entries: list[tuple[str, Route, int]]) -> None:
-        if not entries:
-            return
-        try:
-            # writes skip the breaker: a login learned now must not be lost to a hiccup a moment ago
-            await self._call_store("remember", entries, breaker=False)
-        except Exception as e:  # noqa: BLE001
-            self._store_failed(e)
-
-    async def _ping_store(self) -> None:
-        while True:
-            await asyncio.sleep(STORE_PING_INTERVAL)
-            store = self.store
-            if store is None or not getattr(store, "blocking", False):
-                continue
-            if self._ping_pool is None:  # its own thread: pings must not queue behind hung lookups
-                self._ping_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sso-router-ping")
-            try:
-                ok = bool(await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(self._ping_pool, store.ping),
-                                                 max(1.0, self.store_timeout)))
-            except Exception:  # noqa: BLE001
-                ok = False
-            if not ok:
-                self._store_failed(TimeoutError("ping"))
-            elif not self.store_status.ok:
-                self._store_down_until = 0.0
-                self.store_status = endpoints.StoreStatus(self.store_status.url, True)
-                log.info(f"sso-router: correlation store {self.store_status.url} is answering again")
-
-    def _store_failed(self, e: BaseException) -> None:
-        self.metrics.inc("sso_router_store_errors_total")
-        if not isinstance(e, StoreUnavailable) or "skipped" not in str(e):
-            self._store_down_until = time.monotonic() + STORE_BREAK
-        if self.store_status.ok:
-            log.warning(f"sso-router: correlation store {self.store_status.url} failing ({type(e).__name__}); "
-                        "routing without correlations until it answers")
-        self.store_status = endpoints.StoreStatus(self.store_status.url, False, type(e).__name__)
 
     def _apply(self, flow: http.HTTPFlow, d: Decision, m: Mapping, path: str, query: str) -> None:
         req = flow.request
@@ -424,12 +311,9 @@ class SSORouter:
         self._log_decision(flow, meta, resp.status_code, None)
         if not entries:
             return None
-        if getattr(self.store, "blocking", False):
-            return self._remember(entries)
-        try:
-            self.store.remember(entries)
-        except Exception as e:  # noqa: BLE001
-            self._store_failed(e)
+        if self.stores.blocking:
+            return self.stores.remember(entries)
+        self.stores.remember_now(entries)
         return None
 
     def _learn(self, flow: http.HTTPFlow, resp: http.Response, p: Provider, m: Mapping,

@@ -270,7 +270,7 @@ def test_store_timeout_option(mapping_file, value, ok):
     async def fn(router, tctx):
         if ok:
             tctx.configure(router, sso_store_timeout=value)
-            return router.store_timeout
+            return router.stores.timeout
         with pytest.raises(exceptions.OptionsError, match="sso_store_timeout"):
             tctx.configure(router, sso_store_timeout=value)
         return None

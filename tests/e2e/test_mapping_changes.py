@@ -104,7 +104,7 @@ def test_without_target_paths_the_legacy_acs_reaches_scalekit_unrewritten(peers,
     """Control for test_saml's target_paths test: the rewrite there is the router's doing."""
     mapping = peers.base_mapping()
     del mapping["orgs"]["newcompany.com"]["target_paths"]
-    px = start_proxy(mapping)
+    start_proxy(mapping)
     peers.scalekit.allow_unsolicited = True
     b = Browser()
     page = b.get(peers.idp.idp_init_url("newcompany", peers.sp_entity["newcompany"],

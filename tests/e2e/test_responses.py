@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import requests
 
-from .browser import Browser, query_of
+from .browser import Browser
 from .routes import route
 from .steps import authorize_url
 

@@ -100,7 +100,7 @@ def test_killed_redis_fails_fast(start_redis):
     store.remember([("k1", A, 900)])
     server.kill()
     t = time.monotonic()
-    with pytest.raises(StoreUnavailable) as e:
+    with pytest.raises(StoreUnavailable):
         store.recall(["k1"])
     assert time.monotonic() - t < 1.0
     with pytest.raises(StoreUnavailable):

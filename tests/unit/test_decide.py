@@ -10,7 +10,7 @@ import pytest
 
 from routing.decide import decide, is_forced
 from routing.extract import extract
-from routing.model import Reason, Route
+from routing.model import Route
 from routing.view import RequestView
 
 from tests.unit.samples import authn_request, jwt, saml_response
