@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 
 from .model import Route
@@ -21,7 +20,7 @@ def _mac(secret: bytes, payload: bytes, shadow: bool) -> bytes:
     # a cookie set in shadow mode is signed in its own domain: once shadow is switched off it no
     # longer verifies, so it cannot send a browser whose login lives at legacy to the decided provider
     domain = b"sticky-shadow\0" if shadow else b"sticky\0"
-    return hmac.new(secret, domain + payload, hashlib.sha256).digest()
+    return hmac.digest(secret, domain + payload, "sha256")
 
 
 def sign(route: Route, *, secret: bytes, expires: int, shadow: bool = False) -> str:

@@ -6,7 +6,6 @@ Values (states, codes, tokens, SAML IDs) are never stored: only
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from urllib.parse import urlsplit, urlunsplit
 from typing import Callable, Iterable, Protocol, Sequence
@@ -26,8 +25,8 @@ class CorrelationStore(Protocol):
 
 
 def key_for(secret: bytes, namespace: str, value: str) -> str:
-    mac = hmac.new(secret, namespace.encode() + b"\0" + value.encode("utf-8", "surrogatepass"), hashlib.sha256)
-    return mac.hexdigest()[:40]
+    # hmac.digest: OpenSSL's one-shot HMAC, several times cheaper than building an hmac object
+    return hmac.digest(secret, namespace.encode() + b"\0" + value.encode("utf-8", "surrogatepass"), "sha256").hex()[:40]
 
 
 def safe_url(url: str) -> str:
