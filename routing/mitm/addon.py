@@ -148,6 +148,8 @@ class SSORouter:
         if secret:
             self.secret = secret.encode()
         elif store_url.startswith("memory"):
+            if self.secret == _process_secret():
+                return  # already warned
             self.secret = _process_secret()
             log.warning("sso-router: no sso_secret (or SSO_ROUTER_SECRET) set: using a random per-process key; "
                         "sticky cookies and correlations will not survive a restart")
