@@ -243,9 +243,7 @@ class SSORouter:
         d = Decision(s.default_provider, Reason.DEFAULT, None, "internal error (counted)", s.default_provider, s.shadow)
         flow.metadata[REQUEST_META] = {"authority": flow.request.host_header or "", "path": flow.request.path}
         self._apply(flow, d, m, flow.request.path.split("?", 1)[0], "")
-        self.metrics.inc("sso_router_decisions_total", provider=d.provider, reason=d.reason.value,
-                         shadow="true" if d.shadow else "false")
-        self.metrics.observe_decision(time.perf_counter() - started)
+        self._count(d, started)
         return None
 
     async def _decide_after_store(self, flow: http.HTTPFlow, m: Mapping, pending: pipeline.Pending,
@@ -263,10 +261,13 @@ class SSORouter:
         # what the browser sent, before the request is pointed upstream: replay and explain need it
         flow.metadata[REQUEST_META] = {"authority": req.host_header or "", "path": req.path}
         self._apply(flow, d, m, view.path, view.query)
+        self._count(d, started)
+        return None
+
+    def _count(self, d: Decision, started: float) -> None:
         self.metrics.inc("sso_router_decisions_total", provider=d.provider, reason=d.reason.value,
                          shadow="true" if d.shadow else "false")
         self.metrics.observe_decision(time.perf_counter() - started)
-        return None
 
     def _apply(self, flow: http.HTTPFlow, d: Decision, m: Mapping, path: str, query: str) -> None:
         req = flow.request
