@@ -164,18 +164,25 @@ def _title(f: Field, *parts: str) -> str:
     return " · ".join((f.name, f.where, *parts))
 
 
+class _RouterView(Contentview):
+    """What both views share: the router's limits, and nothing over ``max_body`` is looked at."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+
+    def too_big(self, data: bytes) -> bool:
+        return len(data) > self.limits.max_body
+
+
 # -- SAML ---------------------------------------------------------------------------------------
-class SamlContentview(Contentview):
+class SamlContentview(_RouterView):
     """SAMLRequest / SAMLResponse in either binding, as a routing-field header plus pretty XML."""
 
     name = "SAML"
     syntax_highlight = "xml"
 
-    def __init__(self, limits: Limits | None = None) -> None:
-        self.limits = limits or Limits()
-
     def render_priority(self, data: bytes, metadata: Metadata) -> float:
-        if len(data) > self.limits.max_body:
+        if self.too_big(data):
             return -1
         if data:
             if _body_has(data, metadata, (b"SAMLRequest", b"SAMLResponse")):
@@ -195,7 +202,7 @@ class SamlContentview(Contentview):
         where, pairs = _body_pairs(data, metadata, self.limits)
         found = _pick(where, pairs, SAML_FIELDS)
         stripped = data.strip()
-        if not found and stripped and len(data) <= self.limits.max_body:
+        if not found and stripped and not self.too_big(data):
             if stripped[:1] == b"<" and _SAML_NS in stripped[:_XML_HEAD]:
                 found.append(Field("SAML", stripped, "XML body"))
             elif _B64_BODY.fullmatch(stripped):
@@ -245,18 +252,15 @@ def saml_header(msg: SamlMessage) -> str:
 
 
 # -- JWT ----------------------------------------------------------------------------------------
-class JwtContentview(Contentview):
+class JwtContentview(_RouterView):
     """Compact JWTs (``id_token``, ``client_assertion``, token responses, bearer tokens) as header
     and claims. Decoded only: nothing here checks a signature, and the output says so."""
 
     name = "JWT"
     syntax_highlight = "yaml"  # a superset of JSON, mitmproxy's own advice for JSON output
 
-    def __init__(self, limits: Limits | None = None) -> None:
-        self.limits = limits or Limits()
-
     def render_priority(self, data: bytes, metadata: Metadata) -> float:
-        if len(data) > self.limits.max_body:
+        if self.too_big(data):
             return -1
         if data:
             if b"eyJ" in data and _body_has(data, metadata, _JWT_NAMES, b"eyJ"):
