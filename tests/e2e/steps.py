@@ -67,3 +67,18 @@ def exchange_code(proxy_url: str, code: str, *, client=APP_CLIENT) -> requests.R
 
 def accepted(records, path_prefix: str = "") -> list:
     return [r for r in records if r.accepted and r.path.startswith(path_prefix)]
+
+
+def flip(org: str, migrated: bool):
+    """A mapping change for ``Mitmdump.update_mapping``: set the org's ``migrated``."""
+    return lambda m: m["orgs"][org].update(migrated=migrated)
+
+
+def start_saml_login(via, hint: str, provider: str) -> tuple[Browser, Hop]:
+    """Login start through the proxy ``via`` up to the IdP's auto-post page (not yet posted)."""
+    b = Browser()
+    start = b.get(authorize_url(via.url, login_hint=hint))
+    assert start.status == 302 and start.peer == provider, (start, start.text[:300])
+    page = b.get(start.location)
+    assert page.status == 200, (page, page.text[:300])
+    return b, page

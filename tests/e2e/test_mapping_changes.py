@@ -12,12 +12,8 @@ import requests
 from .browser import Browser, query_of
 from .peers.provider import APP_CALLBACK
 from .routes import route
-from .steps import accepted, authorize_url, exchange_code, finish_at_proxy, login
+from .steps import accepted, authorize_url, exchange_code, finish_at_proxy, flip, login
 from .world import APP_CLIENT
-
-
-def flip(org: str, migrated: bool):
-    return lambda m: m["orgs"][org].update(migrated=migrated)
 
 
 def test_in_flight_login_survives_a_flip(peers, start_proxy):

@@ -24,7 +24,7 @@ from .browser import Browser, Hop, parse_form, query_of
 from .peers.provider import APP_CALLBACK
 from .proxy import Mitmdump
 from .routes import route
-from .steps import accepted, authorize_url, exchange_code
+from .steps import accepted, authorize_url, exchange_code, flip, start_saml_login
 from .world import free_port
 
 
@@ -71,20 +71,6 @@ def change_everywhere(instances: list[Mitmdump], change, timeout: float = 6.0) -
             return
         assert time.monotonic() < deadline, f"not every instance reloaded within {timeout}s: want {want}, got {got}"
         time.sleep(0.1)
-
-
-def flip(org: str, migrated: bool):
-    return lambda m: m["orgs"][org].update(migrated=migrated)
-
-
-def start_saml_login(via: Mitmdump, hint: str, provider: str) -> tuple[Browser, Hop]:
-    """Login start through ``via`` up to the IdP's auto-post page (not yet posted)."""
-    b = Browser()
-    start = b.get(authorize_url(via.url, login_hint=hint))
-    assert start.status == 302 and start.peer == provider, (start, start.text[:300])
-    page = b.get(start.location)
-    assert page.status == 200, (page, page.text[:300])
-    return b, page
 
 
 def post_acs(b: Browser, page: Hop, public_url: str, to: Mitmdump) -> Hop:

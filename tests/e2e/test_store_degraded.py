@@ -21,7 +21,7 @@ from .browser import Browser, Hop, parse_form, query_of
 from .peers.provider import APP_CALLBACK
 from .proxy import Mitmdump
 from .routes import route
-from .steps import accepted, authorize_url, exchange_code, finish_at_proxy, login
+from .steps import accepted, authorize_url, exchange_code, finish_at_proxy, flip, login, start_saml_login
 from .world import free_port
 
 READY_WITHIN = 10.0  # CONTRACT: /ready is 200 again within 10 s of the store coming back
@@ -82,19 +82,6 @@ def store_errors(px: Mitmdump) -> float:
     for m in re.finditer(r"^sso_router_store_errors_total(?:\{[^}]*\})? ([0-9.eE+-]+)$", text, re.M):
         total += float(m.group(1))
     return total
-
-
-def flip(org: str, migrated: bool):
-    return lambda m: m["orgs"][org].update(migrated=migrated)
-
-
-def start_saml_login(px: Mitmdump, hint: str, provider: str) -> tuple[Browser, Hop]:
-    b = Browser()
-    start = b.get(authorize_url(px.url, login_hint=hint))
-    assert start.status == 302 and start.peer == provider, (start, start.text[:300])
-    page = b.get(start.location)
-    assert page.status == 200, (page, page.text[:300])
-    return b, page
 
 
 # -- tests -----------------------------------------------------------------------------------------
