@@ -66,7 +66,7 @@ def _extract(view: RequestView, limits: Limits, clues: Clues) -> None:
 
 
 def _read_fields(f: Fields, limits: Limits, clues: Clues) -> None:
-    get = f.get
+    get = ({**f.nested, **f.top} if f.nested else f.top).get  # a top-level parameter wins over a nested one
     if get("response_type") is not None:
         clues.login_start = True
     for name in EMAIL_FIELDS:

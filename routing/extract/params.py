@@ -60,10 +60,6 @@ class Fields:
                 if k in FIELDS and isinstance(v, str) and k not in self.nested:
                     self.nested[k] = v
 
-    def get(self, key: str) -> str | None:
-        v = self.top.get(key)
-        return v if v is not None else self.nested.get(key)
-
 
 def _json_object(text: str | bytes) -> dict | None:
     try:
