@@ -6,6 +6,7 @@ error into a counted ``(kind, message)`` failure and carries on with the rest.
 
 from __future__ import annotations
 
+from typing import Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import ExtractError
@@ -13,19 +14,23 @@ from ..view import RequestView
 from .clues import Clues
 from .jwt import claim_str, read_jwt_claims
 from .limits import Limits
-from .params import (CONNECTION_FIELDS, CORRELATION_FIELDS, DOMAIN_FIELDS, EMAIL_FIELDS, ORG_ID_FIELDS, Fields,
-                     basic_auth_user, read_body, read_query)
-from .saml import SamlMessage, parse_saml
+from .params import (CONNECTION_FIELDS, CORRELATION_FIELDS, DOMAIN_FIELDS, EMAIL_FIELDS, ORG_ID_FIELDS, SAML_FIELDS,
+                     Fields, basic_auth_user, read_body, read_query, unquote_form)
+from .saml import SamlMessage, parse_saml, read_saml_head
 
 __all__ = ["Clues", "Limits", "extract", "path_connections", "connection_in_url", "saml_clues"]
 
 _LOGIN_START_TAILS = ("/authorize", "/sso-login")  # /oauth/authorize, /oauth2/authorize (Cognito) included
 
 
-def extract(view: RequestView, limits: Limits) -> Clues:
+def extract(view: RequestView, limits: Limits, issuer_decides: Callable[[str], bool] | None = None) -> Clues:
+    """``issuer_decides(issuer)``: True when a SAML Issuer alone settles which org a request names,
+    whatever else the message holds (``pipeline.begin`` knows when: the Issuer is a mapped entity
+    id and no test user exists). A POSTed Response is then read only up to its Issuer (a fraction
+    of an 11 KB message); otherwise, and whenever that head cannot be read, all of it is."""
     clues = Clues()
     try:
-        _extract(view, limits, clues)
+        _extract(view, limits, clues, issuer_decides)
     except ExtractError as e:  # a reader that did not catch its own
         clues.failures.append((e.kind, e.msg))
     except Exception as e:  # noqa: BLE001 — a bug must not lose the request; it is counted as one
@@ -33,7 +38,7 @@ def extract(view: RequestView, limits: Limits) -> Clues:
     return clues
 
 
-def _extract(view: RequestView, limits: Limits, clues: Clues) -> None:
+def _extract(view: RequestView, limits: Limits, clues: Clues, issuer_decides: Callable[[str], bool] | None) -> None:
     path = view.path
     for label, conn in path_connections(path):
         clues.path_connections.append((label, conn))
@@ -61,11 +66,11 @@ def _extract(view: RequestView, limits: Limits, clues: Clues) -> None:
             if user:
                 clues.client_ids.append(("client_id (Basic auth)", user))
 
-    if fields.top or fields.nested:
-        _read_fields(fields, limits, clues)
+    if fields.top or fields.nested or fields.saml_form:
+        _read_fields(fields, limits, clues, issuer_decides)
 
 
-def _read_fields(f: Fields, limits: Limits, clues: Clues) -> None:
+def _read_fields(f: Fields, limits: Limits, clues: Clues, issuer_decides: Callable[[str], bool] | None) -> None:
     get = ({**f.nested, **f.top} if f.nested else f.top).get  # a top-level parameter wins over a nested one
     if get("response_type") is not None:
         clues.login_start = True
@@ -109,8 +114,14 @@ def _read_fields(f: Fields, limits: Limits, clues: Clues) -> None:
             for c in ("iss", "sub"):
                 if s := claim_str(claims, c):
                     clues.client_ids.append((f"client_assertion {c}", s))
-    for name in ("SAMLRequest", "SAMLResponse"):
-        v = get(name)
+    for name in SAML_FIELDS:
+        form = f.saml_form.get(name)  # from the body, still URL-encoded (a query value is in f.top)
+        if form is not None and issuer_decides is not None and name == "SAMLResponse":
+            head = read_saml_head(form, limits)
+            if head is not None and head.issuer is not None and issuer_decides(head.issuer):
+                saml_clues(head, clues, destination=False)  # its connection ranks below the Issuer
+                continue
+        v = unquote_form(form) if form is not None else get(name)
         if v:
             try:
                 msg = parse_saml(v, deflated=name in f.query_keys, limits=limits)
@@ -134,7 +145,7 @@ def _jwt_clues(token: str, name: str, limits: Limits, clues: Clues) -> None:
         clues.org_ids.append((f"{name} tid", s))
 
 
-def saml_clues(msg: SamlMessage, clues: Clues) -> None:
+def saml_clues(msg: SamlMessage, clues: Clues, *, destination: bool = True) -> None:
     # a login start: an AuthnRequest, or an IdP-initiated Response (one that answers no request)
     if msg.kind == "AuthnRequest" or (msg.kind == "Response" and not msg.in_response_to):
         clues.login_start = True
@@ -149,7 +160,7 @@ def saml_clues(msg: SamlMessage, clues: Clues) -> None:
             parts = aud.split(":")
             if len(parts) >= 4 and parts[3]:
                 clues.saml_connections.append(("SAML Audience connection", parts[3]))
-    if msg.destination:
+    if destination and msg.destination:
         for conn in connection_in_url(msg.destination):
             clues.saml_connections.append(("SAML Destination connection", conn))
 

@@ -34,17 +34,22 @@ FIELDS = frozenset((
     "response_type",
 ))
 _FIELDS_B = frozenset(f.encode() for f in FIELDS)
+SAML_FIELDS = ("SAMLRequest", "SAMLResponse")
+_SAML_B = frozenset(f.encode() for f in SAML_FIELDS)
 
 
 class Fields:
     """First value of each routing field; nested (one level deep) values kept apart."""
 
-    __slots__ = ("top", "nested", "query_keys")
+    __slots__ = ("top", "nested", "query_keys", "saml_form")
 
     def __init__(self) -> None:
         self.top: dict[str, str] = {}
         self.nested: dict[str, str] = {}
         self.query_keys: set[str] = set()  # fields that came from the query string
+        # SAMLRequest/SAMLResponse from a form body, still URL-encoded: an 11 KB value is decoded
+        # only as far as routing reads it (see ``extract``)
+        self.saml_form: dict[str, bytes] = {}
 
     def add(self, key: str, value: str, *, from_query: bool = False) -> None:
         if key in FIELDS and key not in self.top:
@@ -91,15 +96,20 @@ def read_form(body: bytes, out: Fields) -> None:
         if k not in _FIELDS_B:
             if b"%" not in k and b"+" not in k:
                 if v[:1] == b"{" or v[:3].upper() == b"%7B":  # a JSON object parameter (customParameters)
-                    out.add("", _unquote(v))
+                    out.add("", unquote_form(v))
                 continue
             key = unquote(k.decode("latin-1").replace("+", " "))
+        elif k in _SAML_B:
+            key = k.decode("ascii")
+            if v and key not in out.top and key not in out.saml_form:
+                out.saml_form[key] = v
+            continue
         else:
             key = k.decode("ascii")
-        out.add(key, _unquote(v))
+        out.add(key, unquote_form(v))
 
 
-def _unquote(v: bytes) -> str:
+def unquote_form(v: bytes) -> str:
     return unquote_to_bytes(v.replace(b"+", b" ")).decode("utf-8", "replace")
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import zlib
 from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
 
 from ..errors import ExtractError
 from .limits import Limits
@@ -118,3 +120,54 @@ def read_saml_xml(data: bytes, limits: Limits) -> SamlMessage:
 def _attr(el, name: str) -> str | None:
     v = el.get(name)
     return v.strip() or None if v is not None else None
+
+
+# -- the head of a POSTed Response: root attributes and the Issuer, without the rest -------------
+
+HEAD_B64 = 2048  # URL-encoded characters decoded for the head: up to 1,536 bytes of XML
+_ROOT_NAME = re.compile(rb"<([A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?)[\s/>]")
+_ISSUER_END = re.compile(rb"</(?:[A-Za-z_][\w.\-]*:)?Issuer\s*>")
+
+
+def read_saml_head(form_value: bytes, limits: Limits) -> SamlMessage | None:
+    """The root element's attributes and the first top-level ``Issuer`` of a SAML message, read
+    from a URL-encoded HTTP-POST form value by decoding and parsing only its first ~1.5 KB.
+
+    The head is cut right after the first ``</…Issuer>`` and closed with the root's end tag; that
+    small document goes through the same hardened ``parse_xml``. A cut in the wrong place (an
+    ``</Issuer>`` in a comment or CDATA, the Assertion's Issuer when the Response has none) makes it
+    ill-formed, and a well-formed head is a prefix of the whole document, so it reads exactly what
+    a full parse reads there. Returns None whenever the head cannot be read that way (line-wrapped
+    or form-mangled base64, no Issuer near the top, an over-limit value, ...): the caller then
+    parses the whole message, which also reports what is wrong with it. Audiences and NameID are
+    never read here."""
+    if len(form_value) > limits.max_xml * 4 // 3 or form_value.find(b"+", 0, HEAD_B64) >= 0:
+        return None  # over the limit, or a '+' (a form encoder's space): the full parse says what is wrong
+    raw = form_value[:HEAD_B64]
+    if len(raw) < len(form_value) and b"%" in raw[-2:]:
+        raw = raw[:raw.rindex(b"%")]  # never split a %XX escape
+    b64 = unquote_to_bytes(raw)
+    if b"\n" in b64 or b"\r" in b64 or b" " in b64 or b"\t" in b64:
+        return None  # line-wrapped base64
+    if len(raw) < len(form_value):
+        b64 = b64[:len(b64) // 4 * 4]
+    try:
+        head = binascii.a2b_base64(b64, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+    end = _ISSUER_END.search(head)
+    root = _ROOT_NAME.search(head)
+    if end is None or root is None or root.start() > end.start():
+        return None
+    try:
+        el = parse_xml(head[:end.end()] + b"</" + root.group(1) + b">", max_size=limits.max_xml, kind="saml")
+    except ExtractError:
+        return None
+    tag = el.tag if isinstance(el.tag, str) else ""
+    if not tag.startswith(P) or tag[len(P):] not in _KINDS:
+        return None
+    issuer = next((text_of(child) for child in el if child.tag == _ISSUER), None)
+    if issuer is None:
+        return None
+    return SamlMessage(kind=tag[len(P):], id=_attr(el, "ID"), in_response_to=_attr(el, "InResponseTo"),
+                       issuer=issuer, destination=_attr(el, "Destination"), audiences=(), name_id=None)
