@@ -1,4 +1,4 @@
-"""The router's own sticky cookie: HMAC-signed ``provider|org|expiry``; any defect reads as None."""
+"""The router's own sticky cookie: MAC-signed (``routing.keyed``) ``provider|org|expiry``; any defect reads as None."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import base64
 import binascii
 import hmac
 
+from .keyed import mac
 from .model import Route
 
 COOKIE_NAME = "sso_router"
@@ -20,7 +21,7 @@ def _mac(secret: bytes, payload: bytes, shadow: bool) -> bytes:
     # a cookie set in shadow mode is signed in its own domain: once shadow is switched off it no
     # longer verifies, so it cannot send a browser whose login lives at legacy to the decided provider
     domain = b"sticky-shadow\0" if shadow else b"sticky\0"
-    return hmac.digest(secret, domain + payload, "sha256")
+    return mac(secret, domain + payload)
 
 
 def sign(route: Route, *, secret: bytes, expires: int, shadow: bool = False) -> str:
@@ -31,10 +32,10 @@ def sign(route: Route, *, secret: bytes, expires: int, shadow: bool = False) -> 
 def verify(value: str | None, *, secret: bytes, now: float, shadow: bool = False) -> Route | None:
     if not value or len(value) > MAX_COOKIE or value.count(".") != 1:
         return None
-    body, mac = value.split(".")
+    body, tag = value.split(".")
     try:
         payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        got = base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4))
+        got = base64.urlsafe_b64decode(tag + "=" * (-len(tag) % 4))
     except (binascii.Error, ValueError):
         return None
     if not hmac.compare_digest(got, _mac(secret, payload, shadow)):

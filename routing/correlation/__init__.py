@@ -1,15 +1,15 @@
 """In-flight login memory: the store protocol, keyed hashing, and ``open_store(url)``.
 
 Values (states, codes, tokens, SAML IDs) are never stored: only
-``HMAC(secret, namespace ‖ value)``. Entries expire; no request erases one.
+a keyed hash of ``namespace ‖ value`` (``routing.keyed``). Entries expire; no request erases one.
 """
 
 from __future__ import annotations
 
-import hmac
 from urllib.parse import urlsplit, urlunsplit
 from typing import Callable, Iterable, Protocol, Sequence
 
+from ..keyed import mac_hex
 from ..model import Route
 
 Entry = tuple[str, Route, int]  # (key, route, ttl seconds)
@@ -25,8 +25,7 @@ class CorrelationStore(Protocol):
 
 
 def key_for(secret: bytes, namespace: str, value: str) -> str:
-    # hmac.digest: OpenSSL's one-shot HMAC, several times cheaper than building an hmac object
-    return hmac.digest(secret, namespace.encode() + b"\0" + value.encode("utf-8", "surrogatepass"), "sha256").hex()[:40]
+    return mac_hex(secret, namespace.encode() + b"\0" + value.encode("utf-8", "surrogatepass"), 20)
 
 
 def safe_url(url: str) -> str:
