@@ -28,7 +28,7 @@ from .extract.clues import Clue, Clues
 from .model import Decision, Mapping, Reason, Route
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per request, never changed (not frozen: ~4x cheaper to build)
 class OrgHit:
     org: str
     evidence: str
@@ -49,25 +49,35 @@ def _email_domain(email: str) -> str:
 
 
 def find_org(clues: Clues, m: Mapping) -> OrgHit | None:
-    """The org the request names, by the precedence in this module's docstring."""
-    for label, email in clues.emails:
-        org = m.by_test_user.get(email.lower())
-        if org is not None:
-            return OrgHit(org, f"test user ({label})", test_user=True)
+    """The org the request names, by the precedence in this module's docstring.
+    (Written out step by step: most clue lists are empty, and skipping them is most of the work.)"""
+    if clues.emails and m.by_test_user:
+        for label, email in clues.emails:
+            org = m.by_test_user.get(email.lower())
+            if org is not None:
+                return OrgHit(org, f"test user ({label})", test_user=True)
     conn = m.by_connection.get
-    dom = m.by_domain.get
-    return (
-        _lookup(clues.connections, conn)
-        or _lookup(clues.idp_identifiers, conn, lambda v: dom(v.lower()))
-        or _lookup(clues.path_connections, conn)
-        or _lookup(clues.org_ids, m.by_org_id.get)
-        or _lookup(clues.entity_ids, m.by_entity_id.get)
-        or _lookup(clues.saml_connections, conn)
-        or _lookup(clues.issuers, m.by_issuer.get)
-        or _lookup(clues.client_ids, m.by_client_id.get)
-        or _lookup(clues.domains, lambda v: dom(v.lower()))
-        or _lookup(clues.emails, lambda v: dom(_email_domain(v)), suffix=" domain")
-    )
+    if clues.connections and (hit := _lookup(clues.connections, conn)):
+        return hit
+    if clues.idp_identifiers and (hit := _lookup(clues.idp_identifiers, conn, lambda v: m.by_domain.get(v.lower()))):
+        return hit
+    if clues.path_connections and (hit := _lookup(clues.path_connections, conn)):
+        return hit
+    if clues.org_ids and (hit := _lookup(clues.org_ids, m.by_org_id.get)):
+        return hit
+    if clues.entity_ids and (hit := _lookup(clues.entity_ids, m.by_entity_id.get)):
+        return hit
+    if clues.saml_connections and (hit := _lookup(clues.saml_connections, conn)):
+        return hit
+    if clues.issuers and (hit := _lookup(clues.issuers, m.by_issuer.get)):
+        return hit
+    if clues.client_ids and (hit := _lookup(clues.client_ids, m.by_client_id.get)):
+        return hit
+    if clues.domains and (hit := _lookup(clues.domains, lambda v: m.by_domain.get(v.lower()))):
+        return hit
+    if clues.emails:
+        return _lookup(clues.emails, lambda v: m.by_domain.get(_email_domain(v)), suffix=" domain")
+    return None
 
 
 def is_forced(header_value: str | None, m: Mapping) -> bool:

@@ -19,7 +19,7 @@ from .rewrite import ResponsePlan, plan_response
 from .view import RequestView, ResponseView
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per request, never changed (not frozen: ~4x cheaper to build)
 class Pending:
     view: RequestView
     clues: Clues

@@ -76,16 +76,32 @@ def _json_object(text: str | bytes) -> dict | None:
 
 def read_query(query: str, out: Fields) -> None:
     """Like ``parse_qsl`` (blank values skipped), but only routing fields are URL-decoded."""
+    top, from_query = out.top, out.query_keys
+    json_params = "{" in query or "%7B" in query or "%7b" in query  # customParameters={...}
     for part in query.split("&"):
-        k, sep, v = part.partition("=")
+        k, _, v = part.partition("=")
         if not v:
             continue
-        if k not in FIELDS:
-            if "%" in k or "+" in k:
-                k = unquote(k.replace("+", " "))
-            elif v[0] != "{" and v[:3] not in ("%7B", "%7b"):
-                continue  # not a routing field, not a JSON object parameter (customParameters)
-        out.add(k, unquote(v.replace("+", " ")) if "%" in v or "+" in v else v, from_query=True)
+        if k in FIELDS:
+            value = _unquote_str(v) if "%" in v or "+" in v else v
+            if k not in top:
+                top[k] = value
+                from_query.add(k)
+            else:
+                out.add(k, value, from_query=True)
+            continue
+        if "%" in k or "+" in k:
+            k = unquote(k.replace("+", " "))
+        elif not json_params or (v[0] != "{" and v[:3] not in ("%7B", "%7b")):
+            continue  # not a routing field, not a JSON object parameter
+        out.add(k, _unquote_str(v) if "%" in v or "+" in v else v, from_query=True)
+
+
+def _unquote_str(v: str) -> str:
+    """``unquote_plus``; for plain ASCII (what browsers send) through ``unquote_to_bytes``, at half
+    the cost. A non-ASCII query (raw bytes reach us as surrogate escapes) takes ``unquote``."""
+    v = v.replace("+", " ")
+    return unquote_to_bytes(v).decode("utf-8", "replace") if v.isascii() else unquote(v)
 
 
 def read_form(body: bytes, out: Fields) -> None:

@@ -32,7 +32,7 @@ from ..reload import MappingHolder
 from ..rewrite import rewrite_set_cookie
 from . import errorpage, views
 from .store_guard import StoreGuard
-from .flows import REQUEST_META, authority_host, response_view, view_from_flow
+from .flows import REQUEST_META, authority_host, header_dict, response_view, view_from_flow
 
 log = logging.getLogger("sso_router")
 VERSION = "0.1.0"
@@ -203,8 +203,9 @@ class SSORouter:
         if flow.response or flow.error or not flow.live:
             return None
         req = flow.request
-        if req.path.startswith(endpoints.PREFIX):
-            status, headers, body = endpoints.answer(req.path.split("?", 1)[0], req.method, self.holder,
+        raw_path = req.path
+        if raw_path.startswith(endpoints.PREFIX):
+            status, headers, body = endpoints.answer(raw_path.split("?", 1)[0], req.method, self.holder,
                                                      self.stores.status, self.metrics, VERSION, self.serving)
             flow.response = http.Response.make(status, body, headers)
             return None
@@ -214,7 +215,7 @@ class SSORouter:
             return None
         started = time.perf_counter()
         s = m.settings
-        view = view_from_flow(flow, s.limits.max_body)
+        view = view_from_flow(flow, s.limits.max_body, raw_path)
         if view.host not in s.hosts:
             self.metrics.inc("sso_router_refused_total", status="421")
             flow.response = http.Response.make(
@@ -277,16 +278,10 @@ class SSORouter:
             new = org.target_paths.get(path)
             if new is not None:
                 req.path = new + (f"?{query}" if query else "")
-        client_ip = flow.client_conn.peername[0] if flow.client_conn.peername else ""
+        point_upstream(req, p)
+        if p.client_ip_header and flow.client_conn.peername:
+            req.headers[p.client_ip_header] = flow.client_conn.peername[0]
         up = p.upstream
-        req.scheme = up.scheme
-        req.port = up.port
-        req.host = up.host
-        req.host_header = p.host_header or up.netloc
-        for k, v in p.headers:
-            req.headers[k] = v
-        if p.client_ip_header and client_ip:
-            req.headers[p.client_ip_header] = client_ip
         flow.metadata[META] = {
             "provider": d.provider, "reason": d.reason.value, "org": d.org, "identifier": d.evidence,
             "forwarded_to": d.forward_to, "shadow": d.shadow, "upstream": up.url,
@@ -323,8 +318,9 @@ class SSORouter:
                meta: dict) -> list[tuple[str, Route, int]]:
         """Apply the response plan (Location, Set-Cookie) and return what to remember."""
         try:
-            want_body = 200 <= resp.status_code < 300 and not resp.stream
-            view = response_view(flow, want_body=want_body, max_body=m.settings.limits.max_body)
+            hdrs = header_dict(resp.data.headers)
+            view = response_view(flow, want_body=200 <= resp.status_code < 300 and not resp.stream,
+                                 max_body=m.settings.limits.max_body, headers=hdrs)
             plan, entries = pipeline.learn(view, p, m, meta["org"], self.secret)
         except Exception as e:  # noqa: BLE001 — the response still goes out, unchanged; counted
             self.metrics.inc("sso_router_parse_failures_total", kind="internal")
@@ -332,8 +328,8 @@ class SSORouter:
             return []
         if plan.location is not None:
             resp.headers["location"] = plan.location
-        cookies = resp.headers.get_all("set-cookie")
-        if cookies:
+        if "set-cookie" in hdrs:
+            cookies = resp.headers.get_all("set-cookie")
             host = m.settings.public_netloc.rsplit(":", 1)[0]
             new = [rewrite_set_cookie(c, p, host) for c in cookies]
             if new != cookies:
@@ -420,6 +416,29 @@ class SSORouter:
         p = self._upstream_map().get((addr[0].lower(), addr[1])) if addr else None
         if p is not None and p.sni and data.server.tls:
             data.server.sni = p.sni
+
+
+def point_upstream(req: http.Request, p: Provider) -> None:
+    """Send ``req`` to ``p``: what setting ``scheme``, ``port``, ``host`` and ``host_header`` does,
+    without the three Host/authority rewrites those setters make on the way (mitmproxy 12.2's
+    ``Request``; tests/addon pin the result for HTTP/1 and HTTP/2)."""
+    up = p.upstream
+    data = req.data
+    hh = p.host_header or up.netloc
+    h2 = req.is_http2 or req.is_http3
+    if data.authority and not h2:  # absolute-form request line: let mitmproxy rewrite it all
+        req.scheme, req.port, req.host = up.scheme, up.port, up.host
+        req.host_header = hh
+    else:
+        data.scheme = up.scheme.encode("ascii")
+        data.host = up.host
+        data.port = up.port
+        if h2:
+            req.authority = hh
+        if not h2 or "host" in data.headers:
+            data.headers["Host"] = hh
+    for k, v in p.headers:
+        data.headers[k] = v
 
 
 def flow_line(flow: http.HTTPFlow, status: int) -> None:

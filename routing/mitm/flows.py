@@ -13,15 +13,20 @@ from ..view import RequestView, ResponseView, media_type
 from ..view import host_of as authority_host
 
 
-def message_body(msg: http.Message, max_body: int) -> tuple[bytes, str | None]:
+_UNSET = object()
+
+
+def message_body(msg: http.Message, max_body: int, encoding=_UNSET) -> tuple[bytes, str | None]:
     """The body to inspect and, when there is none to inspect, why. Never mitmproxy's own
-    (unbounded) decoder: a Content-Encoding is decoded within ``max_body``."""
+    (unbounded) decoder: a Content-Encoding is decoded within ``max_body``. ``encoding``: the
+    Content-Encoding when the caller has read it already."""
     raw = msg.raw_content
     if not raw:
         return b"", None
     if len(raw) > max_body:
         return raw, None  # the extractor reports it as over the limit and skips it
-    encoding = msg.headers.get("content-encoding")
+    if encoding is _UNSET:
+        encoding = msg.headers.get("content-encoding")
     if not encoding:
         return raw, None
     try:
@@ -30,33 +35,55 @@ def message_body(msg: http.Message, max_body: int) -> tuple[bytes, str | None]:
         return b"", e.msg
 
 
-def view_from_flow(flow: http.HTTPFlow, max_body: int) -> RequestView:
+def header_dict(headers: http.Headers) -> dict[str, str]:
+    """All header fields in one pass, names lower-cased, as a plain dict (the core's ``HeaderLookup``).
+    Repeated fields are joined as mitmproxy joins them (", "), cookies as browsers do ("; "; HTTP/2
+    sends each cookie as its own field). One pass instead of a scan of every field per lookup."""
+    out: dict[str, str] = {}
+    for k, v in headers.fields:
+        name = k.decode("latin-1").lower()
+        value = v.decode("utf-8", "surrogateescape")
+        if name in out:
+            out[name] += ("; " if name == "cookie" else ", ") + value
+        else:
+            out[name] = value
+    return out
+
+
+def view_from_flow(flow: http.HTTPFlow, max_body: int, path: str | None = None) -> RequestView:
     req = flow.request
-    path, _, query = req.path.partition("?")
-    method = req.method.upper()
-    body, note = message_body(req, max_body) if method not in ("GET", "HEAD") else (b"", None)
-    cookies = req.headers.get_all("cookie")  # HTTP/2 sends each cookie as its own header field
+    data = req.data
+    path, _, query = (path if path is not None else req.path).partition("?")
+    method = data.method.decode("utf-8", "surrogateescape").upper()
+    headers = header_dict(data.headers)
+    body, note = message_body(req, max_body, headers.get("content-encoding")) if method not in ("GET", "HEAD") \
+        else (b"", None)
+    host = headers.get("host") if not (req.is_http2 or req.is_http3) else (req.authority or headers.get("host"))
+    cookies = headers.get("cookie")
     return RequestView(
         method=method,
-        host=authority_host(req.host_header or req.authority or ""),
+        host=authority_host(host or req.authority or ""),
         path=path,
         query=query,
-        headers=req.headers,
+        headers=headers,
         body=body,
-        content_type=media_type(req.headers.get("content-type")),
-        sticky=read_cookie("; ".join(cookies)) if cookies else None,
+        content_type=media_type(headers.get("content-type")),
+        sticky=read_cookie(cookies) if cookies else None,
         body_note=note,
     )
 
 
-def response_view(flow: http.HTTPFlow, *, want_body: bool, max_body: int = 1_048_576) -> ResponseView:
+def response_view(flow: http.HTTPFlow, *, want_body: bool, max_body: int = 1_048_576,
+                  headers: dict[str, str] | None = None) -> ResponseView:
+    """``headers``: the response's ``header_dict``, when the caller has it already."""
     resp = flow.response
     assert resp is not None
-    ct = media_type(resp.headers.get("content-type"))
+    hdrs = headers if headers is not None else header_dict(resp.data.headers)
+    ct = media_type(hdrs.get("content-type"))
     body = b""
     if want_body and (ct == "text/html" or ct.endswith("json")):
-        body, _ = message_body(resp, max_body)
-    return ResponseView(status=resp.status_code, location=resp.headers.get("location"), content_type=ct, body=body)
+        body, _ = message_body(resp, max_body, hdrs.get("content-encoding"))
+    return ResponseView(status=resp.status_code, location=hdrs.get("location"), content_type=ct, body=body)
 
 
 def read_flows(path: str) -> Iterator[http.HTTPFlow]:

@@ -402,3 +402,51 @@ def test_only_upstream_failures_count_as_upstream_errors(mapping_file, msg, coun
         router.error(f)
         return router.metrics.get("sso_router_upstream_errors_total", provider="legacy")
     assert with_router(fn, mapping_file) == (1 if counted else 0)
+
+
+# -- point_upstream: the request's target set as mitmproxy's own setters would set it ----------------
+
+def _by_setters(req: http.Request, p) -> http.Request:
+    r = req.copy()
+    up = p.upstream
+    r.scheme, r.port, r.host = up.scheme, up.port, up.host
+    r.host_header = p.host_header or up.netloc
+    for k, v in p.headers:
+        r.headers[k] = v
+    return r
+
+
+@pytest.mark.parametrize("version, authority, host", [
+    ("HTTP/1.1", "", "auth.yourapp.com"),  # origin-form, what browsers send
+    ("HTTP/1.1", "auth.yourapp.com", "auth.yourapp.com"),  # absolute-form request line
+    ("HTTP/1.1", "", None),  # no Host at all (HTTP/1.0 style)
+    ("HTTP/2.0", "auth.yourapp.com", None),  # :authority only
+    ("HTTP/2.0", "auth.yourapp.com", "auth.yourapp.com"),  # :authority and a Host field
+])
+@pytest.mark.parametrize("provider", ["legacy", "scalekit"])
+def test_point_upstream_matches_mitmproxys_setters(mapping_file, version, authority, host, provider):
+    from routing.mapping_loader import load_mapping_file
+    from routing.mitm.addon import point_upstream
+
+    m = load_mapping_file(str(mapping_file))
+    p = m.providers[provider]
+    req = http.Request("127.0.0.1", 8080, b"GET", b"http", authority.encode(), b"/authorize?x=1",
+                       version.encode(), http.Headers(**({"Host": host} if host else {})), b"", None, 0.0, 0.0)
+    want = _by_setters(req, p)
+    point_upstream(req, p)
+    assert req.data.scheme == want.data.scheme and req.host == want.host and req.port == want.port
+    assert req.data.authority == want.data.authority
+    assert req.headers.fields == want.headers.fields
+    assert req.url == want.url and req.url.startswith(p.upstream.url.rstrip("/"))
+
+
+def test_header_dict_joins_repeats_as_mitmproxy_does():
+    from routing.mitm.flows import header_dict
+
+    h = http.Headers([(b"Accept", b"a"), (b"accept", b"b"), (b"Cookie", b"x=1"), (b"cookie", b"sso_router=v"),
+                      (b"X-Raw", b"caf\xc3\xa9"), (b"X-Bad", b"\xff")])
+    d = header_dict(h)
+    assert d["accept"] == h["accept"] == "a, b"
+    assert d["cookie"] == "x=1; sso_router=v"
+    assert d["x-raw"] == h["x-raw"] == "café"
+    assert d["x-bad"] == h["x-bad"]  # undecodable bytes: the same surrogate escapes as mitmproxy
