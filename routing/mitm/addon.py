@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import secrets
@@ -160,6 +161,7 @@ class SSORouter:
 
     def running(self) -> None:
         self.serving = True
+        freeze_heap()
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio_utils.create_task(self._watch(), name="sso-router mapping watcher", keep_ref=True)
         if self._pinger is None or self._pinger.done():
@@ -167,6 +169,7 @@ class SSORouter:
                                                      keep_ref=True)
 
     def done(self) -> None:
+        gc.unfreeze()
         views.unregister()
         for task in (self._watcher, self._pinger):
             if task is not None:
@@ -189,6 +192,7 @@ class SSORouter:
                 log.warning(f"sso-router: mapping reload failed: {type(e).__name__}: {e}")
                 continue
             if result.status == "ok":
+                freeze_heap()
                 self.metrics.inc("sso_router_mapping_reloads_total", result="ok")
                 log.info(f"sso-router: mapping {holder.path} reloaded: {result.message}")
             elif result.status == "rejected":
@@ -260,7 +264,8 @@ class SSORouter:
         except Exception as e:  # noqa: BLE001
             return self._fallback(flow, m, e, started)
         # what the browser sent, before the request is pointed upstream: replay and explain need it
-        flow.metadata[REQUEST_META] = {"authority": req.host_header or "", "path": req.path}
+        authority = req.host_header if req.is_http2 or req.is_http3 else view.headers.get("host")
+        flow.metadata[REQUEST_META] = {"authority": authority or "", "path": req.path}
         self._apply(flow, d, m, view.path, view.query)
         self._count(d, started)
         return None
@@ -321,6 +326,8 @@ class SSORouter:
             hdrs = header_dict(resp.data.headers)
             view = response_view(flow, want_body=200 <= resp.status_code < 300 and not resp.stream,
                                  max_body=m.settings.limits.max_body, headers=hdrs)
+            if view.location is None and not view.body and "set-cookie" not in hdrs:
+                return []  # nothing to rewrite, nothing to remember (most responses)
             plan, entries = pipeline.learn(view, p, m, meta["org"], self.secret)
         except Exception as e:  # noqa: BLE001 — the response still goes out, unchanged; counted
             self.metrics.inc("sso_router_parse_failures_total", kind="internal")
@@ -435,10 +442,26 @@ def point_upstream(req: http.Request, p: Provider) -> None:
         data.port = up.port
         if h2:
             req.authority = hh
-        if not h2 or "host" in data.headers:
-            data.headers["Host"] = hh
+        _set_host(data.headers, hh, create=not h2)
     for k, v in p.headers:
         data.headers[k] = v
+
+
+def _set_host(headers: http.Headers, value: str, *, create: bool) -> None:
+    """``headers["Host"] = value`` (when there is a Host, or ``create``), as ``MultiDict.set_all``
+    does it — first field kept in place, repeats dropped — without a method call per field."""
+    v = value.encode("utf-8", "surrogateescape")
+    out: list[tuple[bytes, bytes]] = []
+    found = False
+    for k, old in headers.fields:
+        if k.lower() == b"host":
+            if not found:
+                out.append((k, v))
+                found = True
+        else:
+            out.append((k, old))
+    if found or create:
+        headers.fields = tuple(out) if found else (*out, (b"Host", v))
 
 
 def flow_line(flow: http.HTTPFlow, status: int) -> None:
@@ -450,6 +473,15 @@ def flow_line(flow: http.HTTPFlow, status: int) -> None:
         sys.stdout.flush()
     except (OSError, ValueError):  # a closed or broken stdout must not break routing
         pass
+
+
+def freeze_heap() -> None:
+    """Move what is alive now (mitmproxy, the mapping: ~15 objects per org) out of the cyclic
+    GC's reach. Each full collection otherwise walks the whole mapping again: 65k instructions per
+    request (0.7% of the proxy's work) with the benchmark's 1,000-org mapping, and pauses that
+    grow with the org count. Frozen objects are still freed by reference counting when a reload replaces
+    them; the mapping holds no cycles (mapping_loader)."""
+    gc.freeze()
 
 
 def parse_timeout(value: str) -> float:
