@@ -1,1 +1,1 @@
-from routing.mitm.addon import SSORouter; addons = [SSORouter()]  # noqa: E702 — the file given to mitmdump -s
+from routing.mitm.script import *  # noqa: F403 — the file given to mitmdump -s: the router's hooks (routing/mitm/script.py)

@@ -33,4 +33,4 @@ def test_core_imports_no_mitmproxy():
 
 def test_addon_file_is_one_line():
     lines = [ln for ln in (ROOT.parent / "sso_router_addon.py").read_text().splitlines() if ln.strip()]
-    assert len(lines) == 1 and "routing.mitm.addon" in lines[0]
+    assert len(lines) == 1 and "routing.mitm.script" in lines[0]

@@ -125,7 +125,10 @@ class SSORouter:
         opt = getattr(ctx.options, "_options", {}).get("flow_detail")
         if opt is None:
             return  # not mitmdump (mitmweb shows flows in its UI)
-        if opt.value is optmanager.unset and opt.default != 0:
+        if _PROCESS.get("quieted_dumper") and ctx.options.flow_detail == 0:
+            self._flow_lines = True  # a script reload: flow_detail reads 0 because the router set it
+        elif opt.value is optmanager.unset and opt.default != 0:
+            _PROCESS["quieted_dumper"] = True
             ctx.options.update(flow_detail=0)
             self._flow_lines = True
         elif ctx.options.flow_detail >= 1:
@@ -178,7 +181,9 @@ class SSORouter:
         self.stores.close()
         if self.decision_log is not None:
             self.decision_log.close()
-            self.decision_log = None
+        # as new: a script reload hands this same instance (routing/mitm/script.py) to load()
+        # and configure() again
+        self.__init__()  # type: ignore[misc]
 
     async def _watch(self) -> None:
         while True:

@@ -297,9 +297,12 @@ def test_blocking_store_path_remembers_and_recalls(mapping_file, tmp_path):
     assert (g.metadata["sso_router"]["provider"], g.metadata["sso_router"]["reason"]) == ("scalekit", "correlation")
 
 
-def test_a_script_reload_keeps_memory_logins_in_flight(mapping_file, monkeypatch):
-    """mitmproxy rebuilds the addon when the -s script is edited (done(), then a new instance);
-    a login in flight in the memory store, hashed with the random per-process key, survives."""
+@pytest.mark.parametrize("same_instance", [True, False], ids=["script module (same instance)", "new instance"])
+def test_a_script_reload_keeps_memory_logins_in_flight(mapping_file, monkeypatch, same_instance):
+    """When the -s script is edited mitmproxy calls done() and loads it again: sso_router_addon.py
+    hands out the same SSORouter (routing/mitm/script.py), which done() left as new; an addon
+    written the usual way gets a new instance. Either way a login in flight in the memory store,
+    hashed with the random per-process key, survives, and the router works as before."""
     monkeypatch.delenv("SSO_ROUTER_SECRET", raising=False)
 
     async def main():
@@ -310,15 +313,33 @@ def test_a_script_reload_keeps_memory_logins_in_flight(mapping_file, monkeypatch
             await hook(first.request, f)
             f.response = http.Response.make(302, b"", {"location": "https://idp.example/authorize?client_id=c&response_type=code&state=RELOAD-1"})
             await hook(first.response, f)
+            key = first.secret
             first.done()
-        second = SSORouter()
+            assert first.holder is None and first.secret == b"" and first.stores.store is None  # as new
+        second = first if same_instance else SSORouter()
         with taddons.context(Proxyserver(), second) as tctx:
             tctx.configure(second, sso_mapping=str(mapping_file))
+            second.running()
             g = make_flow("/cb?state=RELOAD-1")
             await hook(second.request, g)
-            return first.secret == second.secret, g.metadata["sso_router"]
-    same_key, meta = run(main())
+            h = make_flow("/authorize?login_hint=bob@newcompany.com&response_type=code")
+            await hook(second.request, h)
+            same = key == second.secret
+            second.done()
+            return same, g.metadata["sso_router"], h.metadata["sso_router"]
+    same_key, meta, meta2 = run(main())
     assert same_key and (meta["provider"], meta["reason"]) == ("legacy", "correlation")
+    assert (meta2["provider"], meta2["reason"], meta2["org"]) == ("scalekit", "org", "newcompany.com")
+
+
+def test_script_module_exposes_the_hooks_of_one_router():
+    import routing.mitm.script as script
+
+    assert set(script.__all__) >= {"load", "configure", "running", "done", "request", "response", "error",
+                                   "next_layer", "server_connect"}
+    for name in script.__all__:
+        assert getattr(script, name).__self__ is script.router
+    assert not hasattr(script, "addons")  # hooks on the module itself, not one level down
 
 
 def test_http2_cookie_crumbs_carry_the_sticky_cookie(mapping_file):

@@ -22,8 +22,10 @@ SECRET = "test-secret"
 
 class Mitmdump:
     def __init__(self, workdir: pathlib.Path, port: int, mapping: dict, *, extra_args: list[str] = (),
-                 secret: str | None = SECRET, name: str = "mitmdump", readme: bool = False):
+                 secret: str | None = SECRET, name: str = "mitmdump", readme: bool = False,
+                 addon: pathlib.Path = ADDON):
         self.workdir = workdir
+        self.addon = addon
         self.port = port
         self.mapping = mapping
         self.readme = readme  # the README's command line: relative mapping.toml, no other --set
@@ -41,10 +43,10 @@ class Mitmdump:
 
     def command(self) -> list[str]:
         if self.readme:
-            return [str(MITMDUMP), "--mode", "reverse:https://legacy.invalid", "-s", str(ADDON),
+            return [str(MITMDUMP), "--mode", "reverse:https://legacy.invalid", "-s", str(self.addon),
                     "--set", "sso_mapping=mapping.toml", "--listen-host", "127.0.0.1", "-p", str(self.port)]
         cmd = [str(MITMDUMP), "--mode", "reverse:https://legacy.invalid", "--listen-host", "127.0.0.1",
-               "-p", str(self.port), "-s", str(ADDON), "--set", f"sso_mapping={self.mapping_path}",
+               "-p", str(self.port), "-s", str(self.addon), "--set", f"sso_mapping={self.mapping_path}",
                "--set", f"sso_decision_log={self.decision_log}"]
         if self.secret is not None:
             cmd += ["--set", f"sso_secret={self.secret}"]

@@ -1,0 +1,30 @@
+"""What ``sso_router_addon.py`` (the file given to ``mitmdump -s``) imports: the router's hooks
+as attributes of the script module itself.
+
+mitmproxy treats a script module as an addon and walks into its ``addons`` list on every event
+(8 per request: 4 lifecycle hooks, each followed by ``update``). Hooks found on the module are one
+level shallower than hooks of an object in ``addons``. callgrind, 400 requests through a real
+mitmdump with no-op hooks: +83k instructions per request over bare mitmdump as module
+functions, +139k as an object in ``addons``.
+
+When the script is edited, mitmproxy calls ``done`` and re-executes it; the import then finds this
+module in ``sys.modules`` and hands out the same instance, which ``SSORouter.done`` has left as new.
+mitmproxy then calls ``load``, ``configure`` and ``running`` as for any new addon.
+"""
+
+from __future__ import annotations
+
+from .addon import SSORouter
+
+router = SSORouter()
+load = router.load
+configure = router.configure
+running = router.running
+done = router.done
+request = router.request
+response = router.response
+error = router.error
+next_layer = router.next_layer
+server_connect = router.server_connect
+
+__all__ = ["load", "configure", "running", "done", "request", "response", "error", "next_layer", "server_connect"]
