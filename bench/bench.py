@@ -189,20 +189,22 @@ def start_nginx(w: str, port: int, core: str) -> subprocess.Popen:
     return p
 
 
-def start_mitmdump(w: str, name: str, port: int, core: str, *, router_mapping: str | None,
-                   upstream_port: int) -> subprocess.Popen:
-    args = ["taskset", "-c", core, MITMDUMP, "-q", "--listen-host", "127.0.0.1", "-p", str(port),
+def mitmdump_args(w: str, port: int, *, router_mapping: str | None, upstream_port: int) -> tuple[list[str], str]:
+    """The command line of one arm, and the path that answers 200 once it serves."""
+    args = [MITMDUMP, "-q", "--listen-host", "127.0.0.1", "-p", str(port),
             "--set", "termlog_verbosity=warn", "--set", "flow_detail=0",
             "--set", "connection_strategy=lazy",  # what the router sets itself; the same in both arms
             "--set", f"confdir={w}/mitmproxy"]
     if router_mapping:
-        args += ["--mode", "reverse:https://legacy.invalid", "-s", ADDON,
-                 "--set", f"sso_mapping={router_mapping}", "--set", "sso_secret=x"]
-        probe = "/.sso-router/ready"
-    else:
-        args += ["--mode", f"reverse:http://127.0.0.1:{upstream_port}"]
-        probe = "/"
-    p = PROCS.start(args, os.path.join(w, f"{name}.log"))
+        return args + ["--mode", "reverse:https://legacy.invalid", "-s", ADDON,
+                       "--set", f"sso_mapping={router_mapping}", "--set", "sso_secret=x"], "/.sso-router/ready"
+    return args + ["--mode", f"reverse:http://127.0.0.1:{upstream_port}"], "/"
+
+
+def start_mitmdump(w: str, name: str, port: int, core: str, *, router_mapping: str | None,
+                   upstream_port: int) -> subprocess.Popen:
+    args, probe = mitmdump_args(w, port, router_mapping=router_mapping, upstream_port=upstream_port)
+    p = PROCS.start(["taskset", "-c", core, *args], os.path.join(w, f"{name}.log"))
     wait_http(port, probe, F.PUBLIC_HOST, p, name)
     return p
 
@@ -416,6 +418,29 @@ def engine(w: str, quick: bool) -> dict:
         return json.load(f)
 
 
+def instructions(w: str, n: int, out_dir: str, started: float) -> None:
+    import instructions as I
+    if not shutil.which("valgrind"):
+        raise SystemExit("bench: --instructions needs valgrind (apt-get install -y valgrind)")
+    info = machine_info()
+    ngx_port = free_port()
+    ngx = start_nginx(w, ngx_port, "0")
+    mapping = make_inputs(w, ngx_port)
+    say(f"\n== instructions per request (callgrind), {n} requests per arm and kind after {I.WARMUP} "
+        f"to warm up, one keep-alive connection ==")
+    res = I.run(w, n, mitmdump_args, ngx_port, mapping, wait_http, PROCS, say)
+    PROCS.stop(ngx)
+    for kind, r in res.items():
+        say(f"{kind:10s} bare/router {r['ratio']:.3f}  target {TARGET_RATIO[kind]}  "
+            f"{'ok' if r['ratio'] >= TARGET_RATIO[kind] else 'BELOW'}")
+    result = {"machine": info, "instructions": res, "runtime_s": time.time() - started}
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    for name in (f"{stamp}-instructions.json", "latest-instructions.json"):
+        with open(os.path.join(out_dir, name), "w") as f:
+            json.dump(result, f, indent=1)
+    say(f"\nbench: done in {time.time() - started:.0f}s; results in {os.path.join(out_dir, 'latest-instructions.json')}")
+
+
 def profile(w: str, seconds: float, out_dir: str, kind: str = "saml_post", arm: str = "router") -> None:
     spy = os.path.join(VENV_BIN, "py-spy")
     if not os.path.exists(spy):
@@ -484,6 +509,9 @@ def main() -> None:
                     help="only profile the router arm under load with py-spy (see --profile-kind)")
     ap.add_argument("--profile-kind", choices=KINDS, default="saml_post", help="traffic for --profile")
     ap.add_argument("--profile-arm", choices=("router", "bare"), default="router", help="process for --profile")
+    ap.add_argument("--instructions", type=int, nargs="?", const=300, metavar="N",
+                    help="only count instructions per request with callgrind (N requests per arm and kind, "
+                         "default 300; ~6 min)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"), help="where results go (bench/results)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, inputs)")
     a = ap.parse_args()
@@ -500,6 +528,8 @@ def main() -> None:
     try:
         if a.profile:
             return profile(w, a.profile, a.out, a.profile_kind, a.profile_arm)
+        if a.instructions:
+            return instructions(w, a.instructions, a.out, started)
         info = machine_info()
         info["background_load_cores_at_start"] = round(background_load(), 2)
         say(f"bench: {info['date']}  {info['nproc']} cores  {info['cpu_model']}  Python {info['python']}  "

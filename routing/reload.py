@@ -46,6 +46,12 @@ class MappingHolder:
     def _read(self) -> Mapping:
         return load_mapping_file(self.path)
 
+    def changed(self) -> bool:
+        """Whether the file looks different from the last one read: one ``stat``, cheap enough for
+        the event loop (the edge then calls ``reload_if_changed`` off it)."""
+        stamp = self._stat()
+        return stamp is not None and stamp != self._stamp
+
     def reload_if_changed(self) -> ReloadResult:
         stamp = self._stat()
         if stamp is None or stamp == self._stamp:

@@ -189,8 +189,8 @@ class SSORouter:
         while True:
             await asyncio.sleep(RELOAD_INTERVAL)
             holder = self.holder
-            if holder is None:
-                continue
+            if holder is None or not holder.changed():
+                continue  # the common case: a stat on the loop, no thread hand-off
             try:
                 result = await asyncio.to_thread(holder.reload_if_changed)
             except Exception as e:  # noqa: BLE001 — the watcher must outlive any one bad read
