@@ -3,6 +3,7 @@ traffic, several rounds in rotated order; then a scale-out figure and the engine
 
     bench/run                 # full run, ~6 minutes
     bench/run --quick         # ~1-1.5 minutes, fewer/shorter rounds
+    bench/run --instructions  # only: instructions per request under callgrind, both arms (~5 min)
     bench/run --profile 20    # only: py-spy record the router arm under SAML POST load for 20 s
 
 See bench/README.md for what is measured and how to read it.
@@ -421,7 +422,12 @@ def engine(w: str, quick: bool) -> dict:
 def instructions(w: str, n: int, out_dir: str, started: float) -> None:
     import instructions as I
     if not shutil.which("valgrind"):
-        raise SystemExit("bench: --instructions needs valgrind (apt-get install -y valgrind)")
+        if os.geteuid() == 0 and shutil.which("apt-get"):
+            say("bench: installing valgrind: apt-get install -y valgrind")
+            subprocess.run("apt-get update && apt-get install -y valgrind", shell=True, check=True,
+                           env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, stdout=subprocess.DEVNULL)
+        else:
+            raise SystemExit("bench: --instructions needs valgrind; install it with: sudo apt-get install -y valgrind")
     info = machine_info()
     ngx_port = free_port()
     ngx = start_nginx(w, ngx_port, "0")
