@@ -482,10 +482,11 @@ def flow_line(flow: http.HTTPFlow, status: int) -> None:
 
 def freeze_heap() -> None:
     """Move what is alive now (mitmproxy, the mapping: ~15 objects per org) out of the cyclic
-    GC's reach. Each full collection otherwise walks the whole mapping again: 65k instructions per
-    request (0.7% of the proxy's work) with the benchmark's 1,000-org mapping, and pauses that
-    grow with the org count. Frozen objects are still freed by reference counting when a reload replaces
-    them; the mapping holds no cycles (mapping_loader)."""
+    GC's reach. Each full collection otherwise walks the whole mapping again: ~100k instructions
+    per request (1% of the proxy's work) with the benchmark's 1,000-org mapping, and pauses that
+    grow with the org count. Frozen objects are still freed by reference counting when a reload
+    replaces them; the mapping holds no cycles (mapping_loader). Cyclic garbage that happens to
+    exist at that moment is never collected: a little, once per load."""
     gc.freeze()
 
 
