@@ -23,13 +23,13 @@ SECRET = "test-secret"
 class Mitmdump:
     def __init__(self, workdir: pathlib.Path, port: int, mapping: dict, *, extra_args: list[str] = (),
                  secret: str | None = SECRET, name: str = "mitmdump", readme: bool = False,
-                 addon: pathlib.Path = ADDON):
+                 addon: pathlib.Path = ADDON, mapping_path: pathlib.Path | None = None):
         self.workdir = workdir
         self.addon = addon
         self.port = port
         self.mapping = mapping
         self.readme = readme  # the README's command line: relative mapping.toml, no other --set
-        self.mapping_path = workdir / ("mapping.toml" if readme else f"{name}-mapping.toml")
+        self.mapping_path = mapping_path or workdir / ("mapping.toml" if readme else f"{name}-mapping.toml")
         self.decision_log = workdir / f"{name}-decisions.jsonl"
         self.stdout_path = workdir / f"{name}.stdout"
         self.stderr_path = workdir / f"{name}.stderr"

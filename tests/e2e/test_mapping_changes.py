@@ -12,17 +12,13 @@ import requests
 from .browser import Browser, query_of
 from .peers.provider import APP_CALLBACK
 from .routes import route
-from .steps import accepted, authorize_url, exchange_code, finish_at_proxy, flip, login
+from .steps import accepted, authorize_url, exchange_code, finish_at_proxy, flip, login, start_saml_login
 from .world import APP_CLIENT
 
 
 def test_in_flight_login_survives_a_flip(peers, start_proxy):
     px = start_proxy()
-    b = Browser()
-    start = b.get(authorize_url(px.url, login_hint="alice@megasoft.com"))
-    assert start.peer == "legacy"
-    idp_page = b.get(start.location)
-    assert idp_page.status == 200
+    b, idp_page = start_saml_login(px, "alice@megasoft.com", "legacy")
 
     px.update_mapping(flip("megasoft.com", True))
     fresh = Browser().get(authorize_url(px.url, login_hint="alice@megasoft.com"))

@@ -13,7 +13,6 @@ import os
 import pathlib
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,19 +24,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+from .proxy import ADDON, REPO
+from .world import free_port
+
 MITMWEB = pathlib.Path(sys.executable).with_name("mitmweb")
-ADDON = REPO / "sso_router_addon.py"
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 NEWCO_IDP = "https://sts.windows.net/newco/"
 SP_ISSUER = "https://auth.yourapp.com/sso/v1/saml/conn_01HNEWCO"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Upstream:

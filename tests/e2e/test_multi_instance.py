@@ -19,7 +19,6 @@ import requests
 
 from tests.stores.conftest import redis_bin, start_redis  # noqa: F401 — real redis-server fixtures
 
-from . import conftest as e2e
 from .browser import Browser, Hop, parse_form, query_of
 from .peers.provider import APP_CALLBACK
 from .proxy import Mitmdump
@@ -30,28 +29,16 @@ from .world import free_port
 
 # -- instances sharing one mapping file and one store -----------------------------------------------
 @pytest.fixture
-def launch(world, tmp_path):
+def launch(start_proxy, tmp_path):
     """``launch(name, mapping, store_url, port=None)``: a mitmdump reading ``tmp_path/shared-mapping.toml``
     with ``sso_store=store_url`` and the suite's shared secret; stopped when the test ends. Pass the
     same ``mapping`` dict to every instance: they share one file."""
     shared = tmp_path / "shared-mapping.toml"
-    started: list[Mitmdump] = []
 
     def start(name: str, mapping: dict, store: str, *, port: int | None = None) -> Mitmdump:
-        m = Mitmdump(tmp_path, port or free_port(), mapping, name=name,
-                     extra_args=["--set", f"sso_store={store}"])
-        m.mapping_path = shared  # one mapping file for all instances
-        started.append(m)
-        e2e._running.append(m)  # its output goes into the failure report
-        m.start()
-        return m
-
-    try:
-        yield start
-    finally:
-        for m in started:
-            m.stop()
-            e2e._running.remove(m)
+        return start_proxy(mapping, port=port or free_port(), name=name, mapping_path=shared,
+                           extra_args=["--set", f"sso_store={store}"])
+    return start
 
 
 def mapping_version(m: Mitmdump) -> str | None:

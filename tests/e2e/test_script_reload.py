@@ -12,7 +12,7 @@ import requests
 from .browser import Browser
 from .proxy import ADDON
 from .routes import route
-from .steps import authorize_url, finish_at_proxy
+from .steps import authorize_url, finish_at_proxy, start_saml_login
 
 
 def _wait_for(px, what: bytes, count: int, timeout: float = 15.0) -> None:
@@ -28,10 +28,7 @@ def test_editing_the_script_reloads_the_router_and_keeps_logins_in_flight(peers,
     script = tmp_path / "sso_router_addon.py"
     script.write_text(ADDON.read_text())
     px = start_proxy(addon=script)
-    b = Browser()
-    start = b.get(authorize_url(px.url, login_hint="alice@megasoft.com"))
-    assert start.peer == "legacy"
-    idp_page = b.get(start.location)
+    b, idp_page = start_saml_login(px, "alice@megasoft.com", "legacy")
     loads = px.stdout_path.read_bytes().count(b"Loading script")
     assert loads >= 1, px.output()
 

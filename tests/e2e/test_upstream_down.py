@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .browser import Browser
-from .steps import authorize_url, finish_at_proxy
+from .steps import authorize_url, finish_at_proxy, start_saml_login
 from .world import World
 
 
@@ -20,10 +20,7 @@ def world(keys):  # its own peers per test: these tests stop providers
 
 def test_provider_down_mid_login_gives_502_naming_it(peers, start_proxy):
     px = start_proxy()
-    b = Browser()
-    start = b.get(authorize_url(px.url, login_hint="bob@newcompany.com"))
-    assert start.peer == "scalekit"
-    page = b.get(start.location)
+    b, page = start_saml_login(px, "bob@newcompany.com", "scalekit")
     peers.scalekit.server.stop()
     acs = finish_at_proxy(b, page, px.url)
     assert acs.status == 502, (acs, acs.text)
