@@ -434,7 +434,7 @@ def instructions(w: str, n: int, out_dir: str, started: float) -> None:
     mapping = make_inputs(w, ngx_port)
     say(f"\n== instructions per request (callgrind), {n} requests per arm and kind after {I.WARMUP} "
         f"to warm up, one keep-alive connection ==")
-    res = I.run(w, n, mitmdump_args, ngx_port, mapping, wait_http, PROCS, say)
+    res = I.run(w, n, mitmdump_args, ngx_port, mapping, wait_http, PROCS, say, free_port)
     PROCS.stop(ngx)
     for kind, r in res.items():
         say(f"{kind:10s} bare/router {r['ratio']:.3f}  target {TARGET_RATIO[kind]}  "

@@ -8,7 +8,8 @@ bare/router is the share of bare mitmdump's per-request work the router arm need
 throughput ratio measures, without the noise (but also without cache and memory effects, which
 only a wall-clock run shows).
 
-Used by ``bench/run --instructions [N]``; needs ``valgrind`` (apt-get install valgrind).
+Used by ``bench/run --instructions [N]``, which hands in its own process, port and readiness helpers;
+needs ``valgrind`` (apt-get install valgrind).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def count(args: list[str], port: int, probe: str, kind: str, n: int, saml_body: 
     raise SystemExit(f"bench: no callgrind total in {log}")
 
 
-def run(w: str, n: int, mitmdump_args, ngx_port: int, mapping: str, wait_http, procs, say) -> dict:
+def run(w: str, n: int, mitmdump_args, ngx_port: int, mapping: str, wait_http, procs, say, free_port) -> dict:
     """Both arms, every kind, bare first; returns {kind: {bare, router, ratio}}."""
     with open(os.path.join(w, "saml-body.txt"), "rb") as f:
         saml_body = f.read()
@@ -83,7 +84,7 @@ def run(w: str, n: int, mitmdump_args, ngx_port: int, mapping: str, wait_http, p
     for kind in ("oidc_get", "saml_post", "token_post"):
         got = {}
         for arm in ("bare", "router"):
-            port = _free_port()
+            port = free_port()
             args, probe = mitmdump_args(w, port, router_mapping=mapping if arm == "router" else None,
                                         upstream_port=ngx_port)
             total = count(args, port, probe, kind, n, saml_body, os.path.join(w, f"cg-{kind}-{arm}.log"),
@@ -95,13 +96,6 @@ def run(w: str, n: int, mitmdump_args, ngx_port: int, mapping: str, wait_http, p
         say(f"  {kind:10s}  bare {got['bare'] / 1e6:6.3f}M  router {got['router'] / 1e6:6.3f}M instructions/request  "
             f"(+{(got['router'] - got['bare']) / 1e3:,.0f}k)  bare/router {ratio:.3f}")
     return out
-
-
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 if __name__ == "__main__":

@@ -29,4 +29,4 @@ def mac(secret: bytes, data: bytes, size: int = 32) -> bytes:
 
 
 def mac_hex(secret: bytes, data: bytes, size: int = 20) -> str:
-    return hashlib.blake2b(data, key=_key(secret), digest_size=size).hexdigest()
+    return mac(secret, data, size).hex()

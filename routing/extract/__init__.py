@@ -118,7 +118,7 @@ def _read_fields(f: Fields, limits: Limits, clues: Clues, issuer_decides: Callab
         form = f.saml_form.get(name)  # from the body, still URL-encoded (a query value is in f.top)
         if form is not None and issuer_decides is not None and name == "SAMLResponse":
             head = read_saml_head(form, limits)
-            if head is not None and head.issuer is not None and issuer_decides(head.issuer):
+            if head is not None and issuer_decides(head.issuer):  # a head always has an Issuer
                 saml_clues(head, clues, destination=False)  # its connection ranks below the Issuer
                 continue
         v = unquote_form(form) if form is not None else get(name)
