@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import ipaddress
 import re
 from types import MappingProxyType
 from typing import Any
@@ -34,19 +35,25 @@ except ImportError:  # pragma: no cover
 from .errors import MappingError
 from .extract.limits import Limits
 from .view import host_of
-from .model import _NO_PATHS, PROVIDER_KINDS, Mapping, Org, Provider, RouterSettings, Upstream
+from .model import (_NO_PATHS, PROVIDER_KINDS, AdminSettings, CanarySettings, Mapping, Network, Org, Provider,
+                    RouterSettings, Upstream)
 
 _ROUTER_KEYS = {
     "public_url", "default_provider", "force_header", "migration_target", "correlation_ttl",
-    "token_ttl", "debug_headers", "shadow", "force_header_secret", "hosts", "limits",
+    "token_ttl", "debug_headers", "shadow", "force_header_secret", "hosts", "limits", "admin", "canary",
 }
+_ADMIN_KEYS = {"allow", "trusted_proxies"}
+_CANARY_KEYS = {"enabled", "window", "min_attempts", "max_failure_ratio"}
 _LIMIT_KEYS = {"max_body", "max_inflate", "max_jwt"}
 _PROVIDER_KEYS = {"kind", "upstream", "app_callback", "headers", "paths", "host_header", "sni", "client_ip_header"}
-_ORG_LISTS = ("domains", "idp_entity_ids", "oidc_issuers", "connections", "org_ids", "client_ids", "test_users")
+_ORG_LISTS = ("domains", "idp_entity_ids", "oidc_issuers", "connections", "org_ids", "client_ids", "test_users",
+              "directories", "scim_token_sha256")
 _ORG_KEYS = frozenset({"migrated", "target_paths", *_ORG_LISTS})
-_INDEXES = ("domain", "test_user", "org_id", "connection", "entity_id", "issuer", "client_id")
+_INDEXES = ("domain", "test_user", "org_id", "connection", "entity_id", "issuer", "client_id", "directory",
+            "scim_token")
 _EXACT_INDEXES = (("org_ids", "org_id"), ("connections", "connection"), ("idp_entity_ids", "entity_id"),
-                  ("oidc_issuers", "issuer"), ("client_ids", "client_id"))
+                  ("oidc_issuers", "issuer"), ("client_ids", "client_id"), ("directories", "directory"))
+_SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 _KIND_OF = dict(_EXACT_INDEXES)
 _LIST_SLOT = {field: i for i, field in enumerate(_ORG_LISTS)}  # position in Org after key and migrated
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name
@@ -130,7 +137,9 @@ class _Builder:
         """Best effort: the line of the key inside its table, else of the table's header."""
         table, field = "", key
         for section in ("orgs", "providers", "router"):
-            for name in ([""] if section == "router" else sorted(self.doc.get(section, {}), key=len, reverse=True)):
+            names = (["limits", "admin", "canary", ""] if section == "router"
+                     else sorted(self.doc.get(section, {}), key=len, reverse=True))
+            for name in names:
                 for prefix, header in ((f'{section}."{name}"', f'[{section}."{name}"]'),
                                        (f"{section}.{name}", f"[{section}.{name}]")) if name else ((section, f"[{section}]"),):
                     if key == prefix or key.startswith(prefix + "."):
@@ -271,6 +280,8 @@ class _Builder:
             max_jwt=self.int_(lt, "max_jwt", "router.limits", d.max_jwt),
         )
         return RouterSettings(
+            admin=self.admin(self.table(t.get("admin", {}), "router.admin")),
+            canary=self.canary(self.table(t.get("canary", {}), "router.canary")),
             public_url=pub.url,
             public_scheme=pub.scheme,
             public_netloc=pub.netloc,
@@ -284,6 +295,36 @@ class _Builder:
             shadow=self.bool_(t, "shadow", "router"),
             hosts=frozenset(hosts),
             limits=limits,
+        )
+
+    def networks(self, t: dict[str, Any], k: str, key: str, default: tuple[Network, ...]) -> tuple[Network, ...]:
+        if k not in t:
+            return default
+        out = []
+        for i, v in enumerate(self.strs(t, k, key)):
+            try:
+                out.append(ipaddress.ip_network(v, strict=False))
+            except ValueError:
+                raise self.fail(f"{key}.{k}[{i}]", f"not an address or CIDR network: {v!r}") from None
+        return tuple(out)
+
+    def admin(self, t: dict[str, Any]) -> AdminSettings:
+        self.unknown(t, _ADMIN_KEYS, "router.admin")
+        d = AdminSettings()
+        return AdminSettings(allow=self.networks(t, "allow", "router.admin", d.allow),
+                             trusted_proxies=self.networks(t, "trusted_proxies", "router.admin", d.trusted_proxies))
+
+    def canary(self, t: dict[str, Any]) -> CanarySettings:
+        self.unknown(t, _CANARY_KEYS, "router.canary")
+        d = CanarySettings()
+        ratio = t.get("max_failure_ratio", d.max_failure_ratio)
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
+            raise self.fail("router.canary.max_failure_ratio", f"must be a number from 0 to 1, not {ratio!r}")
+        return CanarySettings(
+            enabled=self.bool_(t, "enabled", "router.canary", d.enabled),
+            window=self.int_(t, "window", "router.canary", d.window),
+            min_attempts=self.int_(t, "min_attempts", "router.canary", d.min_attempts),
+            max_failure_ratio=float(ratio),
         )
 
     def providers(self, t: dict[str, Any]) -> dict[str, Provider]:
@@ -344,7 +385,7 @@ class _Builder:
         migrated = o.get("migrated", False)
         if migrated is not True and migrated is not False:
             raise self._org_error(name, o)
-        vals: list[tuple[str, ...]] = [(), (), (), (), (), (), ()]  # in _ORG_LISTS order
+        vals: list[tuple[str, ...]] = [(), (), (), (), (), (), (), (), ()]  # in _ORG_LISTS order
         for k, v in o.items():
             i = _LIST_SLOT.get(k)
             if i is None:
@@ -356,6 +397,10 @@ class _Builder:
             if out is None or "" in out:
                 raise self._org_error(name, o)
             vals[i] = out
+        if vals[8]:  # scim_token_sha256: hex digests, compared lower-case
+            if not all(_SHA256_HEX.match(h) for h in vals[8]):
+                raise self._org_error(name, o)
+            vals[8] = tuple(h.lower() for h in vals[8])
         tp = o.get("target_paths")
         paths = _NO_PATHS
         if tp is not None:
@@ -377,6 +422,10 @@ class _Builder:
             for v in vals[i]:
                 if index.setdefault(v, name) != name:
                     raise self._conflict(_KIND_OF[field], v, name, field)
+        scim = self.idx["scim_token"]
+        for h in vals[8]:
+            if scim.setdefault(h, name) != name:
+                raise self._conflict("scim_token", h, name, "scim_token_sha256")
 
     def _org_error(self, name: str, o: Any) -> MappingError:
         """The precise error for an org the fast path refused (the checks again, one by one)."""
@@ -389,6 +438,9 @@ class _Builder:
             return self.fail(f"{key}.migrated", f"must be true or false, not {migrated!r}")
         for field in _ORG_LISTS:
             self.strs(o, field, key)
+        for i, h in enumerate(self.strs(o, "scim_token_sha256", key)):
+            if not _SHA256_HEX.match(h):
+                return self.fail(f"{key}.scim_token_sha256[{i}]", "want the SHA-256 of a token as 64 hex digits")
         tp = self.table(o.get("target_paths", {}), f"{key}.target_paths")
         for src, dst in tp.items():
             if not src.startswith("/") or not isinstance(dst, str) or not dst.startswith("/"):
@@ -411,5 +463,6 @@ class _Builder:
             settings=settings, providers=ro(providers), orgs=ro(orgs),
             by_domain=ro(idx["domain"]), by_test_user=ro(idx["test_user"]), by_org_id=ro(idx["org_id"]),
             by_connection=ro(idx["connection"]), by_entity_id=ro(idx["entity_id"]), by_issuer=ro(idx["issuer"]),
-            by_client_id=ro(idx["client_id"]), by_path=ro(by_path), version=version,
+            by_client_id=ro(idx["client_id"]), by_directory=ro(idx["directory"]), by_scim_token=ro(idx["scim_token"]),
+            by_path=ro(by_path), version=version,
         )

@@ -6,6 +6,7 @@ whatever the number of orgs (path prefixes: O(path depth)).
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
@@ -76,7 +77,31 @@ class Org(NamedTuple):
     org_ids: tuple[str, ...] = ()
     client_ids: tuple[str, ...] = ()
     test_users: tuple[str, ...] = ()
+    directories: tuple[str, ...] = ()  # SCIM directory ids in SCIM URLs
+    scim_token_sha256: tuple[str, ...] = ()  # lower-case hex SHA-256 of SCIM bearer tokens
     target_paths: _ReadOnly[str, str] = _NO_PATHS
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
+
+
+@dataclass(frozen=True, slots=True)
+class AdminSettings:
+    """``[router.admin]``: who may read health, metrics and per-org figures."""
+
+    allow: tuple[Network, ...] = LOOPBACK
+    trusted_proxies: tuple[Network, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CanarySettings:
+    """``[router.canary]``: roll a freshly migrated org back when its logins fail there."""
+
+    enabled: bool = False
+    window: int = 600  # seconds after a flip that the org's logins are watched
+    min_attempts: int = 5
+    max_failure_ratio: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +119,8 @@ class RouterSettings:
     shadow: bool = False
     hosts: frozenset[str] = frozenset()  # lower-case host names, no ports, public_url's included
     limits: Limits = Limits()
+    admin: AdminSettings = AdminSettings()
+    canary: CanarySettings = CanarySettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +137,8 @@ class Mapping:
     by_entity_id: _ReadOnly[str, str]
     by_issuer: _ReadOnly[str, str]
     by_client_id: _ReadOnly[str, str]
+    by_directory: _ReadOnly[str, str]
+    by_scim_token: _ReadOnly[str, str]  # lower-case hex SHA-256 -> org key
     by_path: _ReadOnly[str, str]  # normalised prefix -> provider name
     version: str = ""  # hash of the source bytes
 

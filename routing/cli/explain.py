@@ -1,0 +1,75 @@
+"""``sso-router explain FILE``: replay a HAR or ``mitmdump -w`` capture through the engine offline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+
+from ..model import Mapping
+from .common import ENV_SECRET, FINDING, OK, add_mapping_option, err, load, mapping_path, table
+
+NAME = "explain"
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser(NAME, help="replay a flow file or HAR through the router offline",
+                       description="Replay a mitmproxy flow file (mitmdump -w) or a HAR file through the "
+                                   "router offline; one row per request. Never prints query values, bodies, "
+                                   "cookies or tokens. Exit 1 when nothing in the file could be explained.")
+    e.add_argument("file", metavar="FILE")
+    add_mapping_option(e)
+    e.add_argument("--json", action="store_true", help="one JSON object per request (JSON Lines)")
+    e.set_defaults(run=run)
+
+
+def read_capture(path: str, m: Mapping) -> list:
+    """Exchanges and Skipped entries of a HAR or flow file. Raises ``ValueError``/``OSError``
+    when the file cannot be read at all."""
+    with open(path, "rb") as f:
+        head = f.read(64).lstrip()
+    if head[:1] == b"{":
+        from ..har import read_har
+        with open(path, "rb") as f:
+            return list(read_har(f.read()))
+    from ..mitm.flows import read_flow_file  # mitmproxy only now
+    try:
+        return list(read_flow_file(path, m.settings.limits.max_body))
+    except Exception as e:  # noqa: BLE001 — FlowReadException and friends: not a flow file
+        raise ValueError(f"not a HAR or mitmproxy flow file ({type(e).__name__}: {e})") from e
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..replay import Row, Skipped, replay
+
+    mpath = mapping_path(args.mapping)
+    m = load(mpath)
+    if m is None:
+        return FINDING
+    try:
+        entries = list(read_capture(args.file, m))
+    except (OSError, ValueError) as e:
+        err(f"{args.file}: cannot read: {getattr(e, 'strerror', None) or e}")
+        return FINDING
+    secret = os.environ.get(ENV_SECRET, "").encode() or secrets.token_bytes(32)
+    rows: list[Row] = []
+    for item in replay(entries, m, secret=secret):
+        if isinstance(item, Skipped):
+            err(f"{args.file}: entry {item.index} skipped: {item.why}")
+        else:
+            rows.append(item)
+    if args.json:
+        for r in rows:
+            print(json.dumps(r.as_json(), sort_keys=False))
+    elif rows:
+        print(table(("#", "method", "path", "provider", "reason", "org", "identifier", "status"),
+                    ((r.index, r.method, r.path + ("?" + "&".join(r.params) if r.params else ""),
+                      r.decision.provider + (f" (shadow → {r.decision.forward_to})" if r.decision.shadow else ""),
+                      r.decision.reason.value, r.decision.org, r.decision.evidence, r.status) for r in rows)))
+    if not any(not isinstance(e, Skipped) for e in entries):
+        err(f"{args.file}: nothing in it could be read")
+        return FINDING
+    if not rows:  # read, but every entry was for another host or the router's own endpoints
+        err(f"{args.file}: no entry is for a host {mpath} serves (is it the right mapping?)")
+    return OK
