@@ -8,6 +8,7 @@ import threading
 from typing import IO
 
 from .model import Decision
+from .record import to_record
 
 
 def decision_record(d: Decision, *, flow_id: str, method: str, host: str, path: str, at: float,
@@ -18,12 +19,7 @@ def decision_record(d: Decision, *, flow_id: str, method: str, host: str, path: 
         "method": method,
         "host": host,
         "path": path,  # never the query: it carries codes and states
-        "provider": d.provider,
-        "reason": d.reason.value,
-        "org": d.org,
-        "identifier": d.evidence,
-        "forwarded_to": d.forward_to,
-        "shadow": d.shadow,
+        **to_record(d),
         "status": status,
         "latency_ms": None if latency_ms is None else round(latency_ms, 2),
     }
@@ -44,6 +40,10 @@ class DecisionLog:
         line = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
         with self._lock:
             self._f.write(line + "\n")
+
+    def flush(self) -> None:
+        with self._lock:
+            self._f.flush()
 
     def close(self) -> None:
         with self._lock:

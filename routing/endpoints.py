@@ -40,29 +40,37 @@ def health(holder: MappingHolder | None, store: StoreStatus, version: str) -> An
     })
 
 
-def ready(holder: MappingHolder | None, store: StoreStatus, serving: bool = True) -> Answer:
-    if not serving:
-        return _json(503, {"ready": False, "why": "starting"})
-    if holder is None or holder.mapping is None:
-        return _json(503, {"ready": False, "why": "no mapping loaded"})
-    if not store.ok:
-        return _json(503, {"ready": False, "why": f"store unreachable: {store.detail}"})
-    return _json(200, {"ready": True})
+def ready(holder: MappingHolder | None, store: StoreStatus, serving: bool = True, draining: bool = False,
+          *, say_why: bool = True) -> Answer:
+    """200 when a mapping is loaded, the store answers and the process is not draining; else 503.
+    Only an admitted client is told why (the rest of the world learns ready or not, nothing more)."""
+    why = ("starting" if not serving else "draining" if draining else "no mapping loaded"
+           if holder is None or holder.mapping is None else f"store unavailable: {store.detail}" if not store.ok
+           else "")
+    if not why:
+        return _json(200, {"ready": True})
+    return _json(503, {"ready": False, "why": why} if say_why else {"ready": False})
 
 
 def metrics(m: Metrics) -> Answer:
     return 200, {"content-type": CONTENT_TYPE}, m.render().encode()
 
 
-def answer(path: str, method: str, holder: MappingHolder | None, store: StoreStatus, m: Metrics,
-           version: str, serving: bool = True) -> Answer:
+NOT_FOUND: Answer = (404, {"content-type": "text/plain"}, b"unknown sso-router endpoint\n")
+PUBLIC = frozenset({"ready"})  # answered to anyone; every other endpoint only to admitted clients
+
+
+def answer(path: str, method: str, *, admitted: bool, holder: MappingHolder | None, store: StoreStatus,
+           m: Metrics, version: str, serving: bool = True, draining: bool = False) -> Answer:
     name = path[len(PREFIX):]
+    if name not in PUBLIC and not admitted:
+        return NOT_FOUND  # as for a path that does not exist: nothing to learn, nothing forwarded
     if method not in ("GET", "HEAD"):
         return 405, {"allow": "GET, HEAD", "content-type": "text/plain"}, b"method not allowed\n"
     if name == "health":
         return health(holder, store, version)
     if name == "ready":
-        return ready(holder, store, serving)
+        return ready(holder, store, serving, draining, say_why=admitted)
     if name == "metrics":
         return metrics(m)
-    return 404, {"content-type": "text/plain"}, b"unknown sso-router endpoint\n"
+    return NOT_FOUND

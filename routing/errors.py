@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class MappingError(ValueError):
     """A mapping file that cannot be used. ``key`` is the dotted TOML key at fault."""
@@ -24,5 +26,13 @@ class ExtractError(ValueError):
         super().__init__(f"{kind}: {msg}")
 
 
+StoreFailure = Literal["timeout", "refused", "error", "closed"]
+
+
 class StoreUnavailable(RuntimeError):
-    """The correlation store did not answer (down, timed out, refused)."""
+    """The correlation store did not answer. ``kind``: ``timeout`` (too slow), ``refused`` (nothing
+    listens: down for sure), ``error`` (any other failure), ``closed`` (the router is stopping)."""
+
+    def __init__(self, msg: str, kind: StoreFailure = "error") -> None:
+        self.kind: StoreFailure = kind
+        super().__init__(msg)

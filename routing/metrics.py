@@ -18,7 +18,8 @@ _COUNTERS = {
     "sso_router_upstream_errors": ("Requests whose upstream failed (connect, TLS, timeout).", ("provider",)),
     "sso_router_parse_failures": ("Payloads the router could not read, by kind.", ("kind",)),
     "sso_router_mapping_reloads": ("Mapping reloads by result.", ("result",)),
-    "sso_router_store_errors": ("Correlation store calls that failed or timed out.", ()),
+    "sso_router_store_errors": ("Correlation store calls that failed or timed out, by operation and kind.",
+                                ("operation", "kind")),
     "sso_router_refused": ("Requests the router answered itself with a 4xx, by status.", ("status",)),
 }
 CONTENT_TYPE = CONTENT_TYPE_LATEST

@@ -43,10 +43,15 @@ def begin(view: RequestView, m: Mapping, secret: bytes) -> Pending:
     return Pending(view, clues, forced, keys)
 
 
-def conclude(p: Pending, m: Mapping, recalled: dict[str, Route], *, secret: bytes, now: float) -> Decision:
+def conclude(p: Pending, m: Mapping, recalled: dict[str, Route], *, secret: bytes, now: float,
+             unanswered: str | None = None) -> Decision:
+    """``unanswered``: why the store could not be asked for ``p.keys`` (the decision record says so)."""
     route = sticky.verify(p.view.sticky, secret=secret, now=now, shadow=m.settings.shadow) if p.view.sticky else None
-    return decide(p.clues, m, path=p.view.path, forced=p.forced,
-                  correlated=first_hit(p.keys, recalled) if p.keys else None, sticky=route)
+    d = decide(p.clues, m, path=p.view.path, forced=p.forced,
+               correlated=first_hit(p.keys, recalled) if p.keys else None, sticky=route)
+    if unanswered and p.keys:
+        d.evidence = f"{d.evidence}; correlation not checked: store {unanswered}"
+    return d
 
 
 def learn(resp: ResponseView, provider: Provider, m: Mapping, org: str | None,

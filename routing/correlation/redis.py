@@ -19,7 +19,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ..errors import StoreUnavailable
+from ..errors import StoreFailure, StoreUnavailable
 from ..model import Route
 from . import Entry, decode_route, encode_route, safe_url
 
@@ -27,6 +27,18 @@ PREFIX = "ssor:"
 
 
 redacted = safe_url  # the URL without user, password or query, for messages and the health page
+
+
+def failure_kind(e: BaseException) -> StoreFailure:
+    """What a client error says about the server: too slow, not there at all, or something else."""
+    if isinstance(e, (redis.TimeoutError, TimeoutError)):
+        return "timeout"
+    cause: BaseException | None = e
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError) or "Connection refused" in str(cause):
+            return "refused"
+        cause = cause.__cause__ or cause.__context__
+    return "error"
 
 
 class RedisStore:
@@ -50,7 +62,7 @@ class RedisStore:
         try:
             yield
         except (redis.RedisError, OSError) as e:
-            raise StoreUnavailable(f"{self.url}: {type(e).__name__}: {e}") from e
+            raise StoreUnavailable(f"{self.url}: {type(e).__name__}: {e}", failure_kind(e)) from e
 
     def remember(self, entries: Sequence[Entry]) -> None:
         live = [(key, route, ttl) for key, route, ttl in entries if ttl > 0]

@@ -75,7 +75,7 @@ class SqliteStore:
     # -- connections ---------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
         if self._closed:
-            raise StoreUnavailable(f"{self.url}: store closed")
+            raise StoreUnavailable(f"{self.url}: store closed", "closed")
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             return conn
@@ -94,7 +94,7 @@ class SqliteStore:
         with self._conns_lock:
             if self._closed:
                 conn.close()
-                raise StoreUnavailable(f"{self.url}: store closed")
+                raise StoreUnavailable(f"{self.url}: store closed", "closed")
             self._conns.append(conn)
         self._local.conn = conn
         return conn
@@ -104,7 +104,8 @@ class SqliteStore:
         try:
             yield
         except sqlite3.Error as e:
-            raise StoreUnavailable(f"{self.url}: {type(e).__name__}: {e}") from e
+            busy = isinstance(e, sqlite3.OperationalError) and "locked" in str(e)
+            raise StoreUnavailable(f"{self.url}: {type(e).__name__}: {e}", "timeout" if busy else "error") from e
 
     @contextmanager
     def _write(self, conn: sqlite3.Connection) -> Iterator[None]:

@@ -1,46 +1,43 @@
-"""Name the provider in the 502 page mitmproxy sends when an upstream fails.
+"""The words of the 502 page when a provider fails: the provider's name and what went wrong in
+general terms — never its upstream's address (a custom domain's origin is not for the internet).
 
-mitmproxy builds that page from the connection error text alone, and no addon hook
-sees it before it is sent. ``HttpStream.handle_protocol_error`` is the one place that
-holds both the error and the flow, so it is wrapped, once per process, to prefix the
-message with the provider the router chose. If mitmproxy's internals differ from
-12.2's, nothing is patched and the stock page (which still is a 502) is sent.
+mitmproxy builds that page from the connection error text; ``mitm12.wrap_upstream_errors`` lets
+``upstream_message`` replace the text first. The original text is kept in the flow's metadata for
+the router's own log.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 from typing import Any
 
-log = logging.getLogger("sso_router")
-_MARK = "_sso_router_names_provider"
+from .apply import META
+
+NAMED_PREFIX = "sso-router: provider "
+ORIGINAL = "sso_router_upstream_error"  # flow.metadata key: mitmproxy's own text, for the router's log
+
+_KINDS = (  # (words in mitmproxy's / the OS's message, what the page says), first match wins
+    (("refused", "connect call failed"), "connection refused"),
+    (("timed out", "timeout"), "timed out"),
+    (("certificate", "tls", "ssl", "handshake"), "TLS handshake failed"),
+    (("name or service not known", "nodename nor servname", "getaddrinfo", "no address", "name resolution"),
+     "host name does not resolve"),
+    (("disconnected", "reset", "closed", "eof"), "connection closed"),
+)
 
 
-def install(meta_key: str) -> bool:
-    try:
-        from mitmproxy.proxy.layers import http as http_layers
-        from mitmproxy.proxy.layers.http import ResponseProtocolError
-    except ImportError:  # pragma: no cover
-        return False
-    stream = getattr(http_layers, "HttpStream", None)
-    original = getattr(stream, "handle_protocol_error", None)
-    if original is None or not dataclasses.is_dataclass(ResponseProtocolError):
-        log.warning("sso-router: this mitmproxy has no HttpStream.handle_protocol_error; "
-                    "502 pages will not name the provider")
-        return False
-    if getattr(original, _MARK, False):
-        return True
+def failure_kind(message: str) -> str:
+    low = message.lower()
+    for words, kind in _KINDS:
+        if any(w in low for w in words):
+            return kind
+    return "upstream error"
 
-    def handle_protocol_error(self: Any, event: Any):
-        flow = getattr(self, "flow", None)
-        meta = flow.metadata.get(meta_key) if flow is not None else None
-        if meta and isinstance(event, ResponseProtocolError) and not str(event.message).startswith("sso-router:"):
-            upstream = meta.get("upstream", "")
-            event = dataclasses.replace(event, message=(
-                f"sso-router: provider {meta['forwarded_to']!r} ({upstream}) failed: {event.message}"))
-        return (yield from original(self, event))
 
-    setattr(handle_protocol_error, _MARK, True)
-    stream.handle_protocol_error = handle_protocol_error
-    return True
+def upstream_message(flow: Any, message: str) -> str | None:
+    """The page's text for an upstream failure of a flow the router routed; None to leave it."""
+    meta = getattr(flow, "metadata", None)
+    rec = meta.get(META) if isinstance(meta, dict) else None
+    if not rec or message.startswith(NAMED_PREFIX):
+        return None
+    meta[ORIGINAL] = message
+    return f"{NAMED_PREFIX}{rec.get('forwarded_to')!r} failed: {failure_kind(message)}"

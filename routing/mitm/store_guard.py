@@ -1,10 +1,14 @@
-"""``StoreGuard``: the correlation store as the proxy uses it.
+"""``StoreGuard``: the correlation store as the proxy uses it, where a slow answer is not an outage.
 
-Opened from its URL; every call to a blocking store (sqlite, Redis) runs in the guard's own thread
-pool under ``sso_store_timeout``, so a store that is down or hangs delays only the flows that asked
-it; a failure is counted and answered as "no correlation"; after one, lookups skip the store for
-``BREAK`` seconds (writes do not); a pinger in its own thread keeps ``status`` (what ``/ready``
-says) current. Owned by the addon and closed in its ``done()``.
+Every call to a blocking store (sqlite, Redis) runs in the guard's own threads, awaited with
+``sso_store_timeout`` as its bound, so a store that is slow or hung delays only the flows that
+asked it. A lookup waits for its answer up to the bound; a write (what a provider's answer taught)
+is held until acknowledged within the same bound and retried once if it fails fast. One failure
+is counted (``sso_router_store_errors_total{operation, kind}``) and routes that one request as
+without correlation; only ``FAILURES_IN_A_ROW`` failed calls in a row, or a refused connection,
+make the store *unavailable*: lookups are skipped, ``/ready`` says 503, one WARNING. A probe
+(``ping``) runs every ``PROBE_INTERVAL`` seconds, and the first good answer of any call makes it
+available again. Owned by the runtime and closed with it.
 """
 
 from __future__ import annotations
@@ -13,153 +17,184 @@ import asyncio
 import concurrent.futures
 import logging
 import time
-from typing import Any, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal, NamedTuple, TypeVar
 
-from .. import endpoints
-from ..correlation import CorrelationStore, Entry, open_store
-from ..errors import StoreUnavailable
+from mitmproxy.utils import asyncio_utils
+
+from ..correlation import CorrelationStore, Entry
+from ..endpoints import StoreStatus
+from ..errors import StoreFailure, StoreUnavailable
 from ..metrics import Metrics
 from ..model import Route
 
 log = logging.getLogger("sso_router")
-PING_INTERVAL = 2.0  # how often a shared store's health is checked (ready flips back within 10 s)
+PROBE_INTERVAL = 1.0  # seconds between pings (a killed store is noticed within about this)
+FAILURES_IN_A_ROW = 3  # failed calls in a row that make a (slow, not refused) store unavailable
 THREADS = 8  # calls to a blocking store run here, never on the event loop
-BREAK = 1.0  # after a failed lookup, skip the store this long (counted) instead of waiting each time
+RETRY_FLOOR = 0.05  # a failed write is retried only if at least this much of the bound is left
+MAX_BACKGROUND = 64  # writes tried in the background while the store is unavailable; more are dropped, counted
 
-# Per process, not per addon instance: `-s` scripts are rebuilt when edited, this module is not.
-# The memory store (logins in flight) must survive that.
-_MEMORY: dict[str, CorrelationStore] = {}
+Operation = Literal["recall", "remember", "ping"]
+T = TypeVar("T")
+
+
+class Recall(NamedTuple):
+    """What a lookup found, and, when the store could not answer, why (for the decision record)."""
+
+    routes: dict[str, Route]
+    unanswered: str | None = None
 
 
 class StoreGuard:
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, store: CorrelationStore, metrics: Metrics, *, timeout: float) -> None:
+        self.store = store
         self.metrics = metrics
-        self.store: CorrelationStore | None = None
-        self.status = endpoints.StoreStatus("memory://", True)
-        self.timeout = 0.25
+        self.timeout = timeout
+        self.blocking = bool(getattr(store, "blocking", False))
+        self.status = StoreStatus(store.url, True)
+        self._in_a_row = 0
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._ping_pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._down_until = 0.0
+        self._probe_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._closed = False
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
-    def blocking(self) -> bool:
-        return bool(getattr(self.store, "blocking", False))
+    def available(self) -> bool:
+        return self.status.ok
 
-    def open(self, url: str, *, timeout: float, check_now: bool) -> None:
-        """Use the store at ``url`` (``ValueError`` for a bad one). ``check_now``: ping it here
-        (startup, bounded); otherwise the pinger finds out (a runtime change must not block)."""
-        self.timeout = timeout
-        key = url.lower()
-        if key.startswith("memory"):  # the process's one memory store, kept across script reloads
-            if key not in _MEMORY:
-                _MEMORY[key] = open_store(url, clock=time.time)
-            store = _MEMORY[key]
-        else:
-            store = open_store(url, clock=time.time, timeout=timeout)
-        if self.store is not None and self.store is not store:
-            self._close_store()
-        self.store = store
-        self.status = endpoints.StoreStatus(store.url, True)  # store.url carries no password
-        self._down_until = 0.0
-        if self.blocking and check_now and not self._ping_now():
-            # a WARNING, not an ERROR: mitmdump exits on any ERROR record at startup
-            log.warning(f"sso-router: correlation store {store.url} is not reachable; routing by org "
-                        "mapping until it answers (logins in flight may land at their org's provider)")
-            self.status = endpoints.StoreStatus(store.url, False, "unreachable at startup")
-
-    def _ping_now(self) -> bool:
+    def check_at_startup(self) -> None:
+        """One bounded ping before the proxy serves: a store that is down is a WARNING, not a refusal."""
+        if not self.blocking:
+            return
         try:
-            return bool(self.store.ping())
-        except Exception:  # noqa: BLE001 — a store that cannot even answer ping is "down"
-            return False
+            ok = bool(self.store.ping())
+        except Exception:  # noqa: BLE001 — a store that cannot even answer ping is down
+            ok = False
+        if not ok:  # a WARNING, not an ERROR: mitmdump exits on any ERROR record at startup
+            log.warning(f"sso-router: correlation store {self.store.url} is not reachable; routing by org "
+                        "mapping until it answers (logins in flight may land at their org's provider)")
+            self.status = StoreStatus(self.store.url, False, "unreachable at startup")
 
-    # -- calls ----------------------------------------------------------------------------------
-    def recall_now(self, keys: Sequence[str]) -> dict[str, Route]:
+    # -- calls ---------------------------------------------------------------------------------
+    def recall_now(self, keys: Sequence[str]) -> Recall:
         """For a non-blocking (memory) store: called on the event loop directly."""
         try:
-            return self.store.recall(keys) if self.store is not None else {}
+            return Recall(self.store.recall(keys))
         except Exception as e:  # noqa: BLE001 — a store failure routes as "no correlation", counted
-            self.failed(e)
-            return {}
+            return Recall({}, self._failed("recall", e))
 
     def remember_now(self, entries: Sequence[Entry]) -> None:
         try:
-            if self.store is not None:
-                self.store.remember(entries)
+            self.store.remember(entries)
         except Exception as e:  # noqa: BLE001
-            self.failed(e)
+            self._failed("remember", e)
 
-    async def recall(self, keys: Sequence[str]) -> dict[str, Route]:
+    async def recall(self, keys: Sequence[str]) -> Recall:
+        if not self.status.ok:
+            return Recall({}, f"unavailable ({self.status.detail})")
         try:
-            return await self._call("recall", keys) or {}
+            return Recall(await self._call("recall", self.store.recall, keys, self.timeout))
         except Exception as e:  # noqa: BLE001 — a store failure routes as "no correlation", counted
-            self.failed(e)
-            return {}
+            return Recall({}, self._failed("recall", e))
+
+    def remember_later(self, entries: Sequence[Entry]) -> Awaitable[None] | None:
+        """What the response hook returns: while the store is available, the write to hold the
+        response on; while it is unavailable, None — the write is tried in the background (a login
+        learned now should not be lost, but the browser is not kept waiting on a store that is down)."""
+        if self.status.ok:
+            return self.remember(entries)
+        if len(self._background) < MAX_BACKGROUND and not self._closed:
+            task = asyncio_utils.create_task(self.remember(entries), name="sso-router store write", keep_ref=False)
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        else:
+            self.metrics.inc("sso_router_store_errors_total", operation="remember", kind="skipped")
+        return None
 
     async def remember(self, entries: Sequence[Entry]) -> None:
-        try:
-            # writes skip the breaker: a login learned now must not be lost to a hiccup a moment ago
-            await self._call("remember", entries, breaker=False)
-        except Exception as e:  # noqa: BLE001
-            self.failed(e)
-
-    async def _call(self, method: str, arg: Any, *, breaker: bool = True) -> Any:
-        store = self.store
-        if store is None:
-            return None
-        fn = getattr(store, method)
-        if not self.blocking:
-            return fn(arg)
-        if breaker and time.monotonic() < self._down_until:
-            # failed a moment ago: don't make every request wait out the timeout; the pinger re-opens it
-            raise StoreUnavailable("store recently failed; skipped")
-        if self._closed:
-            raise StoreUnavailable("the addon is shutting down")
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(THREADS, thread_name_prefix="sso-router-store")
-        fut = asyncio.get_running_loop().run_in_executor(self._pool, fn, arg)
-        return await asyncio.wait_for(fut, self.timeout)
-
-    def failed(self, e: BaseException) -> None:
-        self.metrics.inc("sso_router_store_errors_total")
-        if not isinstance(e, StoreUnavailable) or "skipped" not in str(e):
-            self._down_until = time.monotonic() + BREAK
-        if self.status.ok:
-            log.warning(f"sso-router: correlation store {self.status.url} failing ({type(e).__name__}); "
-                        "routing without correlations until it answers")
-        self.status = endpoints.StoreStatus(self.status.url, False, type(e).__name__)
-
-    # -- health ---------------------------------------------------------------------------------
-    async def ping_forever(self) -> None:
-        while True:
-            await asyncio.sleep(PING_INTERVAL)
-            store = self.store
-            if store is None or not self.blocking or self._closed:
-                continue
-            if self._ping_pool is None:  # its own thread: pings must not queue behind hung lookups
-                self._ping_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sso-router-ping")
+        """Held until the store acknowledges, within the bound; a fast failure is retried once."""
+        deadline = time.monotonic() + self.timeout
+        for attempt in (1, 2):
+            left = deadline - time.monotonic()
             try:
-                ok = bool(await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(
-                    self._ping_pool, store.ping), max(1.0, self.timeout)))
-            except Exception:  # noqa: BLE001
-                ok = False
-            if not ok:
-                self.failed(TimeoutError("ping"))
-            elif not self.status.ok:
-                self._down_until = 0.0
-                self.status = endpoints.StoreStatus(self.status.url, True)
-                log.info(f"sso-router: correlation store {self.status.url} is answering again")
+                await self._call("remember", self.store.remember, entries, left)
+                return
+            except Exception as e:  # noqa: BLE001
+                self._failed("remember", e)
+                if attempt == 2 or deadline - time.monotonic() < RETRY_FLOOR or self._closed:
+                    return
+
+    async def _call(self, op: Operation, fn: Callable[[T], object], arg: T, bound: float) -> object:
+        if self._closed:
+            raise StoreUnavailable("the router is shutting down", "closed")
+        if not self.blocking:
+            result = fn(arg)
+        else:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(THREADS, thread_name_prefix="sso-router-store")
+            fut = asyncio.get_running_loop().run_in_executor(self._pool, fn, arg)
+            result = await asyncio.wait_for(fut, max(bound, 0.001))
+        self._answered()
+        return result
+
+    # -- health --------------------------------------------------------------------------------
+    def _failed(self, op: Operation, e: BaseException) -> str:
+        kind = _kind(e)
+        self.metrics.inc("sso_router_store_errors_total", operation=op, kind=kind)
+        if kind == "closed":
+            return "closed (the router is stopping)"
+        self._in_a_row += 1
+        if self.status.ok and (kind == "refused" or self._in_a_row >= FAILURES_IN_A_ROW):
+            why = "connection refused" if kind == "refused" else f"{self._in_a_row} failed calls in a row ({kind})"
+            log.warning(f"sso-router: correlation store {self.status.url} unavailable: {why}; routing without "
+                        "correlations until it answers")
+            self.status = StoreStatus(self.status.url, False, why)
+        return kind if self.status.ok else f"unavailable ({self.status.detail})"
+
+    def _answered(self) -> None:
+        self._in_a_row = 0
+        if not self.status.ok:
+            self.status = StoreStatus(self.status.url, True)
+            log.info(f"sso-router: correlation store {self.status.url} is answering again")
+
+    async def probe_forever(self) -> None:
+        """Ping every PROBE_INTERVAL, in a thread of its own (never queued behind hung lookups)."""
+        if not self.blocking:
+            return
+        while not self._closed:
+            await asyncio.sleep(PROBE_INTERVAL)
+            await self.probe()
+
+    async def probe(self) -> None:
+        if self._probe_pool is None:
+            self._probe_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sso-router-probe")
+        try:
+            fut = asyncio.get_running_loop().run_in_executor(self._probe_pool, self.store.ping)
+            ok = bool(await asyncio.wait_for(fut, self.timeout))
+        except Exception as e:  # noqa: BLE001
+            self._failed("ping", e)
+            return
+        if ok:
+            self._answered()
+        else:  # redis-py's ping answered False: the server said something other than PONG
+            self._failed("ping", StoreUnavailable("ping not answered", "error"))
 
     def close(self) -> None:
-        """The addon is done: no new threads; calls already queued still finish (flows await them)."""
+        """No new calls; calls already running finish in their threads (flows awaiting them go on)."""
         self._closed = True
-        for pool in (self._pool, self._ping_pool):
+        for pool in (self._pool, self._probe_pool):
             if pool is not None:
-                pool.shutdown(wait=False)
-        self._pool = self._ping_pool = None
-        self._close_store()
+                pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._probe_pool = None
 
-    def _close_store(self) -> None:
-        if self.store is not None and not self.store.url.startswith("memory"):
-            self.store.close()  # a memory store stays: the reloaded script's addon takes it over
+
+def _kind(e: BaseException) -> StoreFailure:
+    if isinstance(e, StoreUnavailable):
+        return e.kind
+    if isinstance(e, (asyncio.TimeoutError, TimeoutError)):
+        return "timeout"
+    if isinstance(e, ConnectionRefusedError):
+        return "refused"
+    return "error"
+

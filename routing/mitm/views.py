@@ -364,15 +364,8 @@ def register(limits: Limits | None = None) -> None:
 
 
 def unregister() -> None:
-    """Remove the views (idempotent; never someone else's view of the same name).
+    """Remove the views (idempotent; never someone else's view of the same name)."""
+    from . import mitm12
 
-    mitmproxy 12's registry has no public removal; its name index is the one place views live."""
-    reg = contentviews.registry
-    by_name = getattr(reg, "_by_name", None)
-    if not isinstance(by_name, dict):
-        return
     for v in VIEWS:
-        key = v.name.lower()
-        if key in by_name and _ours(by_name[key], v):
-            del by_name[key]
-            reg.on_change.send(v)
+        mitm12.remove_contentview(v, _ours)

@@ -15,6 +15,7 @@ from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons, tflow
 
 from routing.mitm.addon import SSORouter
+from routing.mitm.process import ProcessState
 from tests.unit.samples import MAPPING, saml_response
 
 
@@ -45,7 +46,7 @@ def make_flow(path="/", method="GET", host="auth.yourapp.com", body=b"", headers
 
 def with_router(fn, mapping_file, **opts):
     async def main():
-        router = SSORouter()
+        router = SSORouter(ProcessState())  # its own memory store and random key, not the process's
         with taddons.context(Proxyserver(), router) as tctx:
             tctx.configure(router, sso_mapping=str(mapping_file), sso_secret="s3cret", **opts)
             return await fn(router, tctx)
@@ -187,7 +188,7 @@ def test_bad_mapping_is_an_options_error(tmp_path):
     p.write_text('[router]\npublic_url = "https://a"\n[providers.legacy]\nupstream = "nope"\n')
 
     async def main():
-        router = SSORouter()
+        router = SSORouter(ProcessState())
         with taddons.context(router) as tctx:
             with pytest.raises(exceptions.OptionsError, match="providers.legacy.upstream"):
                 tctx.configure(router, sso_mapping=str(p), sso_secret="x")
@@ -198,15 +199,15 @@ def test_secret_rules(mapping_file, monkeypatch, caplog):
     monkeypatch.delenv("SSO_ROUTER_SECRET", raising=False)
 
     async def main():
-        router = SSORouter()
+        router = SSORouter(ProcessState())
         with taddons.context(router) as tctx:
             tctx.configure(router, sso_mapping=str(mapping_file))
-            assert len(router.secret) == 32
+            assert len(router.runtime.secret) == 32
             with pytest.raises(exceptions.OptionsError, match="sso_secret is required"):
                 tctx.configure(router, sso_store="sqlite:///tmp/x.db")
             monkeypatch.setenv("SSO_ROUTER_SECRET", "from-env")
             tctx.configure(router, sso_secret="")
-            assert router.secret == b"from-env"
+            assert router.runtime.secret == b"from-env"
     caplog.set_level("WARNING")
     run(main())
     assert any("random per-process key" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
@@ -270,7 +271,7 @@ def test_store_timeout_option(mapping_file, value, ok):
     async def fn(router, tctx):
         if ok:
             tctx.configure(router, sso_store_timeout=value)
-            return router.stores.timeout
+            return router.runtime.stores.timeout
         with pytest.raises(exceptions.OptionsError, match="sso_store_timeout"):
             tctx.configure(router, sso_store_timeout=value)
         return None
@@ -306,17 +307,17 @@ def test_a_script_reload_keeps_memory_logins_in_flight(mapping_file, monkeypatch
     monkeypatch.delenv("SSO_ROUTER_SECRET", raising=False)
 
     async def main():
-        first = SSORouter()
+        first = SSORouter(ProcessState())
         with taddons.context(Proxyserver(), first) as tctx:
             tctx.configure(first, sso_mapping=str(mapping_file))
             f = make_flow("/authorize?login_hint=a@megasoft.com")
             await hook(first.request, f)
             f.response = http.Response.make(302, b"", {"location": "https://idp.example/authorize?client_id=c&response_type=code&state=RELOAD-1"})
             await hook(first.response, f)
-            key = first.secret
+            key = first.runtime.secret
             first.done()
-            assert first.holder is None and first.secret == b"" and first.stores.store is None  # as new
-        second = first if same_instance else SSORouter()
+            assert first.runtime is None  # as new
+        second = first if same_instance else SSORouter(first.process)
         with taddons.context(Proxyserver(), second) as tctx:
             tctx.configure(second, sso_mapping=str(mapping_file))
             second.running()
@@ -324,7 +325,7 @@ def test_a_script_reload_keeps_memory_logins_in_flight(mapping_file, monkeypatch
             await hook(second.request, g)
             h = make_flow("/authorize?login_hint=bob@newcompany.com&response_type=code")
             await hook(second.request, h)
-            same = key == second.secret
+            same = key == second.runtime.secret
             second.done()
             return same, g.metadata["sso_router"], h.metadata["sso_router"]
     same_key, meta, meta2 = run(main())
@@ -372,7 +373,7 @@ def test_compressed_bodies_are_decoded_within_max_body(mapping_file, encoding):
                          headers=headers)
         assert len(bomb.request.raw_content) < 1_048_576  # small on the wire, 5 MB inflated
         await hook(router.request, bomb)
-        return small, bomb, router.metrics.get("sso_router_parse_failures_total", kind="body")
+        return small, bomb, router.runtime.metrics.get("sso_router_parse_failures_total", kind="body")
     small, bomb, failures = with_router(fn, mapping_file)
     assert small.metadata["sso_router"]["org"] == "newcompany.com"
     assert bomb.metadata["sso_router"]["reason"] == "default" and failures == 1  # not inspected, counted
@@ -389,7 +390,7 @@ def test_a_core_failure_routes_to_default_not_the_placeholder(mapping_file, monk
     async def fn(router, tctx):
         f = make_flow("/authorize?login_hint=a@newcompany.com")
         await hook(router.request, f)
-        return f, router.metrics.get("sso_router_parse_failures_total", kind="internal")
+        return f, router.runtime.metrics.get("sso_router_parse_failures_total", kind="internal")
     f, internal = with_router(fn, mapping_file)
     assert f.request.host == "yourapp.us.auth0.com" and f.metadata["sso_router"]["reason"] == "default"
     assert internal == 1
@@ -421,7 +422,7 @@ def test_only_upstream_failures_count_as_upstream_errors(mapping_file, msg, coun
         await hook(router.request, f)
         f.error = flow_module.Error(msg)
         router.error(f)
-        return router.metrics.get("sso_router_upstream_errors_total", provider="legacy")
+        return router.runtime.metrics.get("sso_router_upstream_errors_total", provider="legacy")
     assert with_router(fn, mapping_file) == (1 if counted else 0)
 
 
@@ -447,7 +448,7 @@ def _by_setters(req: http.Request, p) -> http.Request:
 @pytest.mark.parametrize("provider", ["legacy", "scalekit"])
 def test_point_upstream_matches_mitmproxys_setters(mapping_file, version, authority, host, provider):
     from routing.mapping_loader import load_mapping_file
-    from routing.mitm.addon import point_upstream
+    from routing.mitm.apply import point_upstream
 
     m = load_mapping_file(str(mapping_file))
     p = m.providers[provider]

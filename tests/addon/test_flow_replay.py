@@ -16,6 +16,7 @@ from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons, tflow
 
 from routing.mitm.addon import SSORouter
+from routing.mitm.process import ProcessState
 from routing.mitm.flows import REQUEST_META, read_flows
 
 FLOWS = Path(__file__).resolve().parents[1] / "flows"
@@ -47,7 +48,7 @@ def test_replay_gives_the_expected_decisions(name):
     expected = json.loads((FLOWS / f"{name}.expected.json").read_text())
 
     async def main():
-        router = SSORouter()
+        router = SSORouter(ProcessState())
         rows = []
         with taddons.context(Proxyserver(), router) as tctx:
             tctx.configure(router, sso_mapping=str(FLOWS / f"{name}.mapping.toml"), sso_secret="test-secret")

@@ -23,7 +23,7 @@ def test_exposition_matches_prometheus_clients_own_metrics():
                ("sso_router_decisions_total", dict(provider="legacy", reason="org", shadow="false")),
                ("sso_router_decisions_total", dict(provider="scalekit", reason="correlation", shadow="true")),
                ("sso_router_parse_failures_total", dict(kind="saml")),
-               ("sso_router_store_errors_total", {})]
+               ("sso_router_store_errors_total", dict(operation="recall", kind="timeout"))]
     for name, labels in updates:
         ours.inc(name, **labels)
         c = theirs[name[:-len("_total")]]

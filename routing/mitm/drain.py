@@ -1,0 +1,84 @@
+"""Graceful drain on SIGTERM: ``/ready`` says 503 at once, the process keeps serving (the flows it has
+and any the balancer still sends) until none is in flight or ``sso_drain_timeout`` runs out, flushes
+the decision log and exits 0. A second SIGTERM, or a SIGINT while draining, exits at once.
+
+mitmdump installs its own SIGTERM handler (exit now) before addons run; ``install`` replaces it from
+``running()`` and ``uninstall`` puts mitmproxy's behaviour back (a script reload, ``done``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable
+
+from mitmproxy.utils import asyncio_utils
+
+from .runtime import Runtime
+
+log = logging.getLogger("sso_router")
+POLL = 0.05  # seconds between looks at the flows still in flight
+QUIET = 2.0  # nothing in flight for this long: a balancer checking /ready every second has stopped sending
+
+
+class Drain:
+    def __init__(self, runtime: Callable[[], Runtime | None], shutdown: Callable[[], None]) -> None:
+        self._runtime = runtime
+        self._shutdown = shutdown
+        self._task: asyncio.Task[None] | None = None
+        self._installed = False
+
+    def install(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, self.on_sigterm)
+        except (RuntimeError, NotImplementedError, ValueError):  # no loop, not the main thread, Windows
+            return
+        self._installed = True
+
+    def uninstall(self) -> None:
+        if not self._installed:
+            return
+        self._installed = False
+        try:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, self._shutdown)
+            loop.add_signal_handler(signal.SIGINT, self._shutdown)
+        except (RuntimeError, NotImplementedError, ValueError):
+            pass
+        if self._task is not None:
+            self._task.cancel()
+
+    def on_sigterm(self) -> None:
+        rt = self._runtime()
+        if self._task is not None or rt is None:
+            log.warning("sso-router: second signal while draining: exiting now")
+            self._shutdown()
+            return
+        rt.draining = True
+        log.warning(f"sso-router: SIGTERM: draining ({len(rt.in_flight)} flows in flight; /ready says 503; "
+                    f"exiting within {rt.options.drain_timeout:g} s)")
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self.on_sigterm)
+        except (RuntimeError, NotImplementedError, ValueError):
+            pass
+        self._task = asyncio_utils.create_task(self._drain(rt), name="sso-router drain", keep_ref=True)
+
+    async def _drain(self, rt: Runtime) -> None:
+        deadline = time.monotonic() + rt.options.drain_timeout
+        quiet_since: float | None = None
+        while (now := time.monotonic()) < deadline:
+            if rt.in_flight:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= QUIET:
+                break
+            await asyncio.sleep(POLL)
+        if rt.in_flight:
+            log.warning(f"sso-router: drain timeout: exiting with {len(rt.in_flight)} flows still in flight")
+        if rt.decision_log is not None:
+            rt.decision_log.flush()
+        self._shutdown()

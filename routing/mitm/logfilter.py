@@ -1,0 +1,54 @@
+"""Secrets out of every log record, mitmproxy's own included (its protocol errors quote request
+lines and headers: ``Bad HTTP request line: b'GET /cb?code=…'``).
+
+One ``logging.Filter`` rewrites a record's message through ``routing.logsafe.redact`` before any
+handler formats it. It sits on the root logger's handlers (mitmdump's terminal log, mitmweb's event
+store, the startup error check) and on every ``mitmproxy`` logger, so records are scrubbed where they
+are made and wherever they go. Installed at load, removed in ``done``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..logsafe import redact
+
+_DONE = "_sso_router_redacted"
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, _DONE, False):
+            return True
+        try:
+            msg = record.getMessage()
+        except Exception:  # noqa: BLE001 — a record whose args don't fit its format: keep it as text
+            msg = str(record.msg)
+        record.msg, record.args = redact(msg), ()
+        if record.exc_info:  # a traceback can quote a request too: keep its text, redacted
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        setattr(record, _DONE, True)
+        return True
+
+
+FILTER = RedactingFilter("sso-router")
+
+
+def _targets() -> list[logging.Filterer]:
+    root = logging.getLogger()
+    loggers = [logging.getLogger(name) for name in list(logging.Logger.manager.loggerDict)
+               if name == "mitmproxy" or name.startswith("mitmproxy.")]
+    return [root, *root.handlers, logging.getLogger("mitmproxy"), *loggers]
+
+
+def install() -> None:
+    """Idempotent; call again after handlers may have been added (``running``)."""
+    for target in _targets():
+        if FILTER not in target.filters:
+            target.addFilter(FILTER)
+
+
+def uninstall() -> None:
+    for target in _targets():
+        target.removeFilter(FILTER)

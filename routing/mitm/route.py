@@ -1,0 +1,122 @@
+"""The request path: flow → view → ``pipeline.begin`` → (store) → ``pipeline.conclude`` → apply.
+
+Synchronous unless a blocking store must be asked: then it returns the coroutine that finishes the
+decision, which mitmproxy awaits (it awaits any awaitable a hook returns), so only this flow waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from importlib import metadata
+
+from mitmproxy import http
+
+from .. import endpoints, pipeline
+from ..admin import admitted, client_address
+from ..model import AdminSettings, Decision, Mapping, Reason
+from .apply import apply_decision
+from .flows import view_from_flow
+from .runtime import Runtime
+from .store_guard import Recall
+
+log = logging.getLogger("sso_router")
+_TEXT = {"content-type": "text/plain"}
+try:
+    VERSION = metadata.version("sso-router")
+except metadata.PackageNotFoundError:  # pragma: no cover — run from a source tree without installing
+    VERSION = "unknown"
+
+
+def route_request(rt: Runtime, flow: http.HTTPFlow) -> Awaitable[None] | None:
+    req = flow.request
+    raw_path = req.path
+    m = rt.holder.mapping
+    if raw_path.startswith(endpoints.PREFIX):
+        answer_endpoint(rt, flow, raw_path.split("?", 1)[0], m)
+        return None
+    if m is None:
+        flow.response = http.Response.make(503, b"sso-router: no mapping loaded\n", _TEXT)
+        return None
+    started = time.perf_counter()
+    view = view_from_flow(flow, m.settings.limits.max_body, raw_path)
+    if view.host not in m.settings.hosts:
+        rt.metrics.inc("sso_router_refused_total", status="421")
+        flow.response = http.Response.make(
+            421, f"sso-router: this proxy does not serve host {view.host!r}\n".encode(), _TEXT)
+        return None
+    rt.in_flight.add(flow.id)  # until its response or error hook: a draining process waits for it
+    try:
+        pending = pipeline.begin(view, m, rt.secret)
+    except Exception as e:  # noqa: BLE001 — a bug must not lose the request: default, counted
+        return _fallback(rt, flow, m, e, started)
+    for kind, msg in pending.clues.failures:
+        rt.metrics.inc("sso_router_parse_failures_total", kind=kind)
+        log.info("sso-router: %s %s: could not read %s: %s", view.method, view.path, kind, msg)
+    if not pending.keys:
+        return _decided(rt, flow, m, pending, Recall({}), started)
+    if not rt.stores.blocking:
+        return _decided(rt, flow, m, pending, rt.stores.recall_now(pending.store_keys), started)
+    return _after_store(rt, flow, m, pending, started)
+
+
+async def _after_store(rt: Runtime, flow: http.HTTPFlow, m: Mapping, pending: pipeline.Pending,
+                       started: float) -> None:
+    _decided(rt, flow, m, pending, await rt.stores.recall(pending.store_keys), started)
+
+
+def _decided(rt: Runtime, flow: http.HTTPFlow, m: Mapping, pending: pipeline.Pending, recall: Recall,
+             started: float) -> None:
+    req = flow.request
+    view = pending.view
+    try:
+        d = pipeline.conclude(pending, m, recall.routes, secret=rt.secret, now=time.time(),
+                              unanswered=recall.unanswered)
+    except Exception as e:  # noqa: BLE001
+        return _fallback(rt, flow, m, e, started)
+    authority = req.host_header if req.is_http2 or req.is_http3 else view.headers.get("host")
+    s = m.settings
+    apply_decision(flow, d, m, path=view.path, query=view.query,
+                   had_force_header=bool(s.force_header) and s.force_header in view.headers,
+                   client=_client(flow, s.admin), authority=authority or "")
+    _count(rt, d, started)
+    return None
+
+
+def _fallback(rt: Runtime, flow: http.HTTPFlow, m: Mapping, e: BaseException, started: float) -> None:
+    """Route a request the core failed on to default_provider (never to the --mode placeholder)."""
+    req = flow.request
+    rt.metrics.inc("sso_router_parse_failures_total", kind="internal")
+    log.warning("sso-router: internal error (%s) deciding %s %s; sent to %s", type(e).__name__,
+                req.method, req.path.split("?", 1)[0], m.settings.default_provider)
+    s = m.settings
+    d = Decision(s.default_provider, Reason.DEFAULT, None, "internal error (counted)", s.default_provider, s.shadow)
+    apply_decision(flow, d, m, path=req.path.split("?", 1)[0], query="",
+                   had_force_header=bool(s.force_header) and s.force_header in req.headers,
+                   client=_client(flow, s.admin), authority=req.host_header or "")
+    _count(rt, d, started)
+
+
+def _count(rt: Runtime, d: Decision, started: float) -> None:
+    rt.metrics.inc("sso_router_decisions_total", provider=d.provider, reason=d.reason.value,
+                   shadow="true" if d.shadow else "false")
+    rt.metrics.observe_decision(time.perf_counter() - started)
+
+
+def _client(flow: http.HTTPFlow, admin: AdminSettings) -> Callable[[], str]:
+    """The browser's address, worked out only when something needs it."""
+    def client() -> str:
+        peer = flow.client_conn.peername[0] if flow.client_conn.peername else ""
+        xff = flow.request.headers.get("x-forwarded-for") if admin.trusted_proxies else None
+        return client_address(str(peer), xff, admin.trusted_proxies)
+    return client
+
+
+def answer_endpoint(rt: Runtime, flow: http.HTTPFlow, path: str, m: Mapping | None) -> None:
+    admin = m.settings.admin if m is not None else AdminSettings()
+    ok = admitted(_client(flow, admin)(), flow.request.headers.get("authorization"), admin, rt.options.admin_token)
+    status, headers, body = endpoints.answer(path, flow.request.method, admitted=ok, holder=rt.holder,
+                                             store=rt.stores.status, m=rt.metrics, version=VERSION,
+                                             serving=rt.serving, draining=rt.draining)
+    flow.response = http.Response.make(status, body, headers)

@@ -1,0 +1,139 @@
+"""``Runtime``: everything the router serves with — the mapping, the store, the secret, metrics, the
+decision log — built from its options by the addon's ``configure`` and dropped in ``done``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+
+from mitmproxy import exceptions
+from mitmproxy.utils import asyncio_utils
+
+from ..audit import DecisionLog
+from ..correlation import open_store
+from ..errors import MappingError
+from ..metrics import Metrics
+from ..model import Mapping, Provider
+from ..reload import MappingHolder
+from . import views
+from .options import RouterOptions
+from .process import ProcessState
+from .heap import freeze_heap
+from .store_guard import StoreGuard
+from .watcher import watch_mapping
+
+log = logging.getLogger("sso_router")
+
+
+class Runtime:
+    def __init__(self, opts: RouterOptions, process: ProcessState) -> None:
+        self.options = opts
+        self.process = process
+        self.metrics = Metrics()
+        self.serving = False  # set by running(): /ready stays 503 until mitmproxy is fully up
+        self.draining = False  # set on SIGTERM: /ready says 503 while the flows in hand finish
+        self.in_flight: set[str] = set()  # ids of flows routed upstream whose response or error is to come
+        self.holder = _load(opts.mapping)
+        self.stores = self._guard(opts, check_now=True)
+        self.decision_log = _open_log(opts.decision_log)
+        self._upstreams: tuple[Mapping | None, dict[tuple[str, int], Provider]] = (None, {})
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def secret(self) -> bytes:
+        return self.options.secret
+
+    @property
+    def mapping(self) -> Mapping | None:
+        return self.holder.mapping
+
+    def reconfigure(self, opts: RouterOptions, updated: Iterable[str]) -> None:
+        """Apply changed options: every new part is built before any is swapped in, so a refused
+        option (``OptionsError``) leaves the runtime as it was."""
+        changed = set(updated)
+        holder = _load(opts.mapping) if "sso_mapping" in changed else self.holder
+        new_store = opts.store != self.options.store or opts.store_timeout != self.options.store_timeout
+        stores = self._guard(opts, check_now=not self.serving) if new_store else self.stores
+        log_changed = "sso_decision_log" in changed and opts.decision_log != self.options.decision_log
+        decision_log = _open_log(opts.decision_log) if log_changed else self.decision_log
+        if stores is not self.stores:
+            self._retire_store(self.stores)
+            if self.serving:
+                self._tasks.append(asyncio_utils.create_task(stores.probe_forever(), name="sso-router store probe",
+                                                             keep_ref=True))
+        if decision_log is not self.decision_log and self.decision_log is not None:
+            self.decision_log.close()
+        self.options, self.holder, self.stores, self.decision_log = opts, holder, stores, decision_log
+
+    def _guard(self, opts: RouterOptions, *, check_now: bool) -> StoreGuard:
+        try:
+            if opts.store.strip().lower().startswith("memory"):
+                store = self.process.memory_store(opts.store)
+            else:
+                store = open_store(opts.store, clock=time.time, timeout=opts.store_timeout)
+        except ValueError as e:
+            raise exceptions.OptionsError(f"sso_store: {e}") from e
+        guard = StoreGuard(store, self.metrics, timeout=opts.store_timeout)
+        if check_now:  # at startup a ping is bounded and expected; at runtime it would block the event loop
+            guard.check_at_startup()
+        return guard
+
+    def _retire_store(self, guard: StoreGuard) -> None:
+        guard.close()
+        if guard.blocking:  # the process's memory store stays: a reloaded script's addon takes it over
+            guard.store.close()
+
+    def start(self) -> None:
+        """From ``running()``: the proxy serves; watch the mapping file and probe the store."""
+        self.serving = True
+        freeze_heap()
+        self._tasks = [
+            asyncio_utils.create_task(watch_mapping(self.holder, self.metrics), name="sso-router mapping watcher",
+                                      keep_ref=True),
+            asyncio_utils.create_task(self.stores.probe_forever(), name="sso-router store probe", keep_ref=True),
+        ]
+
+    def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+        self._retire_store(self.stores)
+        if self.decision_log is not None:
+            self.decision_log.close()
+            self.decision_log = None
+
+    def provider_at(self, host: str, port: int) -> Provider | None:
+        """The provider whose upstream is ``host:port`` (for upstream TLS: its ``sni``)."""
+        m = self.holder.mapping
+        if m is None:
+            return None
+        if self._upstreams[0] is not m:
+            table: dict[tuple[str, int], Provider] = {}
+            for p in m.providers.values():
+                table.setdefault((p.upstream.host, p.upstream.port), p)
+            self._upstreams = (m, table)
+        return self._upstreams[1].get((host.lower(), port))
+
+
+def _load(path: str) -> MappingHolder:
+    holder = MappingHolder(path, clock=time.time)
+    try:
+        holder.load()
+    except MappingError as e:
+        raise exceptions.OptionsError(f"sso_mapping {path}: {e}") from e
+    m = holder.mapping
+    assert m is not None
+    views.register(m.settings.limits)
+    log.info(f"sso-router: mapping {holder.path} loaded ({holder.last.message})")
+    return holder
+
+
+def _open_log(path: str) -> DecisionLog | None:
+    if not path:
+        return None
+    try:
+        return DecisionLog(path)
+    except OSError as e:
+        raise exceptions.OptionsError(f"sso_decision_log: {e}") from e
