@@ -63,6 +63,13 @@ STREAM_ABOVE = 1 << 20  # bytes of TOML above which orgs are parsed and built ch
 CHUNK_BYTES = 1 << 19  # about this much TOML per parsed chunk
 
 
+def _shown(url: str) -> str:
+    """A URL as an error message may quote it: its user and password left out."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    return scheme + sep + netloc.rpartition("@")[2] + slash + path if sep else url
+
+
 class _Fallback(Exception):
     """The streamed fast path met something it does not handle; use the whole-document path."""
 
@@ -204,11 +211,12 @@ class _Builder:
             u = urlsplit(value)
             port = u.port
         except ValueError as e:
-            raise self.fail(key, f"bad URL {value!r}: {e}") from e
+            raise self.fail(key, f"bad URL {_shown(value)!r}: {e}") from e
         if u.scheme not in ("http", "https") or not u.hostname:
-            raise self.fail(key, f"bad URL {value!r}: want http(s)://host[:port]")
+            raise self.fail(key, f"bad URL {_shown(value)!r}: want http(s)://host[:port]")
         if origin_only and (u.path not in ("", "/") or u.query or u.fragment or u.username):
-            raise self.fail(key, f"bad URL {value!r}: want scheme://host[:port] with no path")
+            why = "no user or password in it" if u.username or u.password else "no path"
+            raise self.fail(key, f"bad URL {_shown(value)!r}: want scheme://host[:port] with {why}")
         return Upstream(u.scheme, u.hostname.lower(), port or (443 if u.scheme == "https" else 80))
 
     # -- sections -----------------------------------------------------------------

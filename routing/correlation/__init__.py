@@ -6,10 +6,10 @@ a keyed hash of ``namespace ‖ value`` (``routing.keyed``). Entries expire; no 
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
 from typing import Callable, Iterable, Protocol, Sequence
 
 from ..keyed import mac_hex
+from ..logsafe import safe_url
 from ..model import Route
 
 Entry = tuple[str, Route, int]  # (key, route, ttl seconds)
@@ -26,16 +26,6 @@ class CorrelationStore(Protocol):
 
 def key_for(secret: bytes, namespace: str, value: str) -> str:
     return mac_hex(secret, namespace.encode() + b"\0" + value.encode("utf-8", "surrogatepass"), 20)
-
-
-def safe_url(url: str) -> str:
-    """A store URL fit for logs, errors and the health page: no user, password or query
-    (redis-py also takes ``?password=``)."""
-    try:
-        parts = urlsplit(url)
-        return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
-    except ValueError:
-        return "<unparseable store URL>"
 
 
 def encode_route(route: Route) -> str:

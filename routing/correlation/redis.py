@@ -21,12 +21,11 @@ from redis.retry import Retry
 
 from ..errors import StoreFailure, StoreUnavailable
 from ..model import Route
-from . import Entry, decode_route, encode_route, safe_url
+from ..logsafe import safe_url
+from . import Entry, decode_route, encode_route
 
 PREFIX = "ssor:"
 
-
-redacted = safe_url  # the URL without user, password or query, for messages and the health page
 
 
 def failure_kind(e: BaseException) -> StoreFailure:
@@ -47,7 +46,7 @@ class RedisStore:
     def __init__(self, url: str, *, clock: Callable[[], float] | None = None, timeout: float = 0.25,
                  prefix: str = PREFIX) -> None:
         # ``clock`` is accepted for symmetry with the other stores; Redis keeps time itself.
-        self.url = redacted(url)  # safe to log and show in health; the client alone keeps the password
+        self.url = safe_url(url)  # safe to log and show in health; the client alone keeps the password
         self.prefix = prefix
         self.timeout = timeout
         try:
@@ -55,7 +54,7 @@ class RedisStore:
                 url, socket_timeout=timeout, socket_connect_timeout=timeout,
                 retry=Retry(NoBackoff(), 0), health_check_interval=0, decode_responses=False)
         except ValueError as e:  # malformed URL (bad port, unknown scheme): a configuration error
-            raise ValueError(f"bad redis URL {redacted(url)!r}: {e}") from None
+            raise ValueError(f"bad redis URL {safe_url(url)!r}: {e}") from None
 
     @contextmanager
     def _translated(self) -> Iterator[None]:

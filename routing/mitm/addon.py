@@ -43,11 +43,13 @@ class SSORouter:
         # keep the browser's Host for routing (CONTRACT "Running").
         if "connection_strategy" in opts and (opts.connection_strategy != "lazy" or not opts.keep_host_header):
             opts.update(connection_strategy="lazy", keep_host_header=True)
+        if not updated & NAMES:
+            return  # e.g. the update just above, re-entering: nothing of the router's changed
         if self.runtime is None:
             self._quiet_dumper()
             mitm12.prepare_certstore()
             self.runtime = Runtime(parse(opts, self.process), self.process)
-        elif updated & NAMES:
+        else:
             self.runtime.reconfigure(parse(opts, self.process), updated)
 
     def _quiet_dumper(self) -> None:

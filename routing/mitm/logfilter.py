@@ -24,10 +24,10 @@ class RedactingFilter(logging.Filter):
             msg = record.getMessage()
         except Exception:  # noqa: BLE001 — a record whose args don't fit its format: keep it as text
             msg = str(record.msg)
+        if record.exc_info:  # a traceback can quote a request too: it joins the message, redacted
+            msg = f"{msg}\n{logging.Formatter().formatException(record.exc_info)}"
+            record.exc_info, record.exc_text = None, None
         record.msg, record.args = redact(msg), ()
-        if record.exc_info:  # a traceback can quote a request too: keep its text, redacted
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
         setattr(record, _DONE, True)
         return True
 

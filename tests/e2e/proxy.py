@@ -23,12 +23,15 @@ SECRET = "test-secret"
 class Mitmdump:
     def __init__(self, workdir: pathlib.Path, port: int, mapping: dict, *, extra_args: list[str] = (),
                  secret: str | None = SECRET, name: str = "mitmdump", readme: bool = False,
-                 addon: pathlib.Path = ADDON, mapping_path: pathlib.Path | None = None):
+                 addon: pathlib.Path = ADDON, mapping_path: pathlib.Path | None = None,
+                 mode: str = "reverse:https://legacy.invalid", env: dict[str, str] | None = None):
         self.workdir = workdir
         self.addon = addon
         self.port = port
         self.mapping = mapping
         self.readme = readme  # the README's command line: relative mapping.toml, no other --set
+        self.mode = mode
+        self.env = dict(env or {})
         self.mapping_path = mapping_path or workdir / ("mapping.toml" if readme else f"{name}-mapping.toml")
         self.decision_log = workdir / f"{name}-decisions.jsonl"
         self.stdout_path = workdir / f"{name}.stdout"
@@ -45,7 +48,7 @@ class Mitmdump:
         if self.readme:
             return [str(MITMDUMP), "--mode", "reverse:https://legacy.invalid", "-s", str(self.addon),
                     "--set", "sso_mapping=mapping.toml", "--listen-host", "127.0.0.1", "-p", str(self.port)]
-        cmd = [str(MITMDUMP), "--mode", "reverse:https://legacy.invalid", "--listen-host", "127.0.0.1",
+        cmd = [str(MITMDUMP), "--mode", self.mode, "--listen-host", "127.0.0.1",
                "-p", str(self.port), "-s", str(self.addon), "--set", f"sso_mapping={self.mapping_path}",
                "--set", f"sso_decision_log={self.decision_log}"]
         if self.secret is not None:
@@ -59,6 +62,8 @@ class Mitmdump:
         self._err = open(self.stderr_path, "ab")
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
         env.pop("SSO_ROUTER_SECRET", None)
+        env.pop("SSO_ROUTER_ADMIN_TOKEN", None)
+        env.update(self.env)
         self.proc = subprocess.Popen(self.command(), stdout=self._out, stderr=self._err, cwd=self.workdir,
                                      env=env, start_new_session=True)
         if not wait_ready:

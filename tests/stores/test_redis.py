@@ -156,7 +156,8 @@ def test_close_then_reuse_reconnects(redis_url):
 
 
 def test_no_password_from_a_query_string_reaches_messages():
-    from routing.correlation import open_store, safe_url
+    from routing.correlation import open_store
+    from routing.logsafe import safe_url
     s = open_store("REDIS://127.0.0.1:1/0?password=hunter2", clock=lambda: 0.0, timeout=0.05)
     assert s.url == "redis://127.0.0.1:1/0" and "hunter2" not in safe_url("redis://:hunter2@h/0?password=hunter2")
     try:
