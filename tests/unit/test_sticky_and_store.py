@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from routing import sticky
-from routing.correlation import decode_route, encode_route, first_hit, key_for, open_store
+from routing.correlation import Candidate, Correlated, decode_route, encode_route, hits, key_for, open_store
 from routing.model import Route
 
 SECRET = b"k" * 32
@@ -66,11 +66,13 @@ def test_memory_store_is_bounded():
     assert len(s) == 3 and s.recall(["k4"]) == {"k4": Route("legacy")}
 
 
-def test_route_codec_and_first_hit():
+def test_route_codec_and_hits():
     assert decode_route(encode_route(Route("a", "b.com"))) == Route("a", "b.com")
     assert decode_route(encode_route(Route("a"))) == Route("a")
     assert decode_route("garbage") is None
-    assert first_hit([("l1", "k1"), ("l2", "k2")], {"k2": Route("x")}) == ("l2", Route("x"))
+    cands = [Candidate("state", "l1", "k1"), Candidate("code", "l2", "k2"), Candidate("token", "l3", "k3")]
+    assert hits(cands, {"k3": Route("y"), "k2": Route("x")}) == [Correlated("code", "l2", Route("x")),
+                                                                 Correlated("token", "l3", Route("y"))]
 
 
 def test_memory_store_evicts_the_oldest_without_walking_the_store():
