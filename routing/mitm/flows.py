@@ -8,6 +8,7 @@ from mitmproxy import exceptions, http, io
 
 from ..errors import ExtractError
 from ..extract.bodies import decode_body
+from ..extract.limits import Limits
 from ..sticky import read_cookie
 from ..view import RequestView, ResponseView, media_type
 from ..view import host_of as authority_host
@@ -74,14 +75,20 @@ def view_from_flow(flow: http.HTTPFlow, max_body: int, path: str | None = None) 
 
 
 def response_view(flow: http.HTTPFlow, *, want_body: bool, max_body: int = 1_048_576,
-                  headers: dict[str, str] | None = None) -> ResponseView:
-    """``headers``: the response's ``header_dict``, when the caller has it already."""
+                  headers: dict[str, str] | None = None, max_html: int = Limits().max_auto_post) -> ResponseView:
+    """``headers``: the response's ``header_dict``, when the caller has it already. An HTML body
+    is read only as far as an auto-post form page can go (``max_html``): a hosted page is neither
+    decompressed nor scanned."""
     resp = flow.response
     assert resp is not None
     hdrs = headers if headers is not None else header_dict(resp.data.headers)
     ct = media_type(hdrs.get("content-type"))
     body = b""
-    if want_body and (ct == "text/html" or ct.endswith("json")):
+    if want_body and ct == "text/html":
+        raw = resp.raw_content or b""
+        if len(raw) <= max_html:  # decoded within the same bound (message_body)
+            body, _ = message_body(resp, max_html, hdrs.get("content-encoding"))
+    elif want_body and ct.endswith("json"):
         body, _ = message_body(resp, max_body, hdrs.get("content-encoding"))
     return ResponseView(status=resp.status_code, location=hdrs.get("location"), content_type=ct, body=body)
 
