@@ -108,8 +108,9 @@ REQUEST_META = "sso_router_request"  # set by the addon: the authority and path 
 def exchange_from_flow(flow: http.HTTPFlow, index: int, max_body: int):
     """One flow as a replay ``Exchange``. A flow the router handled (recorded with ``mitmdump -w``
     next to the addon) has its request already pointed upstream; the router noted the host and
-    path the browser asked for in ``flow.metadata``, and those are used first."""
-    from ..replay import Exchange, cross_site
+    path the browser asked for in ``flow.metadata``, and those are used first, as is the decision
+    it recorded there."""
+    from ..replay import Exchange, recorded_decision
 
     view = view_from_flow(flow, max_body)
     meta = flow.metadata
@@ -123,14 +124,8 @@ def exchange_from_flow(flow: http.HTTPFlow, index: int, max_body: int):
     resp = None
     if flow.response is not None:
         resp = response_view(flow, want_body=200 <= flow.response.status_code < 300)
-    peer = flow.client_conn.peername if flow.client_conn else None
-    live = meta.get("sso_router")
-    return Exchange(
-        index=index, view=view, response=resp, at=flow.request.timestamp_start or 0.0,
-        client=str(peer[0]) if peer else "", cookies_recorded=bool(flow.request.headers.get("cookie")),
-        cross_site=cross_site(flow.request.headers, view.host),
-        live=dict(live) if isinstance(live, dict) else None,
-    )
+    return Exchange(index=index, view=view, response=resp, at=flow.request.timestamp_start or 0.0,
+                    recorded=recorded_decision(meta.get("sso_router")))
 
 
 def _replace(view: RequestView, **kw) -> RequestView:

@@ -150,3 +150,13 @@ def test_a_shadow_mode_cookie_does_not_verify_once_shadow_is_off():
     assert sticky.verify(v, secret=SECRET, now=1000) is None
     assert sticky.verify(sticky.sign(Route("legacy"), secret=SECRET, expires=2000), secret=SECRET, now=1000,
                          shadow=True) is None
+
+
+def test_read_unverified_says_what_a_cookie_signed_elsewhere_says():
+    """For explain, which replays without the live proxy's key; routing only ever verifies."""
+    v = sticky.sign(Route("scalekit", "newcompany.com"), secret=b"the live proxy's", expires=2000)
+    assert sticky.verify(v, secret=SECRET, now=1000) is None
+    assert sticky.read_unverified(v) == sticky.Said(Route("scalekit", "newcompany.com"), 2000)
+    assert sticky.read_unverified(v.split(".")[0] + ".redacted-0123") == sticky.Said(Route("scalekit", "newcompany.com"), 2000)
+    for bad in ("", "live-value", "a.b.c", "!!!.x", "x" * 600):
+        assert sticky.read_unverified(bad) is None
