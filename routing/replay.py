@@ -9,9 +9,9 @@ that carried none presents none (a second browser in the same capture is not the
 The proxy signed the cookies with a key the replay does not hold, so a carried cookie stands for
 the one the replay set where the proxy set it: at the latest earlier exchange at which the proxy
 (its recorded decision; else the replayed one) gave that host a cookie for the org the carried
-cookie names. A cookie set before the capture began counts as what it says (as the proxy read
-it; ``SSO_ROUTER_SECRET`` lets the replay check its signature); one that says nothing is ignored,
-as the proxy ignores it.
+cookie names. A cookie set before the capture began counts as what it says, as the proxy read
+it; one that says nothing is ignored, as the proxy ignores it. Given the proxy's own key
+(``proxy_key``: ``SSO_ROUTER_SECRET`` for ``explain``), a cookie that does not verify is ignored too.
 
 Where the capture holds the proxy's own decision (``flow.metadata["sso_router"]`` in a
 ``mitmdump -w`` file recorded through the router), each row carries it and says which of its
@@ -108,6 +108,7 @@ class _Cookies:
 
     secret: bytes
     shadow: bool
+    proxy_key: bool  # ``secret`` is the key the proxy signed with
     # (host, org the proxy's cookie named) -> the replay's cookie value there (None: it set none)
     set_at: dict[tuple[str, str | None], str | None] = field(default_factory=dict)
 
@@ -116,10 +117,13 @@ class _Cookies:
         said = sticky.read_unverified(carried)
         if said is None or said.expires <= ex.at:
             return None  # not the router's cookie, or expired: the proxy ignored it too
+        verified = sticky.verify(carried, secret=self.secret, now=ex.at, shadow=self.shadow) is not None
+        if self.proxy_key and not verified:
+            return None  # forged, or signed in another mode: the proxy ignored it
         key = (ex.view.host, said.route.org)
         if key in self.set_at:
             return self.set_at[key]
-        if sticky.verify(carried, secret=self.secret, now=ex.at, shadow=self.shadow) is not None:
+        if verified:
             return carried
         return sticky.sign(said.route, secret=self.secret, expires=said.expires, shadow=self.shadow)
 
@@ -139,11 +143,13 @@ def param_names(query: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(k for k, _ in parse_qsl(query, keep_blank_values=True)))
 
 
-def replay(entries: Iterable[Exchange | Skipped], m: Mapping, *, secret: bytes) -> Iterator[Row | Skipped]:
+def replay(entries: Iterable[Exchange | Skipped], m: Mapping, *, secret: bytes,
+           proxy_key: bool = False) -> Iterator[Row | Skipped]:
+    """``proxy_key``: ``secret`` is the key the proxy signed its cookies with (else the replay's own)."""
     clock = _Clock()
     store = MemoryStore(clock=clock)
     s = m.settings
-    cookies = _Cookies(secret, s.shadow)
+    cookies = _Cookies(secret, s.shadow, proxy_key)
     for ex in entries:
         if isinstance(ex, Skipped):
             yield ex

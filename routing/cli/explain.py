@@ -76,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as e:
         err(f"{args.file}: cannot read: {getattr(e, 'strerror', None) or e}")
         return FINDING
-    secret = os.environ.get(ENV_SECRET, "").encode() or secrets.token_bytes(32)
+    proxy_key = os.environ.get(ENV_SECRET, "").encode()
     rows: list[Row] = []
-    for item in replay(entries, m, secret=secret):
+    for item in replay(entries, m, secret=proxy_key or secrets.token_bytes(32), proxy_key=bool(proxy_key)):
         if isinstance(item, Skipped):
             err(f"{args.file}: entry {item.index} skipped: {item.why}")
         else:

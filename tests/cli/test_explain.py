@@ -229,3 +229,16 @@ def test_cli_and_offline_modules_do_not_import_mitmproxy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=pathlib.Path(__file__).parents[2]).stdout
     assert out.strip() == "[]"
+
+
+def test_with_the_proxys_key_a_cookie_that_does_not_verify_is_ignored(mapping, tmp_path):
+    """SSO_ROUTER_SECRET is the key the live proxy signed with: a cookie it does not verify (forged,
+    or from another deployment) was ignored by the proxy, and is by the replay."""
+    steps = [dict(ASSET, cookie=captures.live_cookie("scalekit", "newcompany.com"))]
+    p = tmp_path / "forged.mitm"
+    captures.write_flow_file(p, steps)
+    got = rows(run("explain", p, "--mapping", mapping, "--json",
+                   env={"SSO_ROUTER_SECRET": captures.LIVE_KEY.decode()}).stdout)
+    assert got[0][2:] == ("scalekit", "sticky", "newcompany.com")
+    got = rows(run("explain", p, "--mapping", mapping, "--json", env={"SSO_ROUTER_SECRET": "another key"}).stdout)
+    assert got[0][2:] == ("legacy", "default", None)
