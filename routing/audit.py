@@ -6,9 +6,35 @@ from __future__ import annotations
 import json
 import threading
 from typing import IO
+from urllib.parse import quote
 
 from .model import Decision
 from .record import to_record
+
+
+def _raw(value: str) -> bytes:
+    """The bytes a surrogate-escaped string stands for (mitmproxy decodes them that way)."""
+    try:
+        return value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no bytes stand for
+        return value.encode("utf-8", "backslashreplace")
+
+
+def _text(value: str) -> str:
+    """``value`` fit for a UTF-8 line: bytes that are not UTF-8 written ``\\xNN``."""
+    return value if value.isascii() else _raw(value).decode("utf-8", "backslashreplace")
+
+
+def _path(path: str) -> str:
+    """A path fit for a UTF-8 line: one with bytes that are not UTF-8 is percent-encoded, as a
+    URL carries them (``/a%FF``), rather than dropped."""
+    if path.isascii():
+        return path
+    raw = _raw(path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return quote(raw, safe="/%:@!$&'()*+,;=~-._")
 
 
 def decision_record(d: Decision, *, flow_id: str, method: str, host: str, path: str, at: float,
@@ -16,15 +42,15 @@ def decision_record(d: Decision, *, flow_id: str, method: str, host: str, path: 
     rec = {
         "time": round(at, 3),
         "flow": flow_id,
-        "method": method,
-        "host": host,
-        "path": path,  # never the query: it carries codes and states
+        "method": _text(method),
+        "host": _text(host),
+        "path": _path(path),  # never the query: it carries codes and states
         **to_record(d),
         "status": status,
         "latency_ms": None if latency_ms is None else round(latency_ms, 2),
     }
     if error:
-        rec["error"] = error
+        rec["error"] = _text(error)
     return rec
 
 
@@ -33,7 +59,8 @@ class DecisionLog:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._f: IO[str] = open(path, "a", encoding="utf-8", buffering=1)
+        # backslashreplace: a value the record did not escape still gets its line, never an error
+        self._f: IO[str] = open(path, "a", encoding="utf-8", errors="backslashreplace", buffering=1)
         self._lock = threading.Lock()
 
     def write(self, record: dict) -> None:

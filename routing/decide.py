@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
+from .correlation import Correlated
 from .extract.clues import Clue, Clues
 from .model import Decision, Mapping, Reason, Route
 
@@ -96,11 +97,16 @@ def decide(
     *,
     path: str,
     forced: bool = False,
-    correlated: tuple[str, Route] | None = None,
+    correlated: Sequence[Correlated] = (),
     sticky: Route | None = None,
 ) -> Decision:
+    """``correlated``: what the store knew of the request's correlation candidates, most decisive
+    first (``correlation.hits``)."""
     s = m.settings
     hit = find_org(clues, m)
+    # the org a SAML message's own Issuer names: a RelayState correlation yields to it, and a
+    # Response naming one is never routed by the cookie (CONTRACT "Routing" 2 and 3)
+    issuer_org = _lookup(clues.entity_ids, m.by_entity_id.get) if clues.entity_ids else None
 
     def make(provider: str, reason: Reason, org: str | None, evidence: str) -> Decision:
         forward = s.default_provider if s.shadow else provider
@@ -109,18 +115,25 @@ def decide(
     def org_provider(h: OrgHit) -> str:
         return s.migration_target if h.test_user else m.provider_for_org(m.orgs[h.org])
 
+    def route_org(route: Route) -> str | None:
+        # a route that names no org (a forced start, a cookie without one) takes the request's,
+        # so that org's target_paths apply at the migration target whatever the reason
+        return route.org if route.org in m.orgs else (hit.org if hit else None)
+
     if forced:
         return make(s.migration_target, Reason.FORCED, hit.org if hit else None, "force header")
-    if correlated is not None and correlated[1].provider in m.providers:
-        label, route = correlated
-        org = route.org if route.org in m.orgs else None
-        return make(route.provider, Reason.CORRELATION, org, label)
-    if hit is not None and clues.login_start:
+    for c in correlated:
+        if c.route.provider not in m.providers:
+            continue  # remembered for a provider the mapping no longer has
+        if c.kind == "relay_state" and issuer_org is not None and issuer_org.org != c.route.org:
+            continue  # many IdPs send one fixed RelayState for every org: the Issuer names this one
+        return make(c.route.provider, Reason.CORRELATION, route_org(c.route), c.label)
+    if hit is not None and (clues.login_start or (clues.saml_response and issuer_org is not None)):
         return make(org_provider(hit), Reason.ORG, hit.org, hit.evidence)
     if hit is None and (owner := m.path_provider(path)) is not None:
         return make(owner, Reason.PATH, None, "provider path")
     if sticky is not None and sticky.provider in m.providers:
-        return make(sticky.provider, Reason.STICKY, sticky.org if sticky.org in m.orgs else None, "sticky cookie")
+        return make(sticky.provider, Reason.STICKY, route_org(sticky), "sticky cookie")
     if hit is not None:
         return make(org_provider(hit), Reason.ORG, hit.org, hit.evidence)
     return make(s.default_provider, Reason.DEFAULT, None, "no identifier")

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from .replay import Exchange, Skipped, cross_site
+from .replay import Exchange, Skipped
 from .sticky import read_cookie
 from .view import RequestView, ResponseView, host_of, media_type
 
@@ -118,8 +118,7 @@ def exchange_from_entry(entry: dict, index: int) -> Exchange:
         rct = media_type(rh.get("content-type") or (r.get("content") or {}).get("mimeType"))
         resp = ResponseView(status=status, location=location, content_type=rct,
                             body=response_body(r.get("content")) if 200 <= status < 300 else b"")
-    return Exchange(index=index, view=view, response=resp, at=started_at(entry), client="browser",
-                    cookies_recorded=bool(cookie_header), cross_site=cross_site(headers, host))
+    return Exchange(index=index, view=view, response=resp, at=started_at(entry))
 
 
 __all__ = ["HarError", "load_har", "read_har", "exchange_from_entry"]

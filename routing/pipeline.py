@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import sticky
-from .correlation import Entry, first_hit, key_for
+from .correlation import Candidate, Entry, hits, key_for
 from .decide import decide, is_forced
 from .extract import Clues, extract
 from .model import Decision, Mapping, Provider, Reason, Route
@@ -24,11 +24,11 @@ class Pending:
     view: RequestView
     clues: Clues
     forced: bool
-    keys: tuple[tuple[str, str], ...]  # (label, store key), in precedence order
+    keys: tuple[Candidate, ...]  # correlation candidates, in precedence order
 
     @property
     def store_keys(self) -> list[str]:
-        return [k for _, k in self.keys]
+        return [c.key for c in self.keys]
 
 
 def begin(view: RequestView, m: Mapping, secret: bytes) -> Pending:
@@ -37,9 +37,9 @@ def begin(view: RequestView, m: Mapping, secret: bytes) -> Pending:
     clues = extract(view, m.settings.limits, None if m.by_test_user else m.by_entity_id.__contains__)
     s = m.settings
     forced = is_forced(view.headers.get(s.force_header) if s.force_header else None, m)
-    keys: tuple[tuple[str, str], ...] = ()
+    keys: tuple[Candidate, ...] = ()
     if clues.correlations and not forced:
-        keys = tuple((label, key_for(secret, ns, value)) for ns, value, label in clues.correlations)
+        keys = tuple(Candidate(ns, label, key_for(secret, ns, value)) for ns, value, label in clues.correlations)
     return Pending(view, clues, forced, keys)
 
 
@@ -48,7 +48,7 @@ def conclude(p: Pending, m: Mapping, recalled: dict[str, Route], *, secret: byte
     """``unanswered``: why the store could not be asked for ``p.keys`` (the decision record says so)."""
     route = sticky.verify(p.view.sticky, secret=secret, now=now, shadow=m.settings.shadow) if p.view.sticky else None
     d = decide(p.clues, m, path=p.view.path, forced=p.forced,
-               correlated=first_hit(p.keys, recalled) if p.keys else None, sticky=route)
+               correlated=hits(p.keys, recalled) if p.keys else (), sticky=route)
     if unanswered and p.keys:
         d.evidence = f"{d.evidence}; correlation not checked: store {unanswered}"
     return d

@@ -1,19 +1,21 @@
 """Offline replay of a capture through the pipeline, the way the proxy runs it. Pure: no files.
 
 Each captured exchange goes ``begin`` → memory store recall → ``conclude``; its response
-(if any) goes through ``learn`` into the same store, and the sticky cookie the proxy
-would have set goes into a small cookie jar that later requests of the same client
-present. The capture's clock (each request's own timestamp) drives store expiry and
-cookie lifetimes.
+(if any) goes through ``learn`` into the same store. The capture's clock (each request's own
+timestamp) drives store expiry and cookie lifetimes.
 
-Which requests present the router's cookie: when the capture records cookies at all
-(a proxy-side flow file always does; a browser HAR unless it was exported sanitized),
-exactly those that carried a cookie named like the router's — the proxy saw that, and a
-browser leaves it off a cross-site POST. When the capture records no cookies, a
-browser is assumed: every request of the client presents it, except a cross-site
-non-GET one when the cookie is ``SameSite=Lax`` (an ``http://`` ``public_url``).
-A captured cookie that verifies under the replay's secret (``SSO_ROUTER_SECRET``)
-is used as it is.
+Cookies: each request is replayed with the router cookie it carried in the capture, and one
+that carried none presents none (a second browser in the same capture is not the first one).
+The proxy signed the cookies with a key the replay does not hold, so a carried cookie stands for
+the one the replay set where the proxy set it: at the latest earlier exchange at which the proxy
+(its recorded decision; else the replayed one) gave that host a cookie for the org the carried
+cookie names. A cookie set before the capture began counts as what it says, as the proxy read
+it; one that says nothing is ignored, as the proxy ignores it. Given the proxy's own key
+(``proxy_key``: ``SSO_ROUTER_SECRET`` for ``explain``), a cookie that does not verify is ignored too.
+
+Where the capture holds the proxy's own decision (``flow.metadata["sso_router"]`` in a
+``mitmdump -w`` file recorded through the router), each row carries it and says which of its
+fields the replay decided otherwise.
 """
 
 from __future__ import annotations
@@ -25,10 +27,14 @@ from urllib.parse import parse_qsl
 
 from . import pipeline, sticky
 from .correlation.memory import MemoryStore
-from .model import Decision, Mapping
 from .endpoints import PREFIX as ENDPOINTS_PREFIX
-from .view import RequestView, ResponseView, host_of
+from .model import Decision, Mapping, Reason
+from .view import RequestView, ResponseView
 
+
+
+RECORDED = ("provider", "reason", "org", "identifier", "forwarded_to", "shadow")  # a decision's fields
+_SETS_COOKIE = frozenset({Reason.ORG.value, Reason.CORRELATION.value, Reason.FORCED.value})  # pipeline.sticky_cookie
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +42,10 @@ class Exchange:
     """One captured request (and its response, if the capture has one), as plain data."""
 
     index: int  # position in the capture, 1-based
-    view: RequestView  # ``host``: what the browser asked for; ``sticky``: the captured router cookie, if any
+    view: RequestView  # ``host``: what the browser asked for; ``sticky``: the router cookie it carried, if any
     response: ResponseView | None
     at: float  # when the request was sent (seconds since the epoch)
-    client: str = ""  # who sent it (client address), for the cookie jar
-    cookies_recorded: bool = False  # the capture lists this request's cookies (any cookie)
-    cross_site: bool = False  # a browser marked it cross-site (Sec-Fetch-Site / Origin)
-    live: dict | None = None  # the decision the proxy recorded in the flow, if any
+    recorded: dict | None = None  # the decision the proxy recorded in the flow, if any (``RECORDED`` fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +63,35 @@ class Row:
     params: tuple[str, ...]  # query parameter names (never values)
     decision: Decision
     status: int | None  # the captured response's status, None when it has none
-    live: dict | None = None
+    recorded: dict | None = None  # the proxy's own decision, when the capture holds it
+
+    @property
+    def differs(self) -> tuple[str, ...]:
+        """The fields of the recorded decision the replay decided otherwise (none without one)."""
+        if self.recorded is None:
+            return ()
+        mine = self.replayed()
+        return tuple(k for k in RECORDED if self.recorded.get(k) != mine[k])
+
+    def replayed(self) -> dict:
+        d = self.decision
+        return {"provider": d.provider, "reason": d.reason.value, "org": d.org, "identifier": d.evidence,
+                "forwarded_to": d.forward_to, "shadow": d.shadow}
 
     def as_json(self) -> dict:
-        d = self.decision
         out = {"index": self.index, "method": self.method, "host": self.host, "path": self.path,
-               "params": list(self.params), "provider": d.provider, "reason": d.reason.value, "org": d.org,
-               "identifier": d.evidence, "forwarded_to": d.forward_to, "shadow": d.shadow, "status": self.status}
-        if self.live is not None:
-            out["live"] = dict(sorted(self.live.items()))
+               "params": list(self.params), **self.replayed(), "status": self.status}
+        if self.recorded is not None:
+            out["recorded"] = {k: self.recorded.get(k) for k in RECORDED}
+            out["differs"] = list(self.differs)
         return out
+
+
+def recorded_decision(meta: object) -> dict | None:
+    """The decision fields of what the proxy recorded in a flow, or None when it is not one."""
+    if not isinstance(meta, dict) or not all(k in meta for k in ("provider", "reason")):
+        return None
+    return {k: meta.get(k) for k in RECORDED}
 
 
 @dataclass(slots=True)
@@ -81,53 +103,54 @@ class _Clock:
 
 
 @dataclass(slots=True)
-class _Jar:
-    """The router's cookie per (client, host), as a browser keeps it."""
+class _Cookies:
+    """The router's cookie as the replay presents it (this module's docstring)."""
 
-    cookies: dict[tuple[str, str], tuple[str, float, bool]] = field(default_factory=dict)  # value, expires, lax
+    secret: bytes
+    shadow: bool
+    proxy_key: bool  # ``secret`` is the key the proxy signed with
+    # (host, org the proxy's cookie named) -> the replay's cookie value there (None: it set none)
+    set_at: dict[tuple[str, str | None], str | None] = field(default_factory=dict)
 
-    def set(self, client: str, host: str, header: str, now: float) -> None:
-        name_value, *attrs = header.split(";")
-        value = name_value.partition("=")[2].strip()
-        max_age, lax = 0, True
-        for a in attrs:
-            k, _, v = a.strip().partition("=")
-            if k.lower() == "max-age" and v.strip().lstrip("-").isdigit():
-                max_age = int(v)
-            elif k.lower() == "samesite":
-                lax = v.strip().lower() != "none"
-        self.cookies[(client, host)] = (value, now + max_age, lax)
+    def presented(self, ex: Exchange) -> str | None:
+        carried = ex.view.sticky
+        said = sticky.read_unverified(carried)
+        if said is None or said.expires <= ex.at:
+            return None  # not the router's cookie, or expired: the proxy ignored it too
+        verified = sticky.verify(carried, secret=self.secret, now=ex.at, shadow=self.shadow) is not None
+        if self.proxy_key and not verified:
+            return None  # forged, or signed in another mode: the proxy ignored it
+        key = (ex.view.host, said.route.org)
+        if key in self.set_at:
+            return self.set_at[key]
+        if verified:
+            return carried
+        return sticky.sign(said.route, secret=self.secret, expires=said.expires, shadow=self.shadow)
 
-    def get(self, client: str, host: str, now: float) -> tuple[str, bool] | None:
-        hit = self.cookies.get((client, host))
-        return (hit[0], hit[2]) if hit and hit[1] > now else None
-
-
-def cross_site(headers, host: str) -> bool:
-    """A browser marked the request cross-site (``Sec-Fetch-Site``, else an ``Origin`` on another host)."""
-    site = (headers.get("sec-fetch-site") or "").strip().lower()
-    if site:
-        return site == "cross-site"
-    origin = (headers.get("origin") or "").strip().lower()
-    if not origin:
-        return False
-    if origin == "null":
-        return True
-    return host_of(origin.split("://", 1)[-1].split("/", 1)[0]) != host
+    def answered(self, ex: Exchange, d: Decision, cookie: str | None) -> None:
+        """After ``ex``'s response: note the cookie the replay set where the proxy set one."""
+        proxy = ex.recorded
+        if proxy is not None and proxy.get("reason") not in _SETS_COOKIE:
+            return
+        if proxy is None and cookie is None:
+            return
+        org = proxy.get("org") if proxy is not None else d.org
+        value = cookie.split(";", 1)[0].partition("=")[2] if cookie else None
+        self.set_at[(ex.view.host, org)] = value
 
 
 def param_names(query: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(k for k, _ in parse_qsl(query, keep_blank_values=True)))
 
 
-def replay(entries: Iterable[Exchange | Skipped], m: Mapping, *, secret: bytes) -> Iterator[Row | Skipped]:
-    items = list(entries)
-    cookies_recorded = any(isinstance(e, Exchange) and e.cookies_recorded for e in items)
+def replay(entries: Iterable[Exchange | Skipped], m: Mapping, *, secret: bytes,
+           proxy_key: bool = False) -> Iterator[Row | Skipped]:
+    """``proxy_key``: ``secret`` is the key the proxy signed its cookies with (else the replay's own)."""
     clock = _Clock()
     store = MemoryStore(clock=clock)
-    jar = _Jar()
     s = m.settings
-    for ex in items:
+    cookies = _Cookies(secret, s.shadow, proxy_key)
+    for ex in entries:
         if isinstance(ex, Skipped):
             yield ex
             continue
@@ -139,7 +162,7 @@ def replay(entries: Iterable[Exchange | Skipped], m: Mapping, *, secret: bytes) 
             yield Skipped(ex.index, "answered by the router itself (built-in endpoint)")
             continue
         clock.now = ex.at
-        view = dataclasses.replace(view, sticky=_presented(ex, jar, cookies_recorded, secret, s.shadow))
+        view = dataclasses.replace(view, sticky=cookies.presented(ex))
         pending = pipeline.begin(view, m, secret)
         recalled = store.recall(pending.store_keys) if pending.keys else {}
         d = pipeline.conclude(pending, m, recalled, secret=secret, now=ex.at)
@@ -148,22 +171,6 @@ def replay(entries: Iterable[Exchange | Skipped], m: Mapping, *, secret: bytes) 
             p = m.providers[d.forward_to]
             _, records = pipeline.learn(resp, p, m, d.org, secret)
             store.remember(records)
-            if cookie := pipeline.sticky_cookie(d, m, secret=secret, now=ex.at):
-                jar.set(ex.client, view.host, cookie, ex.at)
+            cookies.answered(ex, d, pipeline.sticky_cookie(d, m, secret=secret, now=ex.at))
         yield Row(ex.index, view.method, view.host, view.path, param_names(view.query), d,
-                  resp.status if resp is not None else None, ex.live)
-
-
-def _presented(ex: Exchange, jar: _Jar, cookies_recorded: bool, secret: bytes, shadow: bool = False) -> str | None:
-    captured = ex.view.sticky
-    if captured and sticky.verify(captured, secret=secret, now=ex.at, shadow=shadow) is not None:
-        return captured
-    held = jar.get(ex.client, ex.view.host, ex.at)
-    if held is None:
-        return None
-    value, lax = held
-    if cookies_recorded:
-        return value if captured is not None else None
-    if lax and ex.cross_site and ex.view.method not in ("GET", "HEAD"):
-        return None
-    return value
+                  resp.status if resp is not None else None, ex.recorded)

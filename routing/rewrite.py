@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit
+from functools import lru_cache
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from .errors import ExtractError
 from .extract.html_form import read_form
@@ -23,6 +24,23 @@ class ResponsePlan:
     location: str | None = None  # new Location, when it changes
     records: list[Record] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+@lru_cache(maxsize=16)
+def _origin(url: str) -> tuple[str, str, int]:
+    u = urlsplit(url)
+    return u.scheme, (u.hostname or "").lower(), u.port or _default_port(u.scheme)
+
+
+def _is_public(u: SplitResult, port: int | None, public_url: str) -> bool:
+    """``u`` is on the router's own origin (``https://auth.yourapp.com:443/`` included)."""
+    scheme, host, public_port = _origin(public_url)
+    s = u.scheme or scheme
+    return s == scheme and (u.hostname or "").lower() == host and (port or _default_port(s)) == public_port
 
 
 def _own_host(hostname: str | None, port: int | None, scheme: str, p: Provider) -> bool:
@@ -66,8 +84,8 @@ def _plan_location(loc: str, p: Provider, m: Mapping, plan: ResponsePlan) -> Non
         return
     q = dict(parse_qsl(u.query, keep_blank_values=False))
     ttl = s.correlation_ttl
-    # the router's own origin: relative, the provider's host, or public_url exactly (host and port)
-    ours = rel or own or (u.netloc.lower() == s.public_netloc and (u.scheme or s.public_scheme) == s.public_scheme)
+    # the router's own origin: relative, the provider's host, or public_url's (scheme, host and port)
+    ours = rel or own or _is_public(u, port, s.public_url)
     code = q.get("code") or q.get("idp_initiated_login")
     if code and "SAMLRequest" not in q and "response_type" not in q:
         plan.records.append(("code", code, ttl, "code"))
@@ -80,8 +98,8 @@ def _plan_location(loc: str, p: Provider, m: Mapping, plan: ResponsePlan) -> Non
     saml = q.get("SAMLRequest")
     if saml:
         _record_saml(saml, True, m, plan)
-    if (rs := q.get("RelayState")) and (saml or ours):
-        plan.records.append(("relay_state", rs, ttl, "RelayState"))
+    if saml and (rs := q.get("RelayState")):  # only beside a SAML request: see _record_relay_state
+        _record_relay_state(rs, m, plan)
     if (st := q.get("state")) and (ours or "response_type" in q or "client_id" in q):
         plan.records.append(("state", st, ttl, "hosted-page state" if ours else "state"))
 
@@ -96,18 +114,30 @@ def _record_saml(value: str, deflated: bool, m: Mapping, plan: ResponsePlan) -> 
         plan.records.append(("saml_id", msg.id, m.settings.correlation_ttl, f"SAML {msg.kind} ID"))
 
 
+def _record_relay_state(value: str, m: Mapping, plan: ResponsePlan) -> None:
+    """Called only for an answer that sends the browser to an IdP with a SAML request: many IdPs
+    send one fixed RelayState (the app's URL) for every org, so one echoed anywhere else (a form
+    posting a SAMLResponse to the app, a redirect home) would steer other orgs' logins."""
+    plan.records.append(("relay_state", value, m.settings.correlation_ttl, "RelayState"))
+
+
+_FORM_FIELDS = frozenset({"SAMLRequest", "RelayState", "state", "code"})
+
+
 def _plan_form(body: bytes, m: Mapping, plan: ResponsePlan) -> None:
-    low = body[:m.settings.limits.max_html]
-    if not (b"SAMLRequest" in low or b"RelayState" in low or b"state" in low or b"code" in low):
+    """An auto-post form: to an IdP (SAMLRequest, with its RelayState) or to the app (form_post code).
+    Only a page that can be one is read (``max_auto_post``): hosted pages are ~250 KB, and this
+    runs on the event loop (bench/responses.py)."""
+    if len(body) > m.settings.limits.max_auto_post:
         return
-    _, fields = read_form(body, max_size=m.settings.limits.max_html)
+    _, fields = read_form(body, max_size=m.settings.limits.max_auto_post, names=_FORM_FIELDS)
     if not fields:
         return
     ttl = m.settings.correlation_ttl
     if saml := fields.get("SAMLRequest"):
         _record_saml(saml, False, m, plan)
-    if rs := fields.get("RelayState"):
-        plan.records.append(("relay_state", rs, ttl, "RelayState"))
+        if rs := fields.get("RelayState"):
+            _record_relay_state(rs, m, plan)
     if st := fields.get("state"):
         plan.records.append(("state", st, ttl, "state"))
     if code := fields.get("code"):
@@ -143,15 +173,17 @@ def _plan_token_response(body: bytes, m: Mapping, plan: ResponsePlan) -> None:
 
 
 def rewrite_set_cookie(value: str, p: Provider, public_host: str) -> str:
-    """Point a ``Domain=`` on the provider's host at the public host; leave other cookies alone."""
+    """Point a ``Domain=`` on the provider's host at the public host; leave other cookies alone.
+    The attribute is read as browsers read it (RFC 6265 5.2): name and value trimmed, case-insensitive
+    name, a leading dot ignored; a trailing dot (the fully qualified form) names the same host."""
     parts = value.split(";")
     changed = False
     up = {p.upstream.host}
     if p.host_header:
         up.add(p.host_header.lower().rsplit(":", 1)[0])
     for i, part in enumerate(parts[1:], 1):
-        name, sep, val = part.strip().partition("=")
-        if sep and name.lower() == "domain" and val.strip().lstrip(".").lower() in up:
+        name, sep, val = part.partition("=")
+        if sep and name.strip().lower() == "domain" and val.strip().strip(".").lower() in up:
             parts[i] = f" Domain={public_host}"
             changed = True
     return ";".join(parts) if changed else value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+from typing import NamedTuple
 
 from .keyed import mac
 from .model import Route
@@ -30,23 +31,52 @@ def sign(route: Route, *, secret: bytes, expires: int, shadow: bool = False) -> 
 
 
 def verify(value: str | None, *, secret: bytes, now: float, shadow: bool = False) -> Route | None:
+    parts = _parts(value)
+    if parts is None:
+        return None
+    payload, tag = parts
+    if not hmac.compare_digest(tag, _mac(secret, payload, shadow)):
+        return None
+    said = _payload(payload)
+    return said.route if said is not None and said.expires > now else None
+
+
+class Said(NamedTuple):
+    """What a cookie says, signature unchecked."""
+
+    route: Route
+    expires: int
+
+
+def read_unverified(value: str | None) -> Said | None:
+    """What the cookie says, without checking its signature: for ``sso-router explain``, which
+    replays a capture without the proxy's key (and ``redact``, which keeps it). Never for routing."""
+    if not value or len(value) > MAX_COOKIE or value.count(".") != 1:
+        return None
+    body = value.split(".")[0]
+    try:
+        return _payload(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _parts(value: str | None) -> tuple[bytes, bytes] | None:
     if not value or len(value) > MAX_COOKIE or value.count(".") != 1:
         return None
     body, tag = value.split(".")
     try:
-        payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        got = base64.urlsafe_b64decode(tag + "=" * (-len(tag) % 4))
+        return (base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)),
+                base64.urlsafe_b64decode(tag + "=" * (-len(tag) % 4)))
     except (binascii.Error, ValueError):
         return None
-    if not hmac.compare_digest(got, _mac(secret, payload, shadow)):
-        return None
+
+
+def _payload(payload: bytes) -> Said | None:
     try:
         provider, org, expires = payload.decode().split("|")
-        if int(expires) <= now:
-            return None
+        return Said(Route(provider, org or None), int(expires)) if provider else None
     except ValueError:
         return None
-    return Route(provider, org or None) if provider else None
 
 
 def set_cookie_header(value: str, *, secure: bool, max_age: int) -> str:

@@ -24,12 +24,15 @@ def add(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(run=run)
 
 
+def is_har(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(64).lstrip()[:1] == b"{"
+
+
 def read_capture(path: str, m: Mapping) -> list:
     """Exchanges and Skipped entries of a HAR or flow file. Raises ``ValueError``/``OSError``
     when the file cannot be read at all."""
-    with open(path, "rb") as f:
-        head = f.read(64).lstrip()
-    if head[:1] == b"{":
+    if is_har(path):
         from ..har import read_har
         with open(path, "rb") as f:
             return list(read_har(f.read()))
@@ -40,8 +43,29 @@ def read_capture(path: str, m: Mapping) -> list:
         raise ValueError(f"not a HAR or mitmproxy flow file ({type(e).__name__}: {e})") from e
 
 
+def _table(rows: list) -> str:
+    """One line per row; with a ``recorded`` column when the capture holds the proxy's decisions:
+    "=" where the replay agrees, else "≠" and what the proxy decided in each field that differs."""
+    recorded = any(r.recorded is not None for r in rows)
+    header = ("#", "method", "path", "provider", "reason", "org", "identifier", "status") + (("recorded",) if recorded else ())
+
+    def cells(r) -> tuple:
+        d = r.decision
+        out = (r.index, r.method, r.path + ("?" + "&".join(r.params) if r.params else ""),
+               d.provider + (f" (shadow → {d.forward_to})" if d.shadow else ""), d.reason.value, d.org, d.evidence,
+               r.status)
+        if not recorded:
+            return out
+        if r.recorded is None:
+            return out + (None,)
+        diff = r.differs
+        return out + ("=" if not diff else "≠ " + ", ".join(f"{k} {r.recorded.get(k) or '-'}" for k in diff),)
+
+    return table(header, (cells(r) for r in rows))
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..replay import Row, Skipped, replay
+    from ..replay import Exchange, Row, Skipped, replay
 
     mpath = mapping_path(args.mapping)
     m = load(mpath)
@@ -52,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as e:
         err(f"{args.file}: cannot read: {getattr(e, 'strerror', None) or e}")
         return FINDING
-    secret = os.environ.get(ENV_SECRET, "").encode() or secrets.token_bytes(32)
+    proxy_key = os.environ.get(ENV_SECRET, "").encode()
     rows: list[Row] = []
-    for item in replay(entries, m, secret=secret):
+    for item in replay(entries, m, secret=proxy_key or secrets.token_bytes(32), proxy_key=bool(proxy_key)):
         if isinstance(item, Skipped):
             err(f"{args.file}: entry {item.index} skipped: {item.why}")
         else:
@@ -63,10 +87,15 @@ def run(args: argparse.Namespace) -> int:
         for r in rows:
             print(json.dumps(r.as_json(), sort_keys=False))
     elif rows:
-        print(table(("#", "method", "path", "provider", "reason", "org", "identifier", "status"),
-                    ((r.index, r.method, r.path + ("?" + "&".join(r.params) if r.params else ""),
-                      r.decision.provider + (f" (shadow → {r.decision.forward_to})" if r.decision.shadow else ""),
-                      r.decision.reason.value, r.decision.org, r.decision.evidence, r.status) for r in rows)))
+        print(_table(rows))
+    differing = sum(1 for r in rows if r.differs)
+    if differing:
+        err(f"{args.file}: {differing} of {sum(1 for r in rows if r.recorded is not None)} requests decided "
+            "otherwise than the proxy recorded (marked ≠)")
+    if rows and is_har(args.file) and not any(e.view.headers.get("cookie") for e in entries
+                                              if isinstance(e, Exchange)):
+        err(f"{args.file}: no request in it carries a cookie, so none is replayed with the router's "
+            "(a HAR exported sanitized drops them; export it with cookies to see sticky decisions)")
     if not any(not isinstance(e, Skipped) for e in entries):
         err(f"{args.file}: nothing in it could be read")
         return FINDING

@@ -6,7 +6,7 @@ a keyed hash of ``namespace ‖ value`` (``routing.keyed``). Entries expire; no 
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Callable, Iterable, NamedTuple, Protocol, Sequence
 
 from ..keyed import mac_hex
 from ..logsafe import safe_url
@@ -39,13 +39,25 @@ def decode_route(raw: str | bytes) -> Route | None:
     return Route(provider, org or None) if sep and provider else None
 
 
-def first_hit(labelled_keys: Iterable[tuple[str, str]], recalled: dict[str, Route]) -> tuple[str, Route] | None:
-    """The first ``(label, route)`` whose key the store knew, in the clues' order."""
-    for label, key in labelled_keys:
-        route = recalled.get(key)
-        if route is not None:
-            return label, route
-    return None
+class Candidate(NamedTuple):
+    """A value in a request that may continue a login: what to ask the store for."""
+
+    kind: str  # store namespace: saml_id, relay_state, state, code, request_uri, token
+    label: str  # where it came from, in words (the decision's evidence)
+    key: str  # its keyed hash
+
+
+class Correlated(NamedTuple):
+    """A candidate the store knew: the route remembered for it."""
+
+    kind: str
+    label: str
+    route: Route
+
+
+def hits(candidates: Iterable[Candidate], recalled: dict[str, Route]) -> list[Correlated]:
+    """The candidates whose key the store knew, in the clues' order (most decisive first)."""
+    return [Correlated(c.kind, c.label, route) for c in candidates if (route := recalled.get(c.key)) is not None]
 
 
 def open_store(url: str, *, clock: Callable[[], float], timeout: float | None = None) -> CorrelationStore:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Callable, Sequence
 
 from ..model import Route
@@ -15,7 +16,11 @@ class MemoryStore:
 
     def __init__(self, *, clock: Callable[[], float], max_entries: int = 1_000_000) -> None:
         self._clock = clock
-        self._data: dict[str, tuple[float, Route]] = {}
+        # oldest inserted first. An OrderedDict, not a dict: a dict finds its first live entry by
+        # walking the slots deleted before it, so evicting the oldest grows linear with the
+        # evictions since the table was last rebuilt (5 -> 72 us per remember after 140k of them);
+        # popitem(last=False) unlinks the head of a list
+        self._data: OrderedDict[str, tuple[float, Route]] = OrderedDict()
         self._max = max_entries
         self._next_purge = 0.0
 
@@ -26,11 +31,13 @@ class MemoryStore:
             # entries, sweeping on every write would walk a million entries per response
             self._next_purge = now + self.PURGE_EVERY
             self._purge(now)
+        data = self._data
         for key, route, ttl in entries:
-            if len(self._data) >= self._max:  # full of live entries: drop the oldest inserted
-                self._data.pop(next(iter(self._data)))
-            self._data.pop(key, None)  # re-insert so insertion order tracks age
-            self._data[key] = (now + ttl, route)
+            if key in data:
+                data.move_to_end(key)  # insertion order tracks age
+            elif len(data) >= self._max:  # full of live entries: drop the oldest inserted
+                data.popitem(last=False)
+            data[key] = (now + ttl, route)
 
     def recall(self, keys: Sequence[str]) -> dict[str, Route]:
         now = self._clock()

@@ -55,12 +55,13 @@ def _extract(view: RequestView, limits: Limits, clues: Clues, issuer_decides: Ca
         if failure:
             clues.failures.append(("body", failure))
 
+    bearer = None
     auth = view.headers.get("authorization")
     if auth:
         scheme, _, cred = auth.strip().partition(" ")
         scheme = scheme.lower()
         if scheme == "bearer" and cred.strip():
-            clues.correlations.append(("token", cred.strip(), "Bearer token"))
+            bearer = cred.strip()
         elif scheme == "basic":
             user = basic_auth_user(cred)
             if user:
@@ -68,6 +69,10 @@ def _extract(view: RequestView, limits: Limits, clues: Clues, issuer_decides: Ca
 
     if fields.top or fields.nested or fields.saml_form:
         _read_fields(fields, limits, clues, issuer_decides)
+    if bearer:
+        # after the parameters: where a request names a token (revocation's and introspection's
+        # ``token``), the caller's own Bearer only authenticates the caller
+        clues.correlations.append(("token", bearer, "Bearer token"))
 
 
 def _read_fields(f: Fields, limits: Limits, clues: Clues, issuer_decides: Callable[[str], bool] | None) -> None:
@@ -149,6 +154,8 @@ def saml_clues(msg: SamlMessage, clues: Clues, *, destination: bool = True) -> N
     # a login start: an AuthnRequest, or an IdP-initiated Response (one that answers no request)
     if msg.kind == "AuthnRequest" or (msg.kind == "Response" and not msg.in_response_to):
         clues.login_start = True
+    if msg.kind == "Response":
+        clues.saml_response = True
     if msg.in_response_to:
         clues.correlations.insert(0, ("saml_id", msg.in_response_to, "SAML InResponseTo"))
     if msg.issuer:

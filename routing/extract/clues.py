@@ -26,4 +26,5 @@ class Clues:
     # correlation candidates: (kind, value, label); kind is the store namespace
     correlations: list[tuple[str, str, str]] = field(default_factory=list)
     login_start: bool = False
+    saml_response: bool = False  # the request carries a SAML Response (the Issuer's org then beats a cookie)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (kind, message) — never the input

@@ -37,18 +37,36 @@ def decode_b64(value: str | bytes, *, max_size: int, kind: str = "saml") -> byte
     raw = value.encode("ascii", "replace") if isinstance(value, str) else value
     if len(raw) > max_size * 4 // 3 + 1024:
         raise ExtractError(kind, "base64 payload over the size limit", 413)
-    compact = raw
-    if b"\n" in raw or b" " in raw or b"\r" in raw or b"\t" in raw:
-        compact = raw.translate(None, b" \t\r\n")  # SAML libraries wrap base64 over several lines
-    try:
-        return binascii.a2b_base64(compact, strict_mode=True)
-    except (binascii.Error, ValueError):
-        pass
-    try:  # '+' turned into ' ' by a careless form encoder, or URL-safe alphabet
-        return base64.b64decode(raw.replace(b" ", b"+").replace(b"\n", b"").replace(b"\r", b""), altchars=b"-_"
-                                if b"-" in raw or b"_" in raw else None, validate=True)
+    for compact in _readings(raw):
+        try:
+            return binascii.a2b_base64(compact, strict_mode=True)
+        except (binascii.Error, ValueError):
+            pass
+    try:  # the URL-safe alphabet
+        return base64.b64decode(raw.translate(None, b" \t\r\n"), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError) as e:
         raise ExtractError(kind, "malformed base64") from e
+
+
+def _readings(raw: bytes) -> tuple[bytes, ...]:
+    """What the base64 text says, most likely first. SAML libraries wrap it over several lines
+    (indented, CRLF); a careless form encoder sends its '+' unescaped, so they arrive as spaces.
+    A space in the text is such a '+', whatever their count (dropping them instead decodes
+    strictly, into garbage, when their count is a multiple of 4) — except the indentation all
+    lines share. Then, should that guess not decode: spaces around each line are layout; every
+    space is a '+'."""
+    if not (b" " in raw or b"\n" in raw or b"\r" in raw or b"\t" in raw):
+        return (raw,)
+    raw = raw.replace(b"\t", b"")
+    if b"\n" not in raw and b"\r" not in raw:
+        every = raw.replace(b" ", b"+")
+        return (every,) if raw.strip(b" ") == raw else (every, raw.strip(b" ").replace(b" ", b"+"))
+    lines = [line for line in raw.splitlines() if line.strip(b" ")]
+    indent = min((len(line) - len(line.lstrip(b" ")) for line in lines), default=0)
+    out = (b"".join(line[indent:] for line in lines).replace(b" ", b"+"),
+           b"".join(line.strip(b" ") for line in lines).replace(b" ", b"+"),
+           b"".join(lines).replace(b" ", b"+"))
+    return tuple(dict.fromkeys(out))
 
 
 def inflate(data: bytes, *, max_size: int, kind: str = "saml") -> bytes:

@@ -8,6 +8,7 @@ from mitmproxy import exceptions, http, io
 
 from ..errors import ExtractError
 from ..extract.bodies import decode_body
+from ..extract.limits import Limits
 from ..sticky import read_cookie
 from ..view import RequestView, ResponseView, media_type
 from ..view import host_of as authority_host
@@ -74,14 +75,20 @@ def view_from_flow(flow: http.HTTPFlow, max_body: int, path: str | None = None) 
 
 
 def response_view(flow: http.HTTPFlow, *, want_body: bool, max_body: int = 1_048_576,
-                  headers: dict[str, str] | None = None) -> ResponseView:
-    """``headers``: the response's ``header_dict``, when the caller has it already."""
+                  headers: dict[str, str] | None = None, max_html: int = Limits().max_auto_post) -> ResponseView:
+    """``headers``: the response's ``header_dict``, when the caller has it already. An HTML body
+    is read only as far as an auto-post form page can go (``max_html``): a hosted page is neither
+    decompressed nor scanned."""
     resp = flow.response
     assert resp is not None
     hdrs = headers if headers is not None else header_dict(resp.data.headers)
     ct = media_type(hdrs.get("content-type"))
     body = b""
-    if want_body and (ct == "text/html" or ct.endswith("json")):
+    if want_body and ct == "text/html":
+        raw = resp.raw_content or b""
+        if len(raw) <= max_html:  # decoded within the same bound (message_body)
+            body, _ = message_body(resp, max_html, hdrs.get("content-encoding"))
+    elif want_body and ct.endswith("json"):
         body, _ = message_body(resp, max_body, hdrs.get("content-encoding"))
     return ResponseView(status=resp.status_code, location=hdrs.get("location"), content_type=ct, body=body)
 
@@ -101,8 +108,9 @@ REQUEST_META = "sso_router_request"  # set by the addon: the authority and path 
 def exchange_from_flow(flow: http.HTTPFlow, index: int, max_body: int):
     """One flow as a replay ``Exchange``. A flow the router handled (recorded with ``mitmdump -w``
     next to the addon) has its request already pointed upstream; the router noted the host and
-    path the browser asked for in ``flow.metadata``, and those are used first."""
-    from ..replay import Exchange, cross_site
+    path the browser asked for in ``flow.metadata``, and those are used first, as is the decision
+    it recorded there."""
+    from ..replay import Exchange, recorded_decision
 
     view = view_from_flow(flow, max_body)
     meta = flow.metadata
@@ -116,14 +124,8 @@ def exchange_from_flow(flow: http.HTTPFlow, index: int, max_body: int):
     resp = None
     if flow.response is not None:
         resp = response_view(flow, want_body=200 <= flow.response.status_code < 300)
-    peer = flow.client_conn.peername if flow.client_conn else None
-    live = meta.get("sso_router")
-    return Exchange(
-        index=index, view=view, response=resp, at=flow.request.timestamp_start or 0.0,
-        client=str(peer[0]) if peer else "", cookies_recorded=bool(flow.request.headers.get("cookie")),
-        cross_site=cross_site(flow.request.headers, view.host),
-        live=dict(live) if isinstance(live, dict) else None,
-    )
+    return Exchange(index=index, view=view, response=resp, at=flow.request.timestamp_start or 0.0,
+                    recorded=recorded_decision(meta.get("sso_router")))
 
 
 def _replace(view: RequestView, **kw) -> RequestView:

@@ -59,7 +59,8 @@ def _learn(rt: Runtime, flow: http.HTTPFlow, resp: http.Response, p: Provider, m
     try:
         hdrs = header_dict(resp.data.headers)
         view = response_view(flow, want_body=200 <= resp.status_code < 300 and not resp.stream,
-                             max_body=m.settings.limits.max_body, headers=hdrs)
+                             max_body=m.settings.limits.max_body, headers=hdrs,
+                             max_html=m.settings.limits.max_auto_post)
         if view.location is None and not view.body and "set-cookie" not in hdrs:
             return []  # nothing to rewrite, nothing to remember (most responses)
         plan, entries = pipeline.learn(view, p, m, d.org, rt.secret)

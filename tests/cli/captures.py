@@ -99,6 +99,16 @@ ID_TOKEN = jwt({"iss": "https://megasoft.okta.com", "email": f"{USER_LOCAL}@mega
                 "secret_claim": "idt-Secret-Claim-0009"})
 
 
+LIVE_KEY = b"the live proxy's own key"  # not the replay's: explain reads what such a cookie says
+
+
+def live_cookie(provider: str = "legacy", org: str | None = "megasoft.com", expires: int = 4_000_000_000) -> str:
+    """The router's cookie as the live proxy signed it (``sso_router=…``)."""
+    from routing import sticky
+    from routing.model import Route
+    return "sso_router=" + sticky.sign(Route(provider, org), secret=LIVE_KEY, expires=expires)
+
+
 def login_steps() -> list[dict]:
     """A megasoft SAML login through the router, as (request, response) dicts."""
     authn = authn_request()
@@ -112,10 +122,10 @@ def login_steps() -> list[dict]:
              status=302, location=f"https://yourapp.us.auth0.com/u/login?state={STATE}",
              set_cookie=f"auth0={SESSION}; Path=/; HttpOnly"),
         # hosted login page: correlates by the state recorded from the Location above
-        dict(method="GET", path=f"/u/login?state={STATE}", cookie=f"auth0={SESSION}; sso_router=live-value",
+        dict(method="GET", path=f"/u/login?state={STATE}", cookie=f"auth0={SESSION}; {live_cookie()}",
              status=302, location=idp),
         # an asset: nothing in it; sticky
-        dict(method="GET", path="/u/assets/app.css", cookie=f"auth0={SESSION}; sso_router=live-value", status=200),
+        dict(method="GET", path="/u/assets/app.css", cookie=f"auth0={SESSION}; {live_cookie()}", status=200),
         # the IdP's cross-site POST: only InResponseTo / RelayState tie it to the login
         dict(method="POST", path="/login/callback",
              body=urlencode({"SAMLResponse": saml_response(), "RelayState": RELAY}).encode(),
@@ -177,6 +187,11 @@ def write_flow_file(path, steps: list[dict], *, t0: float = 1_700_000_000.0) -> 
             flow.response = http.Response.make(s["status"], s.get("resp_body", b""),
                                                [(k.encode(), v.encode()) for k, v in rh])
             flow.response.timestamp_start = flow.response.timestamp_end = t0 + i + 0.5
+            if "recorded" in s:  # the decision the router noted in the flow (mitmdump -w through it)
+                provider, reason, org = s["recorded"]
+                flow.metadata["sso_router"] = {"provider": provider, "reason": reason, "org": org,
+                                               "identifier": s.get("identifier", "x"), "forwarded_to": provider,
+                                               "shadow": False, "upstream": "https://up.invalid"}
             w.add(flow)
 
 

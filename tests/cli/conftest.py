@@ -34,7 +34,7 @@ def flow_file(tmp_path) -> pathlib.Path:
 @pytest.fixture
 def har_file(tmp_path) -> pathlib.Path:
     p = tmp_path / "login.har"
-    p.write_text(json.dumps(captures.har_document(captures.login_steps())))
+    p.write_text(json.dumps(captures.har_document(captures.login_steps(), cookies=True)))
     return p
 
 

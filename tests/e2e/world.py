@@ -119,7 +119,9 @@ class World:
     def clear(self) -> None:
         for peer in self.peers:
             peer.clear()
-        self.legacy.allow_unsolicited = self.scalekit.allow_unsolicited = False
+        self.legacy.reset_behaviour()
+        self.scalekit.reset_behaviour()
+        self.idp.fixed_acs.clear()
 
     # -- the router's mapping --------------------------------------------
     def base_mapping(self) -> dict:

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from routing.correlation import Correlated
 from routing.decide import decide, is_forced
 from routing.extract import extract
 from routing.model import Route
@@ -130,19 +131,25 @@ def test_table(mapping, view, expected):
 
 def test_forced_wins_over_everything(mapping):
     v = req("/authorize", {"login_hint": "a@megasoft.com"})
-    assert run(v, mapping, forced=True, correlated=("state", Route("legacy")), sticky=Route("legacy")) == \
+    assert run(v, mapping, forced=True, correlated=[Correlated("state", "state", Route("legacy"))],
+               sticky=Route("legacy")) == \
         ("scalekit", "forced", "megasoft.com", "force header")
 
 
 def test_correlation_beats_org_and_sticky(mapping):
     v = req("/login/callback", form={"SAMLResponse": saml_response("https://sts.windows.net/newco/")})
-    got = run(v, mapping, correlated=("SAML InResponseTo", Route("legacy", "newcompany.com")), sticky=Route("scalekit"))
+    got = run(v, mapping, correlated=[Correlated("saml_id", "SAML InResponseTo", Route("legacy", "newcompany.com"))],
+              sticky=Route("scalekit"))
     assert got == ("legacy", "correlation", "newcompany.com", "SAML InResponseTo")
 
 
 def test_correlation_to_a_removed_provider_is_ignored(mapping):
     v = req("/authorize", {"login_hint": "a@megasoft.com"})
-    assert run(v, mapping, correlated=("state", Route("gone"))) == ("legacy", "org", "megasoft.com", "login_hint domain")
+    assert run(v, mapping, correlated=[Correlated("state", "state", Route("gone"))]) == \
+        ("legacy", "org", "megasoft.com", "login_hint domain")
+    # the next candidate the store knew still counts
+    assert run(v, mapping, correlated=[Correlated("state", "state", Route("gone")),
+                                       Correlated("code", "code", Route("scalekit"))])[:2] == ("scalekit", "correlation")
 
 
 def test_sticky_beats_org_on_a_non_login_start(mapping):
@@ -160,13 +167,64 @@ def test_login_start_naming_an_org_beats_sticky(mapping, view):
     assert run(view, mapping, sticky=Route("legacy", "megasoft.com"))[:3] == ("scalekit", "org", "newcompany.com")
 
 
-def test_sp_initiated_response_without_its_correlation_follows_sticky(mapping):
-    """A Response answering a request continues a login: with its correlation missing (store down),
-    the cookie of the browser that started it decides, not the (maybe flipped) Issuer's org."""
+@pytest.mark.parametrize("in_response_to", [None, "_req123"], ids=["IdP-initiated", "with InResponseTo"])
+def test_a_saml_response_whose_issuer_names_an_org_is_never_routed_by_the_cookie(mapping, in_response_to):
+    """CONTRACT "Routing" 3: with or without an InResponseTo (some IdPs put one in IdP-initiated
+    Responses); one that correlates nothing leaves the Issuer's org to decide, not the cookie of
+    whichever login this browser made last."""
     v = req("/login/callback", form={"SAMLResponse": saml_response("https://sts.windows.net/newco/",
+                                                                   in_response_to=in_response_to)})
+    assert run(v, mapping, sticky=Route("legacy", "megasoft.com"))[:3] == ("scalekit", "org", "newcompany.com")
+    assert run(v, mapping)[:3] == ("scalekit", "org", "newcompany.com")
+
+
+def test_a_saml_response_whose_issuer_names_no_org_may_follow_the_cookie(mapping):
+    v = req("/login/callback", form={"SAMLResponse": saml_response("http://unknown-idp/", name_id="zz",
                                                                    in_response_to="_req123")})
-    assert run(v, mapping, sticky=Route("legacy", "newcompany.com"))[:2] == ("legacy", "sticky")
-    assert run(v, mapping)[:2] == ("scalekit", "org")  # no cookie either: the Issuer's org
+    assert run(v, mapping, sticky=Route("scalekit", "newcompany.com"))[:2] == ("scalekit", "sticky")
+
+
+def _relay(route: Route) -> list[Correlated]:
+    return [Correlated("relay_state", "RelayState", route)]
+
+
+def test_a_relay_state_correlation_yields_to_an_issuer_naming_another_org(mapping):
+    """CONTRACT "Routing" 2: many IdPs send one fixed RelayState for every org."""
+    v = req("/login/callback", form={"SAMLResponse": saml_response("https://sts.windows.net/newco/"),
+                                     "RelayState": "https://yourapp.com/dashboard"})
+    assert run(v, mapping, correlated=_relay(Route("legacy", "megasoft.com")))[:3] == \
+        ("scalekit", "org", "newcompany.com")
+    assert run(v, mapping, correlated=_relay(Route("legacy")))[:3] == ("scalekit", "org", "newcompany.com")
+    # the Issuer's own org: the RelayState continues its login (say, started before a flip)
+    assert run(v, mapping, correlated=_relay(Route("legacy", "newcompany.com")))[:3] == \
+        ("legacy", "correlation", "newcompany.com")
+
+
+@pytest.mark.parametrize("kind", ["saml_id", "state", "code", "request_uri", "token"])
+def test_other_correlations_never_yield_to_the_issuer(mapping, kind):
+    v = req("/login/callback", form={"SAMLResponse": saml_response("https://sts.windows.net/newco/",
+                                                                   in_response_to="_req1")})
+    got = run(v, mapping, correlated=[Correlated(kind, kind, Route("legacy", "megasoft.com"))])
+    assert got[:3] == ("legacy", "correlation", "megasoft.com")
+
+
+def test_a_relay_state_without_an_issuer_naming_an_org_still_correlates(mapping):
+    v = req("/sso/saml/acs/x", form={"RelayState": "rs"})
+    assert run(v, mapping, correlated=_relay(Route("scalekit", "newcompany.com")))[:2] == ("scalekit", "correlation")
+
+
+def test_a_route_without_an_org_takes_the_request_org(mapping):
+    """CONTRACT "Routing": target_paths apply whatever the reason, so a correlated ACS post whose
+    login started with no org (forced, a cookie without one) is still the Issuer's org's."""
+    v = req("/login/callback", form={"SAMLResponse": saml_response("http://www.okta.com/exk1megasoft",
+                                                                   in_response_to="_req1")})
+    got = run(v, mapping, correlated=[Correlated("saml_id", "SAML InResponseTo", Route("scalekit"))])
+    assert got == ("scalekit", "correlation", "megasoft.com", "SAML InResponseTo")
+    assert run(req("/u/assets/a.css", {"login_hint": "a@megasoft.com"}), mapping,
+               sticky=Route("scalekit"))[:3] == ("scalekit", "sticky", "megasoft.com")
+    # a route's own org stands
+    got = run(v, mapping, correlated=[Correlated("saml_id", "SAML InResponseTo", Route("scalekit", "newcompany.com"))])
+    assert got[2] == "newcompany.com"
 
 
 def test_path_beats_sticky_when_no_org(mapping):
@@ -208,6 +266,16 @@ def test_token_parameters_are_correlation_candidates(name, where):
     from routing.extract.limits import Limits
     v = req("/any/path", **({"query": {name: "TOK"}} if where == "query" else {"form": {name: "TOK"}}))
     assert ("token", "TOK") in [c[:2] for c in extract(v, Limits()).correlations]
+
+
+@pytest.mark.parametrize("path", ["/oauth/revoke", "/oauth/introspect", "/oauth2/revoke"])
+def test_the_token_parameter_comes_before_the_callers_bearer(path):
+    """At revocation and introspection the Bearer authenticates the caller; ``token`` is the
+    token the request is about, and it decides (CONTRACT "Routing" 2)."""
+    from routing.extract.limits import Limits
+    v = req(path, form={"token": "THE-TOKEN"}, headers={"Authorization": "Bearer CALLERS"})
+    got = [c[:2] for c in extract(v, Limits()).correlations]
+    assert got == [("token", "THE-TOKEN"), ("token", "CALLERS")]
 
 
 def test_saml_in_response_to_is_the_first_correlation():

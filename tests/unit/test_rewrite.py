@@ -96,3 +96,66 @@ def test_an_error_redirect_back_to_the_app_does_not_record_its_state(mapping):
     assert kinds(plan) == []
     plan = loc("https://idp.example/authorize?client_id=x&response_type=code&state=V", mapping, "scalekit")
     assert kinds(plan) == [("state", "V")]
+
+
+# -- RelayState: only from an answer that sends the browser to an IdP with a SAML request ----------
+
+def _html(*inputs: tuple[str, str], action: str = "https://yourapp.com/sso/acs") -> bytes:
+    fields = "".join(f'<input type="hidden" name="{k}" value="{v}"/>' for k, v in inputs)
+    return (f'<html><body onload="document.forms[0].submit()"><form method="post" action="{action}">'
+            f'{fields}<noscript><input type="submit" value="Continue"/></noscript></form></body></html>').encode()
+
+
+def test_a_relay_state_beside_a_saml_response_to_the_app_is_not_remembered(mapping):
+    """Legacy answering an IdP-initiated login with an auto-post to the app echoes the IdP's fixed
+    RelayState: remembering it would steer every other org's IdP-initiated logins to legacy."""
+    page = _html(("SAMLResponse", "PHNhbWxwOlJlc3BvbnNlLz4="), ("RelayState", "https://yourapp.com/dashboard"))
+    plan = plan_response(ResponseView(200, None, "text/html", page), mapping.providers["legacy"], mapping)
+    assert kinds(plan) == []
+
+
+def test_a_relay_state_in_a_redirect_without_a_saml_request_is_not_remembered(mapping):
+    assert kinds(loc("https://auth.yourapp.com/continue?RelayState=https%3A%2F%2Fyourapp.com%2Fdashboard", mapping)) == []
+    assert kinds(loc("https://yourapp.us.auth0.com/u/x?RelayState=R1", mapping)) == []
+    assert kinds(loc("https://yourapp.com/dashboard?RelayState=R1", mapping)) == []
+
+
+def test_a_relay_state_beside_a_saml_request_is_remembered(mapping):
+    req = authn_request("https://yourapp.us.auth0.com/", req_id="_r7")
+    q = req.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+    assert kinds(loc(f"https://idp.megasoft.com/sso?SAMLRequest={q}&RelayState=R7", mapping)) == \
+        [("relay_state", "R7"), ("saml_id", "_r7")]
+
+
+# -- our own origin ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("origin", ["https://auth.yourapp.com:443", "https://AUTH.yourapp.com", "//auth.yourapp.com:443",
+                                    "https://user@auth.yourapp.com"])
+def test_a_location_on_public_url_with_its_default_port_is_our_own(mapping, origin):
+    """A code redirect to the router itself is not the app's (no app_callback), and a state there
+    is a hosted page's."""
+    plan = loc(f"{origin}/continue?code=C5", mapping)
+    assert plan.location is None and kinds(plan) == [("code", "C5")]
+    plan = loc(f"{origin}/u/login?state=S5", mapping, "scalekit")
+    assert kinds(plan) == [("state", "S5")]
+
+
+def test_another_port_or_scheme_of_public_host_is_not_our_own(mapping):
+    assert loc("https://auth.yourapp.com:8443/continue?code=C6", mapping).location.startswith(
+        "https://yourapp.com/auth/ext-provider/callback?code=C6")
+    assert loc("http://auth.yourapp.com/continue?code=C6", mapping).location.startswith(
+        "https://yourapp.com/auth/ext-provider/callback?code=C6")
+
+
+# -- Set-Cookie Domain as browsers read it --------------------------------------------------------
+
+@pytest.mark.parametrize("attr", ["Domain = yourapp.us.auth0.com", "domain=yourapp.us.auth0.com.",
+                                  "DOMAIN= .yourapp.us.auth0.com. ", "Domain=YourApp.US.auth0.com"])
+def test_set_cookie_domain_variants_are_rewritten_like_the_plain_form(mapping, attr):
+    p = mapping.providers["legacy"]
+    assert rewrite_set_cookie(f"a=1; {attr}; Path=/", p, "auth.yourapp.com") == "a=1; Domain=auth.yourapp.com; Path=/"
+
+
+def test_set_cookie_domain_of_another_host_with_spaces_is_left_alone(mapping):
+    p = mapping.providers["legacy"]
+    assert rewrite_set_cookie("a=1; Domain = other.com.", p, "auth.yourapp.com") == "a=1; Domain = other.com."

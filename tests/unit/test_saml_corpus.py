@@ -40,7 +40,38 @@ BINDINGS = {
     "post-str": (lambda xml: base64.b64encode(xml).decode("ascii"), False),
     "post-bytes-crlf76": (lambda xml: wrap76(base64.b64encode(xml)), False),
     "redirect-str": (lambda xml: base64.b64encode(raw_deflate(xml)).decode("ascii"), True),
+    # a careless form encoder sends '+' unescaped: the form decoder hands over spaces
+    "post-plus-as-space": (lambda xml: base64.b64encode(xml).replace(b"+", b" ").decode("ascii"), False),
+    "post-crlf76-plus-as-space": (lambda xml: wrap76(base64.b64encode(xml)).replace(b"+", b" "), False),
+    "redirect-plus-as-space": (lambda xml: base64.b64encode(raw_deflate(xml)).replace(b"+", b" ").decode(), True),
 }
+
+
+def _with_pluses(n: int) -> tuple[bytes, bytes]:
+    """(XML, its base64) where the base64 has exactly ``n`` '+' signs."""
+    import random
+    rng = random.Random(n)
+    for i in range(100_000):
+        noise = "".join(rng.choice("~>?{}|abc/=") for _ in range(48))
+        xml = (f'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_{i}" Version="2.0">'
+               f'<saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">https://idp.example/{noise}'
+               f'</saml:Issuer></samlp:Response>').encode()
+        b64 = base64.b64encode(xml)
+        if b64.count(b"+") == n:
+            return xml, b64
+    raise AssertionError(f"no sample with {n} '+'")
+
+
+@pytest.mark.parametrize("n", range(1, 13))
+def test_plus_signs_turned_into_spaces_decode_whatever_their_count(n: int):
+    """Today's 4 and 8 (any multiple of 4) decoded strictly, into garbage, once the spaces were
+    dropped: every space inside the text is read as the '+' it was."""
+    xml, b64 = _with_pluses(n)
+    issuer = xml.split(b"<saml:Issuer", 1)[1].split(b">", 1)[1].split(b"<", 1)[0].decode()
+    spaced = b64.replace(b"+", b" ")
+    assert parse_saml(spaced.decode(), deflated=False, limits=LIMITS).issuer == issuer
+    indented = b"\n".join(b"    " + spaced[i:i + 64] for i in range(0, len(spaced), 64))  # and wrapped, indented
+    assert parse_saml(indented, deflated=False, limits=LIMITS).issuer == issuer
 
 
 def as_dict(msg) -> dict:

@@ -7,6 +7,7 @@ refused here (4xx with ``<name>: <reason>``) and recorded as ``rejected: ...``.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import threading
 import time
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 import jwt
 
-from .http import PeerServer, Record, Request, Response
+from .http import PeerServer, Record, Request, Response, auto_post_form
 from .keys import KeyPair
 from .saml_sp import SamlRejected, SamlSP, peek
 
@@ -71,6 +72,14 @@ class Provider:
         self.connections: dict[str, Connection] = {}
         self.clients: dict[str, tuple[str, list[str]]] = {}  # client_id -> (secret, redirect_uris); [] = M2M
         self.allow_unsolicited = False  # IdP-initiated SAML; off unless a test turns it on
+        # IdP-initiated Responses that carry an InResponseTo this provider never issued (Rippling and
+        # others; crewjam/saml#320) are taken as unsolicited instead of refused
+        self.unsolicited_in_response_to = False
+        # where an IdP-initiated login goes on: None, a redirect to the app with a code; a URL, an
+        # auto-post form to the app's own ACS there (SAMLResponse + the IdP's RelayState echoed), as a
+        # provider acting as the app's SAML IdP answers
+        self.app_saml_acs: str | None = None
+        self.session_cookie_domain = "Domain=127.0.0.1"  # its session cookies' Domain attribute, as written
         self._lock = threading.RLock()
         self._saml: dict[str, dict] = {}  # AuthnRequest ID -> login transaction
         self._oidc: dict[str, dict] = {}  # state it sent to an OIDC IdP -> transaction
@@ -86,6 +95,12 @@ class Provider:
                                             "cookie": []}
 
     # -- set-up ---------------------------------------------------------
+    def reset_behaviour(self) -> None:
+        """What tests switch on for themselves, back to the defaults."""
+        self.allow_unsolicited = self.unsolicited_in_response_to = False
+        self.app_saml_acs = None
+        self.session_cookie_domain = "Domain=127.0.0.1"
+
     @property
     def own_url(self) -> str:
         return self.server.url
@@ -109,7 +124,7 @@ class Provider:
 
     def _session_cookie(self) -> str:
         value = self._new("cookie", "", 16)
-        return f"{self.name}_session={value}; Domain=127.0.0.1; Path=/; HttpOnly"
+        return f"{self.name}_session={value}; {self.session_cookie_domain}; Path=/; HttpOnly"
 
     # -- dispatch -------------------------------------------------------
     def _handle(self, req: Request, rec: Record) -> Response:
@@ -265,11 +280,16 @@ class Provider:
     def _saml_acs(self, req: Request, rec: Record, path_conn: str | None) -> Response:
         if req.method != "POST" or "SAMLResponse" not in req.form:
             return self._reject(rec, 400, "ACS needs a POSTed SAMLResponse")
-        b64 = req.form["SAMLResponse"]
+        # a form encoder that sent base64's '+' unescaped hands them over as spaces: read back, as
+        # SAML service providers do
+        b64 = req.form["SAMLResponse"].replace(" ", "+")
         try:
             in_response_to, issuer = peek(b64)
         except Exception as exc:
             return self._reject(rec, 400, f"unreadable SAMLResponse {exc!r}")
+        if in_response_to and in_response_to not in self._saml and self.allow_unsolicited \
+                and self.unsolicited_in_response_to:
+            in_response_to = None  # an IdP-initiated Response naming a request nobody here sent
         if in_response_to:
             txn = self._saml.get(in_response_to)
             if txn is None:
@@ -298,6 +318,11 @@ class Provider:
         except SamlRejected as exc:
             return self._reject(rec, 403, f"SAML response refused: {exc}")
         rec.outcome = f"accepted: IdP-initiated SAML for {user} via {conn.name}"
+        if self.app_saml_acs:  # as the app's SAML IdP: an assertion of its own, posted to the app
+            fields = {"SAMLResponse": base64.b64encode(f"<{self.name} assertion for {user}>".encode()).decode()}
+            if req.form.get("RelayState"):
+                fields["RelayState"] = req.form["RelayState"]
+            return Response.text(200, auto_post_form(self.app_saml_acs, fields), "text/html")
         default_client = next(cid for cid, (_, uris) in self.clients.items() if uris)
         txn = {"client_id": default_client, "redirect_uri": self.clients[default_client][1][0], "app_state": "",
                "nonce": ""}

@@ -4,8 +4,13 @@ Tenant ``<slug>`` serves:
 - ``GET /<slug>/sso?SAMLRequest=…&RelayState=…[&login_hint=…]`` (HTTP-Redirect): validates the
   AuthnRequest against the SP metadata it knows and answers an auto-post form carrying a signed
   SAMLResponse (InResponseTo = the request's ID, Destination = the requested/registered ACS).
-- ``GET /<slug>/idp-init?sp=<entity id>[&acs=<url>][&user=<email>][&relay_state=…]``: an unsolicited
-  signed Response to that SP (to its default ACS unless ``acs`` names another registered one).
+- ``GET /<slug>/idp-init?sp=<entity id>[&acs=<url>][&user=<email>][&relay_state=…][&in_response_to=…]``:
+  an unsolicited signed Response to that SP (to its default ACS unless ``acs`` names another
+  registered one); ``in_response_to`` puts one in, as Rippling and others do in IdP-initiated
+  Responses (crewjam/saml#320).
+
+A tenant in ``fixed_acs`` answers every AuthnRequest at the SP's default ACS, whatever ACS the
+request asks for (IdPs configured with one ACS URL do).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class SamlIdP:
         self.server = PeerServer("saml-idp", self._handle)
         self._servers: dict[str, Server] = {}
         self.issued: list[dict] = []  # what it signed: {"tenant", "in_response_to", "destination", "user"}
+        self.fixed_acs: set[str] = set()  # tenant slugs that post to the SP's default ACS only
 
     # -- set-up ---------------------------------------------------------
     def sso_url(self, slug: str) -> str:
@@ -102,6 +108,9 @@ class SamlIdP:
         except Exception as exc:
             rec.outcome = f"rejected: bad AuthnRequest {exc!r}"
             return Response.text(400, f"saml-idp: bad AuthnRequest: {exc!r}")
+        if tenant.slug in self.fixed_acs:
+            sp = parsed.message.issuer.text.strip()
+            args["destination"] = srv.metadata.assertion_consumer_service(sp, saml2.BINDING_HTTP_POST)[0]["location"]
         user = req.query.get("login_hint") or tenant.default_user
         return self._respond(srv, tenant, rec, args, user, req.query.get("RelayState", ""))
 
@@ -120,7 +129,7 @@ class SamlIdP:
         if dest not in urls:
             rec.outcome = f"rejected: ACS {dest!r} not registered"
             return Response.text(400, f"saml-idp: ACS {dest!r} not registered for {sp!r}")
-        args = {"destination": dest, "in_response_to": None, "sp_entity_id": sp,
+        args = {"destination": dest, "in_response_to": req.query.get("in_response_to") or None, "sp_entity_id": sp,
                 "name_id_policy": None, "binding": saml2.BINDING_HTTP_POST}
         user = req.query.get("user") or tenant.default_user
         return self._respond(srv, tenant, rec, args, user, req.query.get("relay_state", ""))
@@ -145,8 +154,11 @@ class SamlIdP:
         rec.outcome = f"accepted: signed response for {user} to {args['destination']}"
         return Response.text(200, auto_post_form(args["destination"], fields), "text/html")
 
-    def idp_init_url(self, slug: str, sp: str, *, acs: str = "", user: str = "", relay_state: str = "") -> str:
+    def idp_init_url(self, slug: str, sp: str, *, acs: str = "", user: str = "", relay_state: str = "",
+                     in_response_to: str = "") -> str:
         q = {"sp": sp}
+        if in_response_to:
+            q["in_response_to"] = in_response_to
         if acs:
             q["acs"] = acs
         if user:
