@@ -93,9 +93,9 @@ def _sign_in_page(tenant: Tenant, params: dict[str, str]) -> str:
     hidden = "".join(f'<input type=hidden name="{k}" value="{html.escape(params.get(k, ""))}">'
                      for k in ("SAMLRequest", "RelayState"))
     return _page(tenant, (
-        f"<p>This is {html.escape(tenant.domain)}'s own identity provider (a {html.escape(tenant.product)} "
-        f"stand-in, entity id <code>{html.escape(tenant.entity_id)}</code>). A service provider asked it "
-        f"to sign you in.</p><form method=post>{hidden}<label>User <input name=username "
+        f"<p>This is {html.escape(tenant.domain)}'s own identity provider (standing in for "
+        f"{html.escape(tenant.product)}; entity id <code>{html.escape(tenant.entity_id)}</code>). "
+        f"A service provider asked it to sign you in.</p><form method=post>{hidden}<label>User <input name=username "
         f'value="{html.escape(user)}"></label><button type=submit>Sign in</button></form>'
         f"<p class=tip>Your login is now in flight, at the IdP. To see correlation at work, flip this "
         f"org in the demo's other tab before you sign in: the login still finishes at the provider "

@@ -153,7 +153,8 @@ def test_demo_logins_flip_and_ctrl_c(demo):
     assert "log in as bob@megasoft.com" in home.text and "log in as carol@newcompany.com" in home.text
     assert "flip megasoft.com" in home.text
     children = demo.descendants()
-    assert children, "the demo started no process (mitmdump is one)"
+    cmdlines = [pathlib.Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0") for p in children]
+    assert any(b"-s" in c and any(a.endswith(b"sso_router_addon.py") for a in c) for c in cmdlines), cmdlines
 
     # carol, migrated: the router sends her login to Scalekit, and her IdP's post there too
     carol = finish(b, to_idp(b, home, "newcompany.com"))
@@ -192,3 +193,28 @@ def test_demo_logins_flip_and_ctrl_c(demo):
     assert not [p for p in children if _alive(p)], f"left running: {children}\n{demo.output()[-2000:]}"
     assert not demo.workdir.exists()
     assert "sso-router demo: stopped" in demo.output()
+
+
+def test_a_taken_router_port_is_retried(tmp_path, monkeypatch):
+    """The port picked for mitmdump is taken by the time it binds (EADDRINUSE): another one is used."""
+    import socket
+    import threading
+
+    from routing.demo import run as demo_run
+    from routing.demo.router import Router, free_port
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    ports = iter([taken.getsockname()[1]])
+    monkeypatch.setattr(demo_run, "free_port", lambda: next(ports, None) or free_port())
+    demo = demo_run.build(tmp_path)
+    router = Router(tmp_path, demo.mapping, demo.decision_log, "s", None)
+    try:
+        demo_run.start_router(router, demo, threading.Event())
+        assert router.port != taken.getsockname()[1] and router.alive
+        assert f"127.0.0.1:{router.port}" in demo.mapping.read_text()  # public_url follows the port
+    finally:
+        router.stop()
+        taken.close()
+    assert not router.alive
