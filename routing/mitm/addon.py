@@ -31,7 +31,7 @@ from ..metrics import Metrics
 from ..model import Decision, Mapping, Provider, Reason, Route
 from ..reload import MappingHolder
 from ..rewrite import rewrite_set_cookie
-from . import errorpage, views
+from . import errorpage, upstream_tls, views
 from .store_guard import StoreGuard
 from .flows import REQUEST_META, authority_host, header_dict, response_view, view_from_flow
 
@@ -90,6 +90,7 @@ class SSORouter:
             self._quieted = True
             self._quiet_dumper()
             self._early_certstore()
+            upstream_tls.default_to_system_trust(opts)
         if "sso_mapping" in updated:
             holder = MappingHolder(opts.sso_mapping, clock=time.time)
             try:
@@ -422,6 +423,9 @@ class SSORouter:
             stack /= ClientTLSLayer(c)
         stack /= HttpLayer(c, HTTPMode.transparent)
         nextlayer.layer = stack[0]
+
+    def tls_start_server(self, data: Any) -> None:
+        upstream_tls.start_server(data, self._upstream_map())
 
     def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         addr = data.server.address

@@ -23,7 +23,8 @@ SECRET = "test-secret"
 class Mitmdump:
     def __init__(self, workdir: pathlib.Path, port: int, mapping: dict, *, extra_args: list[str] = (),
                  secret: str | None = SECRET, name: str = "mitmdump", readme: bool = False,
-                 addon: pathlib.Path = ADDON, mapping_path: pathlib.Path | None = None):
+                 addon: pathlib.Path = ADDON, mapping_path: pathlib.Path | None = None,
+                 env: dict[str, str] | None = None):
         self.workdir = workdir
         self.addon = addon
         self.port = port
@@ -35,6 +36,7 @@ class Mitmdump:
         self.stderr_path = workdir / f"{name}.stderr"
         self.extra_args = list(extra_args)
         self.secret = secret
+        self.env = dict(env or {})  # added to the test's environment
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -59,6 +61,7 @@ class Mitmdump:
         self._err = open(self.stderr_path, "ab")
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
         env.pop("SSO_ROUTER_SECRET", None)
+        env.update(self.env)
         self.proc = subprocess.Popen(self.command(), stdout=self._out, stderr=self._err, cwd=self.workdir,
                                      env=env, start_new_session=True)
         if not wait_ready:

@@ -88,7 +88,7 @@ class Provider:
     # -- set-up ---------------------------------------------------------
     @property
     def own_url(self) -> str:
-        return self.server.url
+        return self.server.local_url  # the address the router's mapping names as its upstream
 
     def add_connection(self, conn: Connection) -> None:
         self.connections[conn.name] = conn
