@@ -73,7 +73,8 @@ class SSORouter:
         loader.add_option("sso_mapping", str, "mapping.toml",
                           "Path of the sso-router TOML mapping; re-read when it changes.")
         loader.add_option("sso_store", str, "memory://",
-                          "Where in-flight login correlations live: memory://, sqlite:///path, redis://host:port/db.")
+                          "Where in-flight login correlations live: memory://, sqlite:///path, redis://host:port/db, "
+                          "redis+sentinel://host:port[,host:port...]/service/db.")
         # a str, not a float: mitmproxy 12.2 cannot parse float options given with --set
         loader.add_option("sso_store_timeout", str, "0.25", "Seconds one correlation store call may take.")
         loader.add_option("sso_secret", str, "",
