@@ -38,6 +38,11 @@ class Leaf:
         return hashlib.sha256(self.der).hexdigest()
 
 
+def _spki_sha256(public_key) -> str:
+    spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
@@ -64,6 +69,12 @@ class CertAuthority:
         slug = name.lower().replace(" ", "-")
         self.ca_file = str(directory / f"{slug}.crt")
         pathlib.Path(self.ca_file).write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+
+    @property
+    def spki_sha256(self) -> str:
+        """Base64 SHA-256 of the CA's SubjectPublicKeyInfo: Chromium's ``--ignore-certificate-errors-spki-list``
+        accepts a chain that holds it (every leaf here is served with its CA)."""
+        return _spki_sha256(self.key.public_key())
 
     def issue(self, *names: str) -> Leaf:
         """A server certificate for ``names`` (DNS names or IP addresses), signed by this CA."""
@@ -92,9 +103,8 @@ class CertAuthority:
         paths["key"].write_bytes(key_pem)
         paths["crt"].write_bytes(cert_pem)
         paths["pem"].write_bytes(key_pem + cert_pem + ca_pem)
-        spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         return Leaf(tuple(names), str(paths["key"]), str(paths["crt"]), str(paths["pem"]),
-                    cert.public_bytes(serialization.Encoding.DER), base64.b64encode(hashlib.sha256(spki).digest()).decode())
+                    cert.public_bytes(serialization.Encoding.DER), _spki_sha256(key.public_key()))
 
     def server_context(self, leaf: Leaf) -> ssl.SSLContext:
         """For a peer serving ``leaf`` (HTTP/1.1 only, as the peers speak it)."""
