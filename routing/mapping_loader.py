@@ -32,6 +32,7 @@ except ImportError:  # pragma: no cover
         except _toml.TOMLDecodeError as e:
             raise ValueError(str(e)) from e
 
+from .ca_file import read_ca_file
 from .errors import MappingError
 from .extract.limits import Limits
 from .view import host_of
@@ -45,7 +46,8 @@ _ROUTER_KEYS = {
 _ADMIN_KEYS = {"allow", "trusted_proxies"}
 _CANARY_KEYS = {"enabled", "window", "min_attempts", "max_failure_ratio"}
 _LIMIT_KEYS = {"max_body", "max_inflate", "max_jwt"}
-_PROVIDER_KEYS = {"kind", "upstream", "app_callback", "headers", "paths", "host_header", "sni", "client_ip_header"}
+_PROVIDER_KEYS = {"kind", "upstream", "app_callback", "headers", "paths", "host_header", "sni", "client_ip_header",
+                  "ca_file"}
 _ORG_LISTS = ("domains", "idp_entity_ids", "oidc_issuers", "connections", "org_ids", "client_ids", "test_users",
               "directories", "scim_token_sha256")
 _ORG_KEYS = frozenset({"migrated", "target_paths", *_ORG_LISTS})
@@ -362,15 +364,27 @@ class _Builder:
             cip = self.str_(p, "client_ip_header", key)
             if cip and not _TOKEN.match(cip):
                 raise self.fail(f"{key}.client_ip_header", f"not a header name: {cip!r}")
+            ca_file, ca_pem = self.ca_file(p, key, upstream)
             out[name] = Provider(
                 name=name, kind=kind, upstream=upstream, app_callback=callback,
                 headers=tuple((k, v) for k, v in headers.items()), paths=tuple(paths),
                 host_header=self.str_(p, "host_header", key), sni=self.str_(p, "sni", key),
-                client_ip_header=cip,
+                client_ip_header=cip, ca_file=ca_file, ca_pem=ca_pem,
             )
         if not out:
             raise self.fail("providers", "at least one provider is required")
         return out
+
+    def ca_file(self, p: dict[str, Any], key: str, upstream: Upstream) -> tuple[str, bytes]:
+        path = self.str_(p, "ca_file", key)
+        if not path:
+            return "", b""
+        if upstream.scheme != "https":
+            raise self.fail(f"{key}.ca_file", f"is for an https:// upstream, not {upstream.url}")
+        try:
+            return path, read_ca_file(path)
+        except ValueError as e:
+            raise self.fail(f"{key}.ca_file", str(e)) from None
 
     def orgs(self, t: dict[str, Any]) -> dict[str, Org]:
         """Validate every org and index its identifiers in one pass. Fills ``self.idx``."""

@@ -7,7 +7,7 @@ whatever the number of orgs (path prefixes: O(path depth)).
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
 from typing import Mapping as _ReadOnly
@@ -59,6 +59,8 @@ class Provider:
     host_header: str = ""
     sni: str = ""
     client_ip_header: str = ""
+    ca_file: str = ""  # a private CA for this upstream's TLS (only it is trusted); ca_pem: its PEM bytes
+    ca_pem: bytes = field(default=b"", repr=False)
 
 
 _NO_PATHS: _ReadOnly[str, str] = MappingProxyType({})

@@ -79,7 +79,7 @@ def open_store(url: str, *, clock: Callable[[], float], timeout: float | None = 
         if timeout is None:
             return SqliteStore(url, clock=clock)
         return SqliteStore(url, clock=clock, busy_timeout=timeout)
-    if url.startswith(("redis://", "rediss://")):
+    if url.startswith(("redis://", "rediss://", "redis+sentinel://")):
         try:
             from .redis import RedisStore
         except ImportError as e:  # the client package is missing: a configuration error, not a crash
@@ -87,4 +87,5 @@ def open_store(url: str, *, clock: Callable[[], float], timeout: float | None = 
         if timeout is None:
             return RedisStore(url, clock=clock)
         return RedisStore(url, clock=clock, timeout=timeout)
-    raise ValueError(f"unsupported store URL {safe_url(url)!r} (memory://, sqlite:///path, redis://host:port/db)")
+    raise ValueError(f"unsupported store URL {safe_url(url)!r} (memory://, sqlite:///path, redis://host:port/db, "
+                     "redis+sentinel://host:port[,host:port…]/service/db)")

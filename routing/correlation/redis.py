@@ -7,6 +7,11 @@ bounded and the client never retries, so a Redis that is down or hung (SIGSTOP) 
 call at most about ``timeout`` (connect + one read) and frees its thread. The client
 connects lazily: a Redis that is down when the store is built does not stop the router.
 Every client error leaves this module as ``StoreUnavailable``.
+
+``redis+sentinel://`` (``sentinel.py``) asks Sentinel for the current primary on each new
+connection, and each write waits (at most ``REPLICA_WAIT``) for one replica to acknowledge it
+(``WAIT 1``), so a failover right after a login start does not lose its correlation. A write that no
+replica acknowledged in time is still on the primary: it is not an error.
 """
 
 from __future__ import annotations
@@ -23,8 +28,11 @@ from ..errors import StoreFailure, StoreUnavailable
 from ..model import Route
 from ..logsafe import safe_url
 from . import Entry, decode_route, encode_route
+from .sentinel import SCHEME as SENTINEL_SCHEME
+from .sentinel import parse_sentinel_url, primary_client
 
 PREFIX = "ssor:"
+REPLICA_WAIT = 0.1  # seconds a sentinel-managed write waits for a replica's acknowledgement, at most
 
 
 
@@ -49,10 +57,16 @@ class RedisStore:
         self.url = safe_url(url)  # safe to log and show in health; the client alone keeps the password
         self.prefix = prefix
         self.timeout = timeout
+        self._sentinel: Any = None
+        self._wait_ms = 0  # > 0: writes wait this long for one replica (sentinel-managed primaries)
         try:
-            self._client: Any = redis.Redis.from_url(
-                url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                retry=Retry(NoBackoff(), 0), health_check_interval=0, decode_responses=False)
+            if url.lower().startswith(SENTINEL_SCHEME + "://"):
+                self._sentinel, self._client = primary_client(parse_sentinel_url(url), timeout)
+                self._wait_ms = max(1, round(min(timeout / 2, REPLICA_WAIT) * 1000))
+            else:
+                self._client = redis.Redis.from_url(
+                    url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                    retry=Retry(NoBackoff(), 0), health_check_interval=0, decode_responses=False)
         except ValueError as e:  # malformed URL (bad port, unknown scheme): a configuration error
             raise ValueError(f"bad redis URL {safe_url(url)!r}: {e}") from None
 
@@ -71,6 +85,8 @@ class RedisStore:
             pipe = self._client.pipeline(transaction=False)
             for key, route, ttl in live:
                 pipe.set(self.prefix + key, encode_route(route).encode(), ex=max(1, math.ceil(ttl)))
+            if self._wait_ms:
+                pipe.execute_command("WAIT", 1, self._wait_ms)
             pipe.execute()
 
     def recall(self, keys: Sequence[str]) -> dict[str, Route]:
@@ -94,7 +110,10 @@ class RedisStore:
             return False
 
     def close(self) -> None:
-        try:
-            self._client.close()
-        except (redis.RedisError, OSError):
-            pass
+        for client in (self._client, self._sentinel):
+            close = getattr(client, "close", None)  # redis-py < 6's Sentinel has none
+            try:
+                if close is not None:
+                    close()
+            except (redis.RedisError, OSError):
+                pass

@@ -10,7 +10,7 @@ from typing import Any
 from mitmproxy import ctx, http
 from mitmproxy.proxy import server_hooks
 
-from . import errorpage, logfilter, mitm12, views
+from . import errorpage, logfilter, mitm12, upstream_tls, views
 from .drain import Drain
 from .heap import thaw_heap
 from .options import NAMES, declare, parse
@@ -47,6 +47,7 @@ class SSORouter:
             return  # e.g. the update just above, re-entering: nothing of the router's changed
         if self.runtime is None:
             self._quiet_dumper()
+            upstream_tls.default_to_system_trust(opts)
             mitm12.prepare_certstore()
             self.runtime = Runtime(parse(opts, self.process), self.process)
         else:
@@ -105,6 +106,11 @@ class SSORouter:
         p = self.runtime.provider_at(addr[0], addr[1]) if self.runtime is not None and addr else None
         if p is not None and data.server.tls:
             data.server.sni = p.sni or p.upstream.host
+
+    def tls_start_server(self, data: Any) -> None:
+        """A provider's ``ca_file``: its upstream trusts those CAs only (routing/mitm/upstream_tls.py)."""
+        if self.runtime is not None:
+            upstream_tls.start_server(data, self.runtime.upstreams())
 
     @staticmethod
     def _shutdown() -> None:

@@ -104,17 +104,20 @@ class Runtime:
             self.decision_log.close()
             self.decision_log = None
 
-    def provider_at(self, host: str, port: int) -> Provider | None:
-        """The provider whose upstream is ``host:port`` (for upstream TLS: its ``sni``)."""
+    def upstreams(self) -> dict[tuple[str, int], Provider]:
+        """Providers by their upstream's ``(host, port)`` (for upstream TLS: ``sni``, ``ca_file``)."""
         m = self.holder.mapping
         if m is None:
-            return None
+            return {}
         if self._upstreams[0] is not m:
             table: dict[tuple[str, int], Provider] = {}
             for p in m.providers.values():
                 table.setdefault((p.upstream.host, p.upstream.port), p)
             self._upstreams = (m, table)
-        return self._upstreams[1].get((host.lower(), port))
+        return self._upstreams[1]
+
+    def provider_at(self, host: str, port: int) -> Provider | None:
+        return self.upstreams().get((host.lower(), port))
 
 
 def _load(path: str) -> MappingHolder:

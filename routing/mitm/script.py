@@ -26,5 +26,7 @@ response = router.response
 error = router.error
 next_layer = router.next_layer
 server_connect = router.server_connect
+tls_start_server = router.tls_start_server  # a provider's ca_file (routing/mitm/upstream_tls.py)
 
-__all__ = ["load", "configure", "running", "done", "request", "response", "error", "next_layer", "server_connect"]
+__all__ = ["load", "configure", "running", "done", "request", "response", "error", "next_layer", "server_connect",
+           "tls_start_server"]

@@ -38,6 +38,7 @@ class Mitmdump:
         self.stderr_path = workdir / f"{name}.stderr"
         self.extra_args = list(extra_args)
         self.secret = secret
+
         self.proc: subprocess.Popen | None = None
 
     @property

@@ -19,6 +19,7 @@ import pathlib
 import socket
 from dataclasses import dataclass
 
+from .certs import CertAuthority
 from .peers.keys import KeyPair
 from .peers.oidc_idp import OidcIdP, OidcTenant
 from .peers.provider import APP_CALLBACK, AUTH0, SCALEKIT, Connection, Provider
@@ -47,10 +48,22 @@ class Keys:
     scalekit: KeyPair
 
 
+@dataclass(frozen=True)
+class PeerTls:
+    """HTTPS for a world: the router at ``https://<public_host>:<port>`` and the peers named in
+    ``hosts`` (peer name -> host name), every certificate from ``ca``."""
+
+    ca: CertAuthority
+    public_host: str
+    hosts: dict[str, str]
+
+
 class World:
-    def __init__(self, keys: Keys, proxy_port: int | None = None):
+    def __init__(self, keys: Keys, proxy_port: int | None = None, *, tls: PeerTls | None = None):
         self.proxy_port = proxy_port or free_port()
-        self.public_url = f"http://127.0.0.1:{self.proxy_port}"
+        self.tls = tls
+        self.public_url = (f"https://{tls.public_host}:{self.proxy_port}" if tls
+                           else f"http://127.0.0.1:{self.proxy_port}")
         self.idp = SamlIdP(keys.idp, [IdpTenant("megasoft", MEGASOFT_IDP, "alice@megasoft.com"),
                                       IdpTenant("newcompany", NEWCO_IDP, "bob@newcompany.com")])
         self.oidc = OidcIdP(keys.oidc, [OidcTenant("acme", "carol@acme.com"),
@@ -59,6 +72,10 @@ class World:
         self.scalekit = Provider("scalekit", SCALEKIT, keys.scalekit, self.public_url)
         self.sp_entity = {"megasoft": f"{self.public_url}/saml/metadata/sp-m1",
                           "newcompany": f"{self.public_url}/saml/metadata/sp-n1"}
+        for server in self.peers if tls else ():
+            if server.name in tls.hosts:
+                host = tls.hosts[server.name]
+                server.serve_tls(tls.ca.server_context(tls.ca.issue(host)), host)
         self._wire()
 
     # -- wiring ---------------------------------------------------------
@@ -137,8 +154,8 @@ class World:
                 "shadow": False,
             },
             "providers": {
-                "legacy": {"kind": "auth0", "upstream": self.legacy.own_url},
-                "scalekit": {"kind": "scalekit", "upstream": self.scalekit.own_url, "paths": ["/keys"],
+                "legacy": {"kind": "auth0", **_upstream(self.legacy.server)},
+                "scalekit": {"kind": "scalekit", **_upstream(self.scalekit.server), "paths": ["/keys"],
                              "app_callback": SK_APP_CALLBACK},
             },
             "orgs": {
@@ -166,6 +183,11 @@ class World:
                 },
             },
         })
+
+
+def _upstream(server) -> dict:
+    """A peer as a provider's upstream: its address, and under TLS the name its certificate is for."""
+    return {"upstream": server.local_url, "sni": server.host} if server.tls else {"upstream": server.url}
 
 
 # -- TOML -----------------------------------------------------------------

@@ -6,6 +6,8 @@
   URL with the data flushed before the test.
 - ``start_redis`` (function): a factory for servers that live for one test (the degraded tests
   kill and stop them).
+- ``failover_group`` (function): a primary, a replica and three sentinels (``tests/stores/sentinel.py``);
+  skipped when ``redis-sentinel`` is missing (CI installs it).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class RedisServer:
     workdir: str
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    extra_args: tuple[str, ...] = ()  # e.g. ("--replicaof", "127.0.0.1", "6379")
 
     @property
     def url(self) -> str:
@@ -51,7 +54,7 @@ class RedisServer:
     def start(self) -> "RedisServer":
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.workdir, "--daemonize", "no", "--loglevel", "warning"],
+             "--dir", self.workdir, "--daemonize", "no", "--loglevel", "warning", *self.extra_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while not _answers(self.port):
@@ -76,15 +79,20 @@ class RedisServer:
 
     def stop(self) -> None:
         p, self.proc = self.proc, None
-        if p is None or p.poll() is not None:
-            return
-        os.kill(p.pid, signal.SIGCONT)  # a stopped process would not act on SIGTERM
-        p.terminate()
-        try:
-            p.wait(5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(5)
+        stop_process(p)
+
+
+def stop_process(p: subprocess.Popen | None) -> None:
+    """SIGTERM by PID (after SIGCONT: a stopped process would not act on it), SIGKILL after 5 s."""
+    if p is None or p.poll() is not None:
+        return
+    os.kill(p.pid, signal.SIGCONT)
+    p.terminate()
+    try:
+        p.wait(5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(5)
 
 
 @pytest.fixture(scope="session")
@@ -116,8 +124,8 @@ def redis_url(redis_server) -> str:
 def start_redis(redis_bin, tmp_path):
     servers: list[RedisServer] = []
 
-    def start(port: int | None = None) -> RedisServer:
-        s = RedisServer(redis_bin, str(tmp_path), **({"port": port} if port else {}))
+    def start(port: int | None = None, *extra_args: str) -> RedisServer:
+        s = RedisServer(redis_bin, str(tmp_path), **({"port": port} if port else {}), extra_args=extra_args)
         servers.append(s)
         return s.start()
 
@@ -126,3 +134,22 @@ def start_redis(redis_bin, tmp_path):
     finally:
         for s in servers:
             s.stop()
+
+
+@pytest.fixture(scope="session")
+def sentinel_bin(redis_bin) -> str:
+    path = shutil.which("redis-sentinel")
+    if path is None:
+        pytest.skip("redis-sentinel is not installed (apt-get install redis-sentinel)")
+    return path
+
+
+@pytest.fixture
+def failover_group(redis_bin, sentinel_bin, tmp_path):
+    from tests.stores.sentinel import FailoverGroup
+
+    group = FailoverGroup(redis_bin, sentinel_bin, tmp_path / "sentinel-group").start()
+    try:
+        yield group
+    finally:
+        group.stop()

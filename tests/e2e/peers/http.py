@@ -6,6 +6,7 @@ import base64
 import html
 import http.server
 import socket
+import ssl
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -115,10 +116,27 @@ class PeerServer:
         self.port = self._httpd.server_address[1]
         self._thread: threading.Thread | None = None
         self.connections: set = set()  # open client sockets (keep-alive), closed by stop()
+        self.host = "127.0.0.1"  # the name in its URL (serve_tls: the name its certificate is for)
+
+    @property
+    def tls(self) -> bool:
+        return self._httpd.tls_context is not None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """Where browsers and other peers reach it (its host name under TLS)."""
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def local_url(self) -> str:
+        """Its address, for a client that cannot resolve ``host`` (the router, with ``sni``)."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def serve_tls(self, context: ssl.SSLContext, host: str) -> "PeerServer":
+        """Serve HTTPS as ``host`` (a name the certificate in ``context`` is for); before ``start``."""
+        self._httpd.tls_context = context
+        self.host = host
+        return self
 
     def start(self) -> "PeerServer":
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
@@ -161,6 +179,20 @@ class PeerServer:
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    tls_context: ssl.SSLContext | None = None
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        if self.tls_context is not None:  # the handshake runs in the handler's thread, on its first read
+            sock = self.tls_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        if isinstance(sys.exception(), (ssl.SSLError, ConnectionError)):
+            return  # a client that refused our certificate, or went away: not a peer bug
+        super().handle_error(request, client_address)
 
 
 def _make_handler_class(peer: PeerServer):

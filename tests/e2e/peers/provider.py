@@ -103,7 +103,7 @@ class Provider:
 
     @property
     def own_url(self) -> str:
-        return self.server.url
+        return self.server.local_url  # the address the router's mapping names as its upstream
 
     def add_connection(self, conn: Connection) -> None:
         self.connections[conn.name] = conn

@@ -43,6 +43,7 @@ class SamlIdP:
         self.tenants = {t.slug: t for t in tenants}
         self.server = PeerServer("saml-idp", self._handle)
         self._servers: dict[str, Server] = {}
+        self.sign_in_page = False  # True: /sso first shows a page whose "Sign in" button posts back (a user at the IdP)
         self.issued: list[dict] = []  # what it signed: {"tenant", "in_response_to", "destination", "user"}
         self.fixed_acs: set[str] = set()  # tenant slugs that post to the SP's default ACS only
 
@@ -99,11 +100,12 @@ class SamlIdP:
         return Response.text(404, "saml-idp: unknown endpoint")
 
     def _sso(self, srv: Server, tenant: IdpTenant, req: Request, rec: Record) -> Response:
-        if "SAMLRequest" not in req.query:
+        params = req.query if req.method == "GET" else req.form  # POST: the sign-in page's form
+        if "SAMLRequest" not in params:
             rec.outcome = "rejected: no SAMLRequest"
             return Response.text(400, "saml-idp: no SAMLRequest")
         try:
-            parsed = srv.parse_authn_request(req.query["SAMLRequest"], saml2.BINDING_HTTP_REDIRECT)
+            parsed = srv.parse_authn_request(params["SAMLRequest"], saml2.BINDING_HTTP_REDIRECT)
             args = srv.response_args(parsed.message, [saml2.BINDING_HTTP_POST])
         except Exception as exc:
             rec.outcome = f"rejected: bad AuthnRequest {exc!r}"
@@ -111,8 +113,12 @@ class SamlIdP:
         if tenant.slug in self.fixed_acs:
             sp = parsed.message.issuer.text.strip()
             args["destination"] = srv.metadata.assertion_consumer_service(sp, saml2.BINDING_HTTP_POST)[0]["location"]
-        user = req.query.get("login_hint") or tenant.default_user
-        return self._respond(srv, tenant, rec, args, user, req.query.get("RelayState", ""))
+        user = params.get("login_hint") or tenant.default_user
+        if self.sign_in_page and req.method == "GET":
+            rec.outcome = f"accepted: sign-in page for {user}"
+            return Response.text(200, sign_in_page(req.path, user, {
+                k: params[k] for k in ("SAMLRequest", "RelayState", "login_hint") if k in params}), "text/html")
+        return self._respond(srv, tenant, rec, args, user, params.get("RelayState", ""))
 
     def _idp_init(self, srv: Server, tenant: IdpTenant, req: Request, rec: Record) -> Response:
         sp = req.query.get("sp", "")
@@ -166,3 +172,14 @@ class SamlIdP:
         if relay_state:
             q["relay_state"] = relay_state
         return f"{self.server.url}/{slug}/idp-init?{urllib.parse.urlencode(q)}"
+
+
+def sign_in_page(action: str, user: str, fields: dict[str, str]) -> str:
+    """The IdP's own login page: the user reads it, then presses "Sign in" (a same-site POST)."""
+    import html
+
+    inputs = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}"/>'
+                     for k, v in fields.items())
+    return (f"<html><head><title>Sign in</title></head><body><h1>Sign in as {html.escape(user)}</h1>"
+            f'<form method="post" action="{html.escape(action)}">{inputs}'
+            '<button id="sign-in" type="submit">Sign in</button></form></body></html>')
