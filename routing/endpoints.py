@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 
 from .metrics import CONTENT_TYPE, Metrics
+from .onboard.evidence import Evidence
 from .reload import MappingHolder
 
 PREFIX = "/.sso-router/"
@@ -55,7 +56,7 @@ def metrics(m: Metrics) -> Answer:
 
 
 def answer(path: str, method: str, holder: MappingHolder | None, store: StoreStatus, m: Metrics,
-           version: str, serving: bool = True) -> Answer:
+           version: str, serving: bool = True, evidence: Evidence | None = None) -> Answer:
     name = path[len(PREFIX):]
     if method not in ("GET", "HEAD"):
         return 405, {"allow": "GET, HEAD", "content-type": "text/plain"}, b"method not allowed\n"
@@ -65,4 +66,6 @@ def answer(path: str, method: str, holder: MappingHolder | None, store: StoreSta
         return ready(holder, store, serving)
     if name == "metrics":
         return metrics(m)
+    if name == "learn" and evidence is not None:  # what `sso-router learn --url` reads
+        return _json(200, evidence.snapshot())
     return 404, {"content-type": "text/plain"}, b"unknown sso-router endpoint\n"

@@ -28,7 +28,8 @@ from .. import pipeline
 from ..correlation import safe_url
 from ..errors import MappingError
 from ..metrics import Metrics
-from ..model import Decision, Mapping, Provider, Reason, Route
+from ..model import NOTHING_SEEN, Decision, Mapping, Provider, Reason, Route, Seen
+from ..onboard.evidence import Evidence
 from ..reload import MappingHolder
 from ..rewrite import rewrite_set_cookie
 from . import errorpage, views
@@ -58,6 +59,7 @@ class SSORouter:
         self.stores = StoreGuard(self.metrics)
         self.secret = b""
         self.decision_log: DecisionLog | None = None
+        self.evidence = Evidence()  # what `sso-router learn --url` reads at /.sso-router/learn
         self.serving = False  # set by running(): /ready stays 503 until mitmproxy is fully up
         self._watcher: asyncio.Task | None = None
         self._pinger: asyncio.Task | None = None
@@ -215,7 +217,8 @@ class SSORouter:
         raw_path = req.path
         if raw_path.startswith(endpoints.PREFIX):
             status, headers, body = endpoints.answer(raw_path.split("?", 1)[0], req.method, self.holder,
-                                                     self.stores.status, self.metrics, VERSION, self.serving)
+                                                     self.stores.status, self.metrics, VERSION, self.serving,
+                                                     evidence=self.evidence)
             flow.response = http.Response.make(status, body, headers)
             return None
         m = self.holder.mapping if self.holder else None
@@ -294,7 +297,7 @@ class SSORouter:
         up = p.upstream
         flow.metadata[META] = {
             "provider": d.provider, "reason": d.reason.value, "org": d.org, "identifier": d.evidence,
-            "forwarded_to": d.forward_to, "shadow": d.shadow, "upstream": up.url,
+            "forwarded_to": d.forward_to, "shadow": d.shadow, "upstream": up.url, "seen": d.seen,
         }
         flow.comment = describe(d)
 
@@ -367,10 +370,12 @@ class SSORouter:
         self._log_decision(flow, meta, 502, msg)
 
     def _log_decision(self, flow: http.HTTPFlow, meta: dict, status: int | None, error: str | None) -> None:
+        d = self._decision(meta)
+        if d.seen is not NOTHING_SEEN:
+            self.evidence.add_decision(d, status=status, error=error, at=flow.timestamp_created)
         if self.decision_log is None:
             return
         started = flow.request.timestamp_start
-        d = self._decision(meta)
         req = flow.request
         orig = flow.metadata.get(REQUEST_META, {})
         rec = decision_record(
@@ -385,8 +390,9 @@ class SSORouter:
 
     @staticmethod
     def _decision(meta: dict) -> Decision:
+        seen = meta.get("seen")
         return Decision(meta["provider"], Reason(meta["reason"]), meta["org"], meta["identifier"],
-                        meta["forwarded_to"], meta["shadow"])
+                        meta["forwarded_to"], meta["shadow"], Seen._make(seen) if seen else NOTHING_SEEN)
 
     # -- upstream connections ------------------------------------------------------------------
     def _upstream_map(self) -> dict[tuple[str, int], Provider]:
