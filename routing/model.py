@@ -177,6 +177,9 @@ class Seen(NamedTuple):
     oidc_issuer: str | None = None
     connections: tuple[str, ...] = ()
 
+    def __bool__(self) -> bool:  # a tuple of three is always true; this is "was anything seen"
+        return self.saml_issuer is not None or self.oidc_issuer is not None or bool(self.connections)
+
 
 NOTHING_SEEN = Seen()
 

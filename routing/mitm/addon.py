@@ -370,12 +370,12 @@ class SSORouter:
         self._log_decision(flow, meta, 502, msg)
 
     def _log_decision(self, flow: http.HTTPFlow, meta: dict, status: int | None, error: str | None) -> None:
-        d = self._decision(meta)
-        if d.seen is not NOTHING_SEEN:
-            self.evidence.add_decision(d, status=status, error=error, at=flow.timestamp_created)
+        if meta.get("seen"):  # what `sso-router learn --url` reads (routing.onboard.evidence)
+            self.evidence.add_decision(self._decision(meta), status=status, error=error, at=flow.timestamp_created)
         if self.decision_log is None:
             return
         started = flow.request.timestamp_start
+        d = self._decision(meta)
         req = flow.request
         orig = flow.metadata.get(REQUEST_META, {})
         rec = decision_record(
@@ -392,7 +392,8 @@ class SSORouter:
     def _decision(meta: dict) -> Decision:
         seen = meta.get("seen")
         return Decision(meta["provider"], Reason(meta["reason"]), meta["org"], meta["identifier"],
-                        meta["forwarded_to"], meta["shadow"], Seen._make(seen) if seen else NOTHING_SEEN)
+                        meta["forwarded_to"], meta["shadow"],
+                        seen if isinstance(seen, Seen) else Seen._make(seen) if seen else NOTHING_SEEN)
 
     # -- upstream connections ------------------------------------------------------------------
     def _upstream_map(self) -> dict[tuple[str, int], Provider]:

@@ -151,3 +151,7 @@ def test_plan_merges_into_the_org_that_holds_a_connection_and_refuses_another_or
     plan = make_plan(M, [draft("newco", domains=["newco.io"], idp_entity_ids=["https://idp.globex.example/"])])
     assert [(c.org, c.new) for c in plan.changes] == [("newco.io", True)]
     assert len(plan.conflicts) == 1
+
+
+def test_seen_is_false_when_nothing_was_seen():
+    assert not NOTHING_SEEN and not Seen() and Seen(connections=("c",)) and Seen("http://idp/")
