@@ -1,5 +1,7 @@
 """The JSON-lines decision log. Its record is built from a ``Decision`` and request
-metadata only: no body, query value, cookie or header value can reach it."""
+metadata only: no body, query value, cookie or header value can reach it. The identifiers a
+request carried for ``sso-router learn`` (``Decision.seen``: a SAML Issuer, a posted id_token's
+``iss``, connection ids) are not secrets; they are written only when present."""
 
 from __future__ import annotations
 
@@ -51,6 +53,13 @@ def decision_record(d: Decision, *, flow_id: str, method: str, host: str, path: 
     }
     if error:
         rec["error"] = _text(error)
+    seen = d.seen
+    if seen.saml_issuer is not None:
+        rec["saml_issuer"] = seen.saml_issuer
+    if seen.oidc_issuer is not None:
+        rec["oidc_issuer"] = seen.oidc_issuer
+    if seen.connections:
+        rec["connections"] = list(seen.connections)
     return rec
 
 

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 
 from .metrics import CONTENT_TYPE, Metrics
+from .onboard.evidence import Evidence
 from .reload import MappingHolder
 
 PREFIX = "/.sso-router/"
@@ -61,7 +62,8 @@ PUBLIC = frozenset({"ready"})  # answered to anyone; every other endpoint only t
 
 
 def answer(path: str, method: str, *, admitted: bool, holder: MappingHolder | None, store: StoreStatus,
-           m: Metrics, version: str, serving: bool = True, draining: bool = False) -> Answer:
+           m: Metrics, version: str, serving: bool = True, draining: bool = False,
+           evidence: Evidence | None = None) -> Answer:
     name = path[len(PREFIX):]
     if name not in PUBLIC and not admitted:
         return NOT_FOUND  # as for a path that does not exist: nothing to learn, nothing forwarded
@@ -73,4 +75,6 @@ def answer(path: str, method: str, *, admitted: bool, holder: MappingHolder | No
         return ready(holder, store, serving, draining, say_why=admitted)
     if name == "metrics":
         return metrics(m)
+    if name == "learn" and evidence is not None:  # what `sso-router learn --url` reads
+        return _json(200, evidence.snapshot())
     return NOT_FOUND

@@ -170,6 +170,22 @@ class Route:
     org: str | None = None
 
 
+class Seen(NamedTuple):
+    """The non-secret identifiers a request carried, whatever decided it, for ``sso-router learn``:
+    its SAML message's Issuer, a posted id_token's ``iss``, the connection ids in its parameters,
+    path, Audience or Destination. Written to the decision log; never a secret."""
+
+    saml_issuer: str | None = None
+    oidc_issuer: str | None = None
+    connections: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:  # a tuple of three is always true; this is "was anything seen"
+        return self.saml_issuer is not None or self.oidc_issuer is not None or bool(self.connections)
+
+
+NOTHING_SEEN = Seen()
+
+
 @dataclass(slots=True)  # built per request: a frozen dataclass costs ~4x as much to construct
 class Decision:
     """One request's routing decision (treat as immutable).
@@ -185,3 +201,4 @@ class Decision:
     evidence: str
     forward_to: str
     shadow: bool = False
+    seen: Seen = NOTHING_SEEN

@@ -14,7 +14,7 @@ from . import sticky
 from .correlation import Candidate, Entry, hits, key_for
 from .decide import decide, is_forced
 from .extract import Clues, extract
-from .model import Decision, Mapping, Provider, Reason, Route
+from .model import NOTHING_SEEN, Decision, Mapping, Provider, Reason, Route, Seen
 from .rewrite import ResponsePlan, plan_response
 from .view import RequestView, ResponseView
 
@@ -51,7 +51,29 @@ def conclude(p: Pending, m: Mapping, recalled: dict[str, Route], *, secret: byte
                correlated=hits(p.keys, recalled) if p.keys else (), sticky=route)
     if unanswered and p.keys:
         d.evidence = f"{d.evidence}; correlation not checked: store {unanswered}"
+    c = p.clues
+    if c.entity_ids or c.issuers or c.connections or c.path_connections or c.saml_connections:
+        d.seen = seen_in(c)
     return d
+
+
+SEEN_MAX_LEN = 512  # longer values are left out of the decision log, not cut (a cut id is a wrong id)
+SEEN_MAX_CONNECTIONS = 4
+
+
+def seen_in(c: Clues) -> Seen:
+    """What ``sso-router learn`` may propose from this request: the SAML message's own Issuer, a
+    posted ``id_token``'s ``iss`` (not an ``id_token_hint``'s: that is the provider's own issuer),
+    and the connection ids of its parameters, path, Audience and Destination. None is a secret."""
+    issuer = next((v for _, v in c.entity_ids if len(v) <= SEEN_MAX_LEN), None)
+    oidc = next((v for label, v in c.issuers if label == "id_token iss" and len(v) <= SEEN_MAX_LEN), None)
+    conns: list[str] = []
+    for _, v in (*c.connections, *c.path_connections, *c.saml_connections):
+        if len(v) <= SEEN_MAX_LEN and v not in conns and len(conns) < SEEN_MAX_CONNECTIONS:
+            conns.append(v)
+    if issuer is None and oidc is None and not conns:
+        return NOTHING_SEEN
+    return Seen(issuer, oidc, tuple(conns))
 
 
 def learn(resp: ResponseView, provider: Provider, m: Mapping, org: str | None,

@@ -102,6 +102,8 @@ def on_error(rt: Runtime, flow: http.HTTPFlow, *, names_errors: bool) -> None:
 
 
 def log_decision(rt: Runtime, flow: http.HTTPFlow, d: Decision, status: int | None, error: str | None) -> None:
+    if d.seen:  # what `sso-router learn --url` reads (routing.onboard.evidence)
+        rt.evidence.add_decision(d, status=status, error=error, at=flow.timestamp_created)
     if rt.decision_log is None:
         return
     started = flow.request.timestamp_start

@@ -118,5 +118,5 @@ def answer_endpoint(rt: Runtime, flow: http.HTTPFlow, path: str, m: Mapping | No
     ok = admitted(_client(flow, admin)(), flow.request.headers.get("authorization"), admin, rt.options.admin_token)
     status, headers, body = endpoints.answer(path, flow.request.method, admitted=ok, holder=rt.holder,
                                              store=rt.stores.status, m=rt.metrics, version=VERSION,
-                                             serving=rt.serving, draining=rt.draining)
+                                             serving=rt.serving, draining=rt.draining, evidence=rt.evidence)
     flow.response = http.Response.make(status, body, headers)

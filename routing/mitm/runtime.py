@@ -16,6 +16,7 @@ from ..correlation import open_store
 from ..errors import MappingError
 from ..metrics import Metrics
 from ..model import Mapping, Provider
+from ..onboard.evidence import Evidence
 from ..reload import MappingHolder
 from . import views
 from .options import RouterOptions
@@ -38,6 +39,7 @@ class Runtime:
         self.holder = _load(opts.mapping)
         self.stores = self._guard(opts, check_now=True)
         self.decision_log = _open_log(opts.decision_log)
+        self.evidence = Evidence()  # what `sso-router learn --url` reads at /.sso-router/learn
         self._upstreams: tuple[Mapping | None, dict[tuple[str, int], Provider]] = (None, {})
         self._tasks: list[asyncio.Task[None]] = []
 
