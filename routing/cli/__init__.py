@@ -11,12 +11,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import check, explain, flip, redact
+from . import check, explain, flip, redact, status
 from .common import FINDING, OK, USAGE, Parser
 
 __all__ = ["COMMANDS", "FINDING", "OK", "USAGE", "build_parser", "main"]
 
-COMMANDS = (check, explain, flip, redact)  # in the order `--help` lists them
+COMMANDS = (check, explain, flip, redact, status)  # in the order `--help` lists them
 
 
 def build_parser() -> argparse.ArgumentParser:
