@@ -54,7 +54,8 @@ def judge(s: CanarySettings, *, migrated: bool, target: str, legacy: str, fig: O
         return Verdict("off")
     if rb is not None and _undone(flip, rb):  # another instance rolled this flip back: its file may be ours too
         return Verdict("follow", rb.failures, rb.attempts, rb.window, rb.stage,
-                       reason="rolled back by another instance: " + _why(rb.failures, rb.attempts, rb.window, target, s))
+                       reason="rolled back by another instance: "
+                       + _why(rb.failures, rb.attempts, rb.window, target, s))
     if flip is None or not flip.migrated:
         return Verdict("watching", window=s.window, reason="the flip is not recorded yet")
     until = flip.since + s.window
@@ -67,7 +68,8 @@ def judge(s: CanarySettings, *, migrated: bool, target: str, legacy: str, fig: O
     stage, t = tripped
     if not _baseline(fig.windows.get("24h", {}).get(legacy), s):
         return Verdict("no_baseline", t.failure, t.attempts, s.window, stage, until,
-                       reason=f"failing at {target}, but no successful logins at {legacy} in the last 24 h to go back to")
+                       reason=f"failing at {target}, but no successful logins at {legacy} in the last 24 h "
+                       "to go back to")
     return Verdict("rollback", t.failure, t.attempts, s.window, stage, until,
                    reason=_why(t.failure, t.attempts, s.window, target, s))
 

@@ -54,6 +54,11 @@ def _judge(m: RoutingMapping, org: str, fig: OrgFigures | None, now: float) -> c
                         legacy=s.default_provider, fig=fig, now=now)
 
 
+def _last(fig: OrgFigures) -> dict | None:
+    lf = fig.last_failure
+    return {"at": lf.at, "provider": lf.provider, "stage": lf.stage, "kind": lf.kind} if lf else None
+
+
 def org_report(m: RoutingMapping, org: str, fig: OrgFigures, *, now: float, figures_scope: str) -> dict:
     """One org's page. ``fig`` must carry windows (``figures(..., windows=True)``)."""
     s = m.settings
@@ -69,8 +74,7 @@ def org_report(m: RoutingMapping, org: str, fig: OrgFigures, *, now: float, figu
         "flip": {"migrated": flip.migrated, "since": flip.since} if flip is not None else None,
         "outcomes": {w: {p: c.as_dict() for p, c in sorted(fig.windows.get(w, {}).items())} for w in WINDOWS},
         "since_flip": {p: c.as_dict() for p, c in sorted(fig.since_flip.items())},
-        "last_failure": ({"at": fig.last_failure.at, "provider": fig.last_failure.provider,
-                          "stage": fig.last_failure.stage, "kind": fig.last_failure.kind} if fig.last_failure else None),
+        "last_failure": _last(fig),
         "canary": {"enabled": s.canary.enabled, "window": s.canary.window, "min_attempts": s.canary.min_attempts,
                    "max_failure_ratio": s.canary.max_failure_ratio, **verdict.as_dict(),
                    "last_rollback": fig.rollback.as_dict() if fig.rollback else None},
@@ -94,7 +98,8 @@ def orgs_report(m: RoutingMapping, figs: Mapping[str, OrgFigures], unreturned: M
     then the others; orgs whose logins never come back; whether the migration is done."""
     s = m.settings
     target = s.migration_target
-    migrated, others = [], []
+    migrated: list[dict] = []
+    others: list[dict] = []
     for org, o in m.orgs.items():
         fig = figs.get(org)
         row: dict = {"org": org, "provider": m.provider_for_org(o), "migrated": o.migrated}
@@ -111,14 +116,14 @@ def orgs_report(m: RoutingMapping, figs: Mapping[str, OrgFigures], unreturned: M
     by_provider: dict[str, int] = {}
     for row in migrated + others:
         by_provider[row["provider"]] = by_provider.get(row["provider"], 0) + 1
-    lost = sorted(({"org": o, "left_24h": f.left, "never_came_back_24h": f.lost}
-                   for o, f in unreturned.items() if o in m.orgs), key=lambda r: (-r["never_came_back_24h"], r["org"]))
+    lost = [{"org": o, "left_24h": f.left, "never_came_back_24h": f.lost}
+            for o, f in sorted(unreturned.items(), key=lambda x: (-x[1].lost, x[0])) if o in m.orgs]
     return {
         "migration_target": target, "default_provider": s.default_provider, "canary": s.canary.enabled,
         "providers": {p: {"orgs": by_provider.get(p, 0)} for p in sorted(m.providers)},
         "orgs": migrated + others,
         "never_came_back": lost,
-        "decommission": decommission(m, routed, sum(1 for r in others if r["provider"] != target), now),
+        "decommission": decommission(m, routed, len([r for r in others if r["provider"] != target]), now),
         "figures": figures_scope,
         "generated_at": now,
     }
@@ -137,7 +142,8 @@ def decommission(m: RoutingMapping, routed: Routed, orgs_left: int, now: float) 
     name = "Scalekit" if m.providers[target].kind == "scalekit" else target
     names = ", ".join(legacy) or "no other provider"
     if done:
-        msg = f"migration done: nothing routed to {names} for {_ago(quiet or 0)} — point the auth domain straight at {name}"
+        msg = (f"migration done: nothing routed to {names} for {_ago(quiet or 0)} — point the auth domain straight "
+               f"at {name}")
     elif orgs_left:
         msg = f"migration not done: {orgs_left} org{'s' if orgs_left != 1 else ''} still at {names}"
     elif quiet is None:

@@ -26,7 +26,8 @@ def add(sub: argparse._SubParsersAction) -> None:
                        "or one ORG's figures. Read from a running router's /.sso-router/orgs.")
     p.add_argument("org", nargs="?", metavar="ORG", help="one org (its key or any of its domains)")
     p.add_argument("--url", help=f"the router (default: env {ENV_URL}, else {DEFAULT_URL})")
-    p.add_argument("--token", help=f"admin bearer token, needed from outside [router.admin] allow (default: env {ENV_TOKEN})")
+    p.add_argument("--token", help="admin bearer token, needed from outside [router.admin] allow "
+                   f"(default: env {ENV_TOKEN})")
     p.add_argument("--json", action="store_true", help="print the router's JSON as it is")
     p.set_defaults(run=run)
 
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         err(f"unknown org {args.org!r}: no such org (key or domain) in the router's mapping")
         return FINDING
     if status != 200 or not isinstance(obj, dict):
-        hint = " (from outside [router.admin] allow, pass --token or set SSO_ROUTER_ADMIN_TOKEN)" if status == 404 else ""
+        hint = f" (from outside [router.admin] allow, pass --token or set {ENV_TOKEN})" if status == 404 else ""
         err(f"{base}{path} answered {status}{hint}")
         return FINDING
     if args.json:
@@ -87,9 +88,11 @@ def render_list(r: dict, base: str) -> str:
     migrated = [o for o in orgs if o["migrated"]]
     if migrated:
         out += ["", f"{target} · {len(migrated)} migrated org{'s' if len(migrated) != 1 else ''} (worst first)"]
-        out.append(table(("ORG", "SINCE FLIP", "OK", "FAILED", "FAILED %", "CANARY"),
-                         [(o["org"], when(o["migrated_since"]), o["since_flip"]["success"], o["since_flip"]["failure"],
-                           _pct(o["since_flip"]["success"], o["since_flip"]["failure"]), o["canary"]) for o in migrated]))
+        rows = []
+        for o in migrated:
+            ok, failed = o["since_flip"]["success"], o["since_flip"]["failure"]
+            rows.append((o["org"], when(o["migrated_since"]), ok, failed, _pct(ok, failed), o["canary"]))
+        out.append(table(("ORG", "SINCE FLIP", "OK", "FAILED", "FAILED %", "CANARY"), rows))
     by_provider: dict[str, list[str]] = {}
     for o in orgs:
         if not o["migrated"]:

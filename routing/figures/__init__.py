@@ -19,8 +19,9 @@ from typing import Callable, NamedTuple, Protocol
 
 from .buckets import TIERS, WINDOWS, Window
 
-__all__ = ["Batch", "Departure", "Fate", "FigureStore", "FlipState", "LastFailure", "Lost", "OrgFigures", "OutcomeEvent",
-           "Return", "Rollback", "Routed", "StageCounts", "Tally", "TIERS", "WINDOWS", "Window", "open_figures"]
+__all__ = ["Batch", "Departure", "Fate", "FigureStore", "FlipState", "LastFailure", "Lost", "OrgFigures",
+           "OutcomeEvent", "Return", "Rollback", "Routed", "StageCounts", "Tally", "TIERS", "WINDOWS", "Window",
+           "open_figures"]
 
 RETURN_GRACE = 300.0  # a return marker outlives its departure's deadline by this much
 
@@ -231,9 +232,11 @@ def open_figures(url: str, *, clock: Callable[[], float], timeout: float | None 
         return MemoryFigures(clock=clock)
     if url.startswith("sqlite://"):
         from .sqlite import SqliteFigures
-        return SqliteFigures(url, clock=clock, **({} if timeout is None else {"busy_timeout": timeout}))
+        if timeout is None:
+            return SqliteFigures(url, clock=clock)
+        return SqliteFigures(url, clock=clock, busy_timeout=timeout)
     if url.startswith(("redis://", "rediss://")):
         from .redis import RedisFigures
-        return RedisFigures(url, **({} if timeout is None else {"timeout": timeout}))
+        return RedisFigures(url) if timeout is None else RedisFigures(url, timeout=timeout)
     from ..correlation import safe_url
     raise ValueError(f"unsupported store URL {safe_url(url)!r} (memory://, sqlite:///path, redis://host:port/db)")

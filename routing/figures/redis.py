@@ -1,7 +1,8 @@
 """Figures in the ``sso_store`` Redis, summed over every instance that shares it.
 
-Keys (prefix ``ssor:fig:``), per org a handful per window: ``oc:<width>:<bucket>:<org>`` (outcomes) and
-``fate:<width>:<bucket>:<org>`` (logins that left / never came back) hashes that expire with their bucket, ``since:<org>``; shared hashes
+Keys (prefix ``ssor:fig:``), per org a handful per window: ``oc:<width>:<bucket>:<org>`` (outcomes)
+and ``fate:<width>:<bucket>:<org>`` (logins that left / never came back) hashes that expire with their
+bucket, ``since:<org>``; shared hashes
 ``flip``, ``last``/``lastat``, ``rb``; departures in the sorted set ``dep`` (by deadline, capped) with
 ``depinfo``; return markers ``ret:<key>`` with a TTL; ``routed`` (provider → last time, ``ZADD GT``);
 ``lock:<name>`` (``SET NX PX``). An expired departure is claimed and counted in one Lua script, so
@@ -176,7 +177,7 @@ class RedisFigures:
 
     def expire(self, now: float, limit: int = 1000) -> list[Lost]:
         p = self.p
-        args: list[object] = [p, repr(now), limit]
+        args: list[str | int] = [p, repr(now), limit]
         for tier in TIERS:
             args += [tier.width, tier.keep]
         with self._translated():
@@ -193,10 +194,10 @@ class RedisFigures:
         with self._translated():
             for i in range(0, len(states), CHUNK):
                 chunk = states[i:i + CHUNK]
-                args: list[object] = [self.p, repr(at)]
+                args: list[str | int] = [self.p, repr(at)]
                 for org, migrated in chunk:
                     args += [org, "1" if migrated else "0"]
-                for (org, _), cur in zip(chunk, self._flips(keys=[f"{self.p}flip"], args=args)):
+                for (org, _), cur in zip(chunk, self._flips(keys=[f"{self.p}flip"], args=args), strict=True):
                     if state := _flip(cur):
                         out[org] = state
         return out
@@ -229,7 +230,7 @@ class RedisFigures:
             res = iter(pipe.execute())
         flips, lasts, rbs = next(res), next(res), next(res)
         out: dict[str, OrgFigures] = {}
-        for org, flip, last, rb in zip(orgs, flips, lasts, rbs):
+        for org, flip, last, rb in zip(orgs, flips, lasts, rbs, strict=True):
             since = next(res)
             wins, lost = {}, {}
             for tier, span in spans:

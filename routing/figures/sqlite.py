@@ -47,6 +47,7 @@ LAST = ("INSERT INTO fig_last VALUES (?, ?, ?, ?, ?) ON CONFLICT (org) DO UPDATE
         "provider = excluded.provider, stage = excluded.stage, kind = excluded.kind WHERE excluded.at >= fig_last.at")
 LOCK = ("INSERT INTO fig_locks VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, "
         "expires = excluded.expires WHERE fig_locks.expires <= ? OR fig_locks.owner = excluded.owner")
+SPAN = "AND width = ? AND bucket >= ? AND bucket < ?"
 SWEEP_EVERY = 60.0
 CHUNK = 400  # orgs per SELECT … IN (…)
 
@@ -153,7 +154,8 @@ class SqliteFigures:
                 c.execute(f"DELETE FROM {table} WHERE width = ? AND bucket < ?", (tier.width, oldest_live(tier, now)))
         c.execute("DELETE FROM fig_returns WHERE expires <= ?", (now,))
         c.execute("DELETE FROM fig_lost_orgs WHERE at < ?", (now - LONGEST.keep,))
-        for table, order, cap in (("fig_departures", "deadline", self._max_dep), ("fig_returns", "expires", self._max_ret)):
+        caps = (("fig_departures", "deadline", self._max_dep), ("fig_returns", "expires", self._max_ret))
+        for table, order, cap in caps:
             over = c.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - cap
             if over > 0:  # the cap: the oldest go first
                 key = "id" if table == "fig_departures" else "key"
@@ -218,21 +220,23 @@ class SqliteFigures:
         since: dict[str, dict[str, int]] = {}
         for org, name, n in rows("SELECT org, field, n FROM fig_since WHERE org IN ({marks})"):
             since.setdefault(org, {})[name] = n
-        flips = {o: FlipState(bool(m), s) for o, m, s in rows("SELECT org, migrated, since FROM fig_flips WHERE org IN ({marks})")}
+        flips = {o: FlipState(bool(m), s)
+                 for o, m, s in rows("SELECT org, migrated, since FROM fig_flips WHERE org IN ({marks})")}
         last = {o: LastFailure(a, p, st, k) for o, a, p, st, k in rows("SELECT * FROM fig_last WHERE org IN ({marks})")}
-        rbs = {o: Rollback.from_dict(json.loads(r)) for o, r in rows("SELECT * FROM fig_rollbacks WHERE org IN ({marks})")}
+        rbs = {o: Rollback.from_dict(json.loads(r))
+               for o, r in rows("SELECT * FROM fig_rollbacks WHERE org IN ({marks})")}
         wins: dict[str, dict] = {o: {} for o in orgs}
         lost: dict[str, dict] = {o: {} for o in orgs}
         if windows:
             for tier in TIERS:
                 span = window_buckets(tier, now)
                 acc: dict[str, Counter[str]] = {o: Counter() for o in orgs}
-                for org, name, n in rows("SELECT org, field, n FROM fig_outcomes WHERE org IN ({marks}) "
-                                         "AND width = ? AND bucket >= ? AND bucket < ?", tier.width, span.start, span.stop):
+                for org, name, n in rows("SELECT org, field, n FROM fig_outcomes WHERE org IN ({marks}) " + SPAN,
+                                         tier.width, span.start, span.stop):
                     acc[org][name] += n
                 lacc: dict[str, Counter[str]] = {o: Counter() for o in orgs}
-                for org, name, n in rows("SELECT org, field, n FROM fig_fates WHERE org IN ({marks}) "
-                                         "AND width = ? AND bucket >= ? AND bucket < ?", tier.width, span.start, span.stop):
+                for org, name, n in rows("SELECT org, field, n FROM fig_fates WHERE org IN ({marks}) " + SPAN,
+                                         tier.width, span.start, span.stop):
                     lacc[org][name] += n
                 for org in orgs:
                     wins[org][tier.window] = counts_by_provider(acc[org])

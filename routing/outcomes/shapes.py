@@ -28,7 +28,7 @@ class Shapes:
     """One provider kind. Path patterns: ``*`` matches one path segment; a trailing ``/`` a prefix."""
 
     kind: str
-    acs: tuple[str, ...]  # where customers' IdPs post SAML Responses (documentation: any SAMLResponse POST is an ACS post)
+    acs: tuple[str, ...]  # where IdPs post SAML Responses (documentation: any SAMLResponse POST is an ACS post)
     callbacks: tuple[str, ...]  # where OIDC IdPs send the browser back (code/error + state)
     continuations: tuple[str, ...]  # the provider's own steps after the callback, which may redirect to the app
     token: tuple[str, ...]  # token exchanges that carry no OAuth grant_type
@@ -123,6 +123,6 @@ def path_matches(patterns: tuple[str, ...], path: str) -> bool:
                 return True
         else:
             want, got = pattern.split("/"), path.split("/")
-            if len(want) == len(got) and all(w == "*" and g or w == g for w, g in zip(want, got)):
+            if len(want) == len(got) and all(w == "*" and g or w == g for w, g in zip(want, got, strict=True)):
                 return True
     return False

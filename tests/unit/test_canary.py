@@ -21,8 +21,8 @@ T0 = 1_800_000_000.0
 LEGACY_OK = {"24h": {"legacy": StageCounts(login=Tally(40, 1))}}
 
 
-def fig(flip=None, target=StageCounts(), legacy=LEGACY_OK, rb=None) -> OrgFigures:
-    return OrgFigures("newcompany.com", flip, {"scalekit": target}, None, rb, legacy)
+def fig(flip=None, target=None, legacy=LEGACY_OK, rb=None) -> OrgFigures:
+    return OrgFigures("newcompany.com", flip, {"scalekit": target or StageCounts()}, None, rb, legacy)
 
 
 def v(s=ON, migrated=True, f=None, now=T0 + 60) -> Verdict:

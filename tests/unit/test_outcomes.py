@@ -129,8 +129,8 @@ def m():
 
 def test_an_authn_request_redirect_is_a_departure_and_the_idp_answer_returns_it(m):
     legacy = m.providers["legacy"]
-    loc = "https://megasoft.okta.com/sso/saml?" + urlencode({"SAMLRequest": authn_request("urn:auth0:yourapp", "_req42"),
-                                                               "RelayState": "rs-42"})
+    query = urlencode({"SAMLRequest": authn_request("urn:auth0:yourapp", "_req42"), "RelayState": "rs-42"})
+    loc = "https://megasoft.okta.com/sso/saml?" + query
     plan = plan_response(ResponseView(302, loc), legacy, m)
     keys = departure_keys(plan.records, SECRET)
     assert len(keys) == 2  # the AuthnRequest ID and its RelayState
