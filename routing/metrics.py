@@ -8,7 +8,7 @@ import time
 from bisect import bisect_left
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.utils import floatToGoString
 
@@ -21,6 +21,17 @@ _COUNTERS = {
     "sso_router_store_errors": ("Correlation store calls that failed or timed out, by operation and kind.",
                                 ("operation", "kind")),
     "sso_router_refused": ("Requests the router answered itself with a 4xx, by status.", ("status",)),
+    "sso_router_login_outcomes": ("Login outcomes (ACS posts, IdP callbacks, token exchanges) by the provider that "
+                                  "answered, and outcome (success, failure). No org label.", ("provider", "outcome")),
+    "sso_router_logins_unreturned": ("Logins that left for an IdP and never came back through the router within "
+                                     "correlation_ttl, by the provider that sent them.", ("provider",)),
+    "sso_router_canary_rollbacks": ("Orgs the canary rolled back to the default provider.", ()),
+}
+_GAUGES = {
+    "sso_router_store_up": ("1 while the shared store answers, 0 while it counts as unavailable.", ()),
+    "sso_router_mapping_last_reload_ok": ("1 if the last mapping (re)load succeeded, 0 if it was refused.", ()),
+    "sso_router_provider_role": ("1 per provider and its role in the mapping (default, migration_target).",
+                                 ("provider", "role")),
 }
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_DOC = "Time to decide one request (extraction, store, engine)."
@@ -40,6 +51,7 @@ class Metrics:
         self._bounds = LATENCY_BUCKETS
         self._buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # per bucket, not cumulative; last: +Inf
         self._sum = 0.0
+        self._gauges: dict[str, list[tuple[dict[str, str], float]]] = {}  # name -> [(labels, value)]
         self._created = time.time()
         self.registry.register(_Collector(self))
 
@@ -60,6 +72,19 @@ class Metrics:
     def get(self, name: str, **labels: str) -> float:
         v = self.registry.get_sample_value(self._base(name) + "_total", labels)
         return v or 0.0
+
+    def set_gauge(self, name: str, value: float, **labels: str) -> None:
+        """Set one gauge series (``labels`` as declared); other series of the gauge are kept."""
+        if name not in _GAUGES:
+            raise KeyError(f"unknown metric {name}")
+        rows = [(lb, v) for lb, v in self._gauges.get(name, []) if lb != labels]
+        self._gauges[name] = [*rows, (labels, float(value))]
+
+    def replace_gauge(self, name: str, rows: list[tuple[dict[str, str], float]]) -> None:
+        """Replace every series of a gauge (e.g. provider roles after a mapping reload)."""
+        if name not in _GAUGES:
+            raise KeyError(f"unknown metric {name}")
+        self._gauges[name] = [(dict(lb), float(v)) for lb, v in rows]
 
     def observe_decision(self, seconds: float) -> None:
         self._buckets[bisect_left(self._bounds, seconds)] += 1  # le: a value on a bound counts in it
@@ -87,6 +112,14 @@ class _Collector:
                 labels = m._labels[key]
                 fam.add_metric([labels.get(n, "") for n in labelnames], value, created=m._created)
             yield fam
+        for name, (doc, labelnames) in _GAUGES.items():
+            rows = m._gauges.get(name)
+            if rows is None:
+                continue  # never set: absent, not a made-up 0
+            g = GaugeMetricFamily(name, doc, labels=labelnames)
+            for labels, value in rows:
+                g.add_metric([labels.get(n, "") for n in labelnames], value)
+            yield g
         cumulative, buckets = 0, []
         for bound, n in zip((*(floatToGoString(b) for b in m._bounds), "+Inf"), m._buckets):
             cumulative += n

@@ -11,12 +11,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import check, demo, explain, flip, importer, learn, redact
+from . import check, demo, explain, flip, importer, learn, redact, status
 from .common import FINDING, OK, USAGE, Parser
 
 __all__ = ["COMMANDS", "FINDING", "OK", "USAGE", "build_parser", "main"]
 
-COMMANDS = (check, explain, flip, redact, importer, learn, demo)  # in the order `--help` lists them
+COMMANDS = (check, explain, flip, redact, status, importer, learn, demo)  # in the order `--help` lists them
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,314 @@
+"""Figures in the ``sso_store`` Redis, summed over every instance that shares it.
+
+Keys (prefix ``ssor:fig:``), per org a handful per window: ``oc:<width>:<bucket>:<org>`` (outcomes)
+and ``fate:<width>:<bucket>:<org>`` (logins that left / never came back) hashes that expire with their
+bucket, ``since:<org>``; shared hashes
+``flip``, ``last``/``lastat``, ``rb``; departures in the sorted set ``dep`` (by deadline, capped) with
+``depinfo``; return markers ``ret:<key>`` with a TTL; ``routed`` (provider → last time, ``ZADD GT``);
+``lock:<name>`` (``SET NX PX``). An expired departure is claimed and counted in one Lua script, so
+two instances never count it twice. The scripts name keys they build (standalone Redis or Sentinel,
+not Cluster — as the correlation store). Bounded socket timeouts, no retries; every client error
+leaves this module as ``StoreUnavailable``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from ..correlation import safe_url
+from ..errors import StoreUnavailable
+from . import (RETURN_GRACE, Batch, Fate, FlipState, LastFailure, Lost, OrgFigures, Rollback, Routed,
+               counts_by_provider, fate_field, fates_by_provider, field_name, total_fate)
+from .buckets import LONGEST, TIERS, bucket_of, window_buckets
+
+PREFIX = "ssor:fig:"
+CHUNK = 200  # orgs per pipeline / script call
+
+_LAST = """
+for i = 1, #ARGV, 3 do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  if (not cur) or tonumber(cur) <= tonumber(ARGV[i + 1]) then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
+  end
+end
+return 1
+"""
+_EXPIRE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, id in ipairs(due) do
+  if redis.call('ZREM', KEYS[1], id) == 1 then
+    local raw = redis.call('HGET', KEYS[2], id)
+    redis.call('HDEL', KEYS[2], id)
+    if raw then
+      local d = cjson.decode(raw)
+      local back = false
+      for _, k in ipairs(d.k) do
+        if redis.call('EXISTS', ARGV[1] .. 'ret:' .. k) == 1 then back = true break end
+      end
+      if not back then
+        for i = 4, #ARGV, 2 do
+          local w = tonumber(ARGV[i])
+          local key = ARGV[1] .. 'fate:' .. w .. ':' .. string.format('%d', math.floor(d.a / w)) .. ':' .. d.o
+          redis.call('HINCRBY', key, d.p .. '|lost', 1)
+          redis.call('EXPIRE', key, tonumber(ARGV[i + 1]))
+        end
+        redis.call('ZADD', KEYS[3], 'GT', d.a, d.o)
+        out[#out + 1] = raw
+      end
+    end
+  end
+end
+return out
+"""
+_FLIPS = """
+local out = {}
+for i = 3, #ARGV, 2 do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  local m = ARGV[i + 1]
+  if ((not cur) and m == '1') or (cur and string.sub(cur, 1, 1) ~= m) then
+    cur = m .. ' ' .. ARGV[2]
+    redis.call('HSET', KEYS[1], ARGV[i], cur)
+    redis.call('DEL', ARGV[1] .. 'since:' .. ARGV[i])
+  end
+  out[#out + 1] = cur or ''
+end
+return out
+"""
+_TRIM = """
+local n = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+if n <= 0 then return 0 end
+local ids = redis.call('ZRANGE', KEYS[1], 0, n - 1)
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1)
+for i = 1, #ids, 1000 do redis.call('HDEL', KEYS[2], unpack(ids, i, math.min(i + 999, #ids))) end
+return n
+"""
+_ACQUIRE = """
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""  # SET NX PX, and its owner may renew it
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+class RedisFigures:
+    shared = True
+
+    def __init__(self, url: str, *, timeout: float = 0.25, prefix: str = PREFIX,
+                 max_departures: int = 200_000) -> None:
+        self.url = safe_url(url)
+        self.p = prefix
+        self._max_dep = max_departures
+        try:
+            self._client: Any = redis.Redis.from_url(
+                url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
+                health_check_interval=0, decode_responses=True)
+        except ValueError as e:
+            raise ValueError(f"bad redis URL {self.url!r}: {e}") from None
+        c = self._client
+        self._last, self._expire, self._flips, self._trim, self._acquire, self._release = (
+            c.register_script(s) for s in (_LAST, _EXPIRE, _FLIPS, _TRIM, _ACQUIRE, _RELEASE))
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except (redis.RedisError, OSError) as e:
+            raise StoreUnavailable(f"{self.url}: {type(e).__name__}: {e}") from e
+
+    # -- writes --------------------------------------------------------------------------------
+    def record(self, batch: Batch) -> None:
+        if not batch:
+            return
+        p = self.p
+        buckets: Counter[tuple[str, str]] = Counter()  # (hash key, field)
+        ttl: dict[str, int] = {}
+        since: Counter[tuple[str, str]] = Counter()
+        last: dict[str, tuple[float, str]] = {}
+        for ev in batch.outcomes:
+            name = field_name(ev.provider, ev.stage, ev.ok)
+            for tier in TIERS:
+                key = f"{p}oc:{tier.width}:{bucket_of(ev.at, tier.width)}:{ev.org}"
+                buckets[(key, name)] += 1
+                ttl[key] = tier.keep
+            since[(f"{p}since:{ev.org}", name)] += 1
+            if not ev.ok and (ev.org not in last or last[ev.org][0] <= ev.at):
+                last[ev.org] = (ev.at, json.dumps({"at": ev.at, "provider": ev.provider, "stage": ev.stage,
+                                                   "kind": ev.kind or "unknown"}))
+        with self._translated():
+            pipe = self._client.pipeline(transaction=False)
+            if (first := batch.first_at()) is not None:
+                pipe.set(f"{p}started", repr(first), nx=True)
+            for (key, name), n in itertools.chain(buckets.items(), since.items()):
+                pipe.hincrby(key, name, n)
+            for key, seconds in ttl.items():
+                pipe.expire(key, seconds)
+            if last:
+                self._last(keys=[f"{p}lastat", f"{p}last"],
+                           args=[x for org, (at, rec) in last.items() for x in (org, repr(at), rec)], client=pipe)
+            for d in batch.departures:
+                for tier in TIERS:
+                    key = f"{p}fate:{tier.width}:{bucket_of(d.at, tier.width)}:{d.org}"
+                    pipe.hincrby(key, fate_field(d.provider, False), 1)
+                    pipe.expire(key, tier.keep)
+                if d.keys:
+                    pipe.zadd(f"{p}dep", {d.keys[0]: d.at + d.ttl})
+                    pipe.hset(f"{p}depinfo", d.keys[0], json.dumps({"o": d.org, "p": d.provider, "k": list(d.keys),
+                                                                    "a": d.at}))
+            for r in batch.returns:
+                for k in r.keys:
+                    pipe.set(f"{p}ret:{k}", "1", ex=max(1, int(r.ttl + RETURN_GRACE)))
+            if batch.routed:
+                pipe.zadd(f"{p}routed", batch.routed, gt=True)
+            if batch.departures:
+                self._trim(keys=[f"{p}dep", f"{p}depinfo"], args=[self._max_dep], client=pipe)
+            pipe.execute()
+
+    def expire(self, now: float, limit: int = 1000) -> list[Lost]:
+        p = self.p
+        args: list[str | int] = [p, repr(now), limit]
+        for tier in TIERS:
+            args += [tier.width, tier.keep]
+        with self._translated():
+            raws = self._expire(keys=[f"{p}dep", f"{p}depinfo", f"{p}lostorgs"], args=args)
+            self._client.zremrangebyscore(f"{p}lostorgs", "-inf", now - LONGEST.keep)
+        out: list[Lost] = []
+        for raw in raws:
+            d = json.loads(raw)
+            out.append(Lost(d["o"], d["p"], float(d["a"])))
+        return out
+
+    def observe_flips(self, states: Sequence[tuple[str, bool]], at: float) -> dict[str, FlipState]:
+        out: dict[str, FlipState] = {}
+        with self._translated():
+            for i in range(0, len(states), CHUNK):
+                chunk = states[i:i + CHUNK]
+                args: list[str | int] = [self.p, repr(at)]
+                for org, migrated in chunk:
+                    args += [org, "1" if migrated else "0"]
+                for (org, _), cur in zip(chunk, self._flips(keys=[f"{self.p}flip"], args=args), strict=True):
+                    if state := _flip(cur):
+                        out[org] = state
+        return out
+
+    def save_rollback(self, org: str, rollback: Rollback) -> None:
+        with self._translated():
+            self._client.hset(f"{self.p}rb", org, json.dumps(rollback.as_dict()))
+
+    # -- reads ---------------------------------------------------------------------------------
+    def figures(self, orgs: Sequence[str], now: float, *, windows: bool) -> dict[str, OrgFigures]:
+        out: dict[str, OrgFigures] = {}
+        for i in range(0, len(orgs), CHUNK):
+            out.update(self._chunk(list(orgs[i:i + CHUNK]), now, windows))
+        return out
+
+    def _chunk(self, orgs: list[str], now: float, windows: bool) -> dict[str, OrgFigures]:
+        p = self.p
+        spans = [(tier, window_buckets(tier, now)) for tier in TIERS] if windows else []
+        with self._translated():
+            pipe = self._client.pipeline(transaction=False)
+            pipe.hmget(f"{p}flip", orgs)
+            pipe.hmget(f"{p}last", orgs)
+            pipe.hmget(f"{p}rb", orgs)
+            for org in orgs:
+                pipe.hgetall(f"{p}since:{org}")
+                for tier, span in spans:
+                    for b in span:
+                        pipe.hgetall(f"{p}oc:{tier.width}:{b}:{org}")
+                        pipe.hgetall(f"{p}fate:{tier.width}:{b}:{org}")
+            res = iter(pipe.execute())
+        flips, lasts, rbs = next(res), next(res), next(res)
+        out: dict[str, OrgFigures] = {}
+        for org, flip, last, rb in zip(orgs, flips, lasts, rbs, strict=True):
+            since = next(res)
+            wins, lost = {}, {}
+            for tier, span in spans:
+                acc: Counter[str] = Counter()
+                lacc: Counter[str] = Counter()
+                for _ in span:
+                    acc.update({k: int(v) for k, v in next(res).items()})
+                    lacc.update({k: int(v) for k, v in next(res).items()})
+                wins[tier.window] = counts_by_provider(acc)
+                lost[tier.window] = fates_by_provider(lacc)
+            out[org] = OrgFigures(org, _flip(flip), counts_by_provider({k: int(v) for k, v in since.items()}),
+                                  _last(last), Rollback.from_dict(json.loads(rb)) if rb else None, wins, lost)
+        return out
+
+    def unreturned_orgs(self, now: float) -> dict[str, Fate]:
+        p = self.p
+        span = window_buckets(LONGEST, now)
+        with self._translated():
+            orgs = self._client.zrangebyscore(f"{p}lostorgs", now - LONGEST.seconds - LONGEST.width, "+inf")
+            pipe = self._client.pipeline(transaction=False)
+            for org in orgs:
+                for b in span:
+                    pipe.hgetall(f"{p}fate:{LONGEST.width}:{b}:{org}")
+            res = iter(pipe.execute())
+        out: dict[str, Fate] = {}
+        for org in orgs:
+            acc: Counter[str] = Counter()
+            for _ in span:
+                acc.update({k: int(v) for k, v in next(res).items()})
+            total = total_fate(fates_by_provider(acc))
+            if total.lost:
+                out[org] = total
+        return out
+
+    def routed(self) -> Routed:
+        with self._translated():
+            started = self._client.get(f"{self.p}started")
+            last = self._client.zrange(f"{self.p}routed", 0, -1, withscores=True)
+        return Routed(float(started) if started else None, {k: float(v) for k, v in last})
+
+    # -- the one-instance lock: SET PX if free or ours---------------------------------------------------
+    def acquire(self, name: str, owner: str, ttl: float) -> bool:
+        with self._translated():
+            return self._acquire(keys=[f"{self.p}lock:{name}"], args=[owner, max(1, int(ttl * 1000))]) == 1
+
+    def release(self, name: str, owner: str) -> None:
+        with self._translated():
+            self._release(keys=[f"{self.p}lock:{name}"], args=[owner])
+
+    def ping(self) -> bool:
+        try:
+            with self._translated():
+                return bool(self._client.ping())
+        except StoreUnavailable:
+            return False
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        except (redis.RedisError, OSError):
+            pass
+
+
+def _flip(raw: str | None) -> FlipState | None:
+    if not raw:
+        return None
+    m, _, since = raw.partition(" ")
+    try:
+        return FlipState(m == "1", float(since))
+    except ValueError:
+        return None
+
+
+def _last(raw: str | None) -> LastFailure | None:
+    if not raw:
+        return None
+    try:
+        d = json.loads(raw)
+        return LastFailure(float(d["at"]), str(d["provider"]), str(d["stage"]), str(d["kind"]))
+    except (ValueError, KeyError, TypeError):
+        return None
