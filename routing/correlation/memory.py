@@ -55,6 +55,9 @@ class MemoryStore:
     def ping(self) -> bool:
         return True
 
+    def check(self) -> None:
+        return None
+
     def close(self) -> None:
         self._data.clear()
 

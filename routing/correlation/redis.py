@@ -102,12 +102,18 @@ class RedisStore:
                 out[key] = route
         return out
 
+    def check(self) -> None:
+        """A round trip to the server; ``StoreUnavailable`` (with its kind) when there is none."""
+        with self._translated():
+            if not self._client.ping():
+                raise StoreUnavailable(f"{self.url}: PING not answered with PONG")
+
     def ping(self) -> bool:
         try:
-            with self._translated():
-                return bool(self._client.ping())
+            self.check()
         except StoreUnavailable:
             return False
+        return True
 
     def close(self) -> None:
         for client in (self._client, self._sentinel):

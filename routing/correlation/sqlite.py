@@ -147,13 +147,17 @@ class SqliteStore:
                     out[key] = Route(provider, org)
         return out
 
+    def check(self) -> None:
+        """One read of the table; ``StoreUnavailable`` (with its kind) when it cannot be read."""
+        with self._translated():
+            self._conn().execute("SELECT 1 FROM correlations LIMIT 1").fetchall()
+
     def ping(self) -> bool:
         try:
-            with self._translated():
-                self._conn().execute("SELECT 1 FROM correlations LIMIT 1").fetchall()
-            return True
+            self.check()
         except StoreUnavailable:
             return False
+        return True
 
     def close(self) -> None:
         with self._conns_lock:

@@ -18,7 +18,8 @@ ORIGINAL = "sso_router_upstream_error"  # flow.metadata key: mitmproxy's own tex
 _KINDS = (  # (words in mitmproxy's / the OS's message, what the page says), first match wins
     (("refused", "connect call failed"), "connection refused"),
     (("timed out", "timeout"), "timed out"),
-    (("certificate", "tls", "ssl", "handshake"), "TLS handshake failed"),
+    (("certificate",), "TLS certificate rejected"),
+    (("tls", "ssl", "handshake"), "TLS handshake failed"),
     (("name or service not known", "nodename nor servname", "getaddrinfo", "no address", "name resolution"),
      "host name does not resolve"),
     (("disconnected", "reset", "closed", "eof"), "connection closed"),

@@ -68,7 +68,8 @@ class StoreGuard:
         if not self.blocking:
             return
         try:
-            ok = bool(self.store.ping())
+            self.store.check()
+            ok = True
         except Exception:  # noqa: BLE001 — a store that cannot even answer ping is down
             ok = False
         if not ok:  # a WARNING, not an ERROR: mitmdump exits on any ERROR record at startup
@@ -170,15 +171,12 @@ class StoreGuard:
         if self._probe_pool is None:
             self._probe_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sso-router-probe")
         try:
-            fut = asyncio.get_running_loop().run_in_executor(self._probe_pool, self.store.ping)
-            ok = bool(await asyncio.wait_for(fut, self.timeout))
-        except Exception as e:  # noqa: BLE001
+            fut = asyncio.get_running_loop().run_in_executor(self._probe_pool, self.store.check)
+            await asyncio.wait_for(fut, self.timeout)
+        except Exception as e:  # noqa: BLE001 — its kind decides: refused is down at once, timeouts count
             self._failed("ping", e)
             return
-        if ok:
-            self._answered()
-        else:  # redis-py's ping answered False: the server said something other than PONG
-            self._failed("ping", StoreUnavailable("ping not answered", "error"))
+        self._answered()
 
     def close(self) -> None:
         """No new calls; calls already running finish in their threads (flows awaiting them go on)."""
