@@ -14,6 +14,7 @@ from . import sticky
 from .correlation import Candidate, Entry, hits, key_for
 from .decide import decide, is_forced
 from .extract import Clues, extract
+from .precedence import head_suffices
 from .model import NOTHING_SEEN, Decision, Mapping, Provider, Reason, Route, Seen
 from .rewrite import ResponsePlan, plan_response
 from .view import RequestView, ResponseView
@@ -32,9 +33,10 @@ class Pending:
 
 
 def begin(view: RequestView, m: Mapping, secret: bytes) -> Pending:
-    # with no test users, a SAML Issuer that names an org outranks all the message says further on
-    # (NameID, Audience: decide.find_org's order), so only the head of a Response need be read
-    clues = extract(view, m.settings.limits, None if m.by_test_user else m.by_entity_id.__contains__)
+    # when nothing a Response's head omits can outrank its Issuer (precedence.head_suffices), a mapped
+    # Issuer settles the org and only the head of the Response need be read
+    head = head_suffices(lambda index: getattr(m, f"by_{index}"))
+    clues = extract(view, m.settings.limits, m.by_entity_id.__contains__ if head else None)
     s = m.settings
     forced = is_forced(view.headers.get(s.force_header) if s.force_header else None, m)
     keys: tuple[Candidate, ...] = ()

@@ -6,6 +6,7 @@ error into a counted ``(kind, message)`` failure and carries on with the rest.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Callable
 from urllib.parse import parse_qsl, urlsplit
 
@@ -42,6 +43,9 @@ def _extract(view: RequestView, limits: Limits, clues: Clues, issuer_decides: Ca
     path = view.path
     for label, conn in path_connections(path):
         clues.path_connections.append((label, conn))
+    scim = "/scim/" in path and is_scim_path(path)
+    if scim:
+        clues.directories.extend(("SCIM directory in the path", seg) for seg in scim_directory_candidates(path))
     if path.endswith(_LOGIN_START_TAILS):
         clues.login_start = True
 
@@ -69,7 +73,9 @@ def _extract(view: RequestView, limits: Limits, clues: Clues, issuer_decides: Ca
 
     if fields.top or fields.nested or fields.saml_form:
         _read_fields(fields, limits, clues, issuer_decides)
-    if bearer:
+    if bearer and scim:  # a SCIM client's static credential: matched by its hash only, never kept
+        clues.scim_tokens.append(("SCIM bearer token (SHA-256)", hashlib.sha256(bearer.encode()).hexdigest()))
+    elif bearer:
         # after the parameters: where a request names a token (revocation's and introspection's
         # ``token``), the caller's own Bearer only authenticates the caller
         clues.correlations.append(("token", bearer, "Bearer token"))
@@ -167,9 +173,40 @@ def saml_clues(msg: SamlMessage, clues: Clues, *, destination: bool = True) -> N
             parts = aud.split(":")
             if len(parts) >= 4 and parts[3]:
                 clues.saml_connections.append(("SAML Audience connection", parts[3]))
+        clues.saml_connections.append(("SAML Audience", aud))  # a connection's own SP entity id, whole
     if destination and msg.destination:
         for conn in connection_in_url(msg.destination):
             clues.saml_connections.append(("SAML Destination connection", conn))
+
+
+_SCIM_RESOURCES = frozenset({"users", "groups", "serviceproviderconfig", "schemas", "resourcetypes", "bulk",
+                             ".search", "me", "scim"})
+
+
+def is_scim_path(path: str) -> bool:
+    """A SCIM 2.0 URL (RFC 7644): a ``scim`` segment followed somewhere by a ``v2…`` one."""
+    segs = [s.lower() for s in path.split("/")]
+    if "scim" not in segs:
+        return False
+    return any(s.startswith("v2") for s in segs[segs.index("scim") + 1:])
+
+
+def scim_directory_candidates(path: str) -> list[str]:
+    """The segments of a SCIM path that can be a directory id (WorkOS ``/scim/v2.0/directory_…/Users``,
+    ``/scim/<id>/v2/Users``, …): all but the SCIM resource names, version segments and resource ids
+    after a resource name."""
+    out: list[str] = []
+    after_resource = False
+    for seg in path.split("/"):
+        low = seg.lower()
+        if not seg or low.startswith("v2"):
+            continue
+        if low in _SCIM_RESOURCES:
+            after_resource = low != "scim"
+            continue
+        if not after_resource and seg not in out:
+            out.append(seg)
+    return out
 
 
 def connection_in_url(url: str) -> list[str]:

@@ -23,6 +23,8 @@ class Clues:
     entity_ids: list[Clue] = field(default_factory=list)  # SAML Issuer
     issuers: list[Clue] = field(default_factory=list)  # OIDC iss of a posted id_token
     client_ids: list[Clue] = field(default_factory=list)
+    directories: list[Clue] = field(default_factory=list)  # SCIM directory ids in a SCIM path
+    scim_tokens: list[Clue] = field(default_factory=list)  # SHA-256 (hex) of a SCIM request's bearer token
     # correlation candidates: (kind, value, label); kind is the store namespace
     correlations: list[tuple[str, str, str]] = field(default_factory=list)
     login_start: bool = False

@@ -81,6 +81,7 @@ class Record:
     form: dict[str, str]
     headers: dict[str, str]
     status: int = 0
+    body: bytes = b""  # the request body as it arrived (byte-for-byte checks)
     outcome: str = ""  # "accepted: ..." or "rejected: ..." (set by the handler), or "" for plain pages
 
     @property
@@ -222,7 +223,7 @@ def _make_handler_class(peer: PeerServer):
                 form = dict(urllib.parse.parse_qsl(body.decode("latin-1"), keep_blank_values=True))
             query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
             req = Request(self.command, split.path, query, headers, body, form)
-            record = Record(self.command, split.path, query, form, headers)
+            record = Record(self.command, split.path, query, form, headers, body=body)
             try:
                 resp = peer.handler(req, record)
             except Exception as exc:  # a peer bug must show up as a 500 with the reason
@@ -242,6 +243,6 @@ def _make_handler_class(peer: PeerServer):
             if self.command != "HEAD":
                 self.wfile.write(resp.body)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = _handle
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
     return H

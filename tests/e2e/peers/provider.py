@@ -90,6 +90,7 @@ class Provider:
         self._refresh: dict[str, dict] = {}
         self._id_tokens: set[str] = set()
         self._revoked: set[str] = set()
+        self.directories: dict[str, str] = {}  # SCIM directory id -> its bearer token
         self.issued: dict[str, list[str]] = {"relay_state": [], "request_uri": [], "saml_id": [], "state": [], "code": [],
                                             "access_token": [], "refresh_token": [], "id_token": [],
                                             "cookie": []}
@@ -163,11 +164,30 @@ class Provider:
         if p.startswith("/assets/"):
             rec.outcome = "accepted: asset"
             return Response.text(200, f"/* {self.name} asset {p} */", "text/css")
+        if p.startswith("/scim/v2.0/"):
+            return self._scim(req, rec)
         if p == "/redirect-foreign":  # a Location on a host that is not this provider's
             rec.outcome = "accepted: foreign redirect"
             return Response.redirect("https://elsewhere.example/landing?x=1")
         rec.outcome = f"rejected: no route {p}"
         return Response.text(404, f"{self.name}: no route {p}")
+
+    def add_directory(self, directory: str, token: str) -> None:
+        """A SCIM directory this provider serves at ``/scim/v2.0/<directory>/…`` for ``token``."""
+        self.directories[directory] = token
+
+    def _scim(self, req: Request, rec: Record) -> Response:
+        """SCIM 2.0 as WorkOS serves it on the auth domain: the directory in the path, its bearer."""
+        parts = req.path.split("/")  # ['', 'scim', 'v2.0', <directory>, <resource>, ...]
+        directory = parts[3] if len(parts) > 4 else ""
+        if directory not in self.directories:
+            return self._reject(rec, 404, f"unknown SCIM directory {directory!r}")
+        if req.bearer() != self.directories[directory]:
+            return self._reject(rec, 401, "SCIM bearer token not this directory's")
+        rec.outcome = f"accepted: scim {req.method} {'/'.join(parts[4:])}"
+        if req.method == "POST":
+            return Response(201, req.body, [("Content-Type", "application/scim+json")])
+        return Response(200, req.body, [("Content-Type", "application/scim+json")])
 
     def _reject(self, rec: Record, status: int, reason: str) -> Response:
         rec.outcome = f"rejected: {reason}"
