@@ -19,10 +19,9 @@ class MappingError(ValueError):
 class ExtractError(ValueError):
     """One payload could not be read. ``kind`` names the payload (saml, jwt, json, ...)."""
 
-    def __init__(self, kind: str, msg: str, status_hint: int = 400) -> None:
+    def __init__(self, kind: str, msg: str) -> None:
         self.kind = kind
         self.msg = msg
-        self.status_hint = status_hint
         super().__init__(f"{kind}: {msg}")
 
 

@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover
 
 from .ca_file import read_ca_file
 from .errors import MappingError
-from .extract.limits import Limits
+from .limits import Limits
 from .view import host_of
 from .model import (_NO_PATHS, PROVIDER_KINDS, AdminSettings, CanarySettings, Mapping, Network, Org, Provider,
                     RouterSettings, Upstream)

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Mapping as _ReadOnly
 from typing import NamedTuple
 
-from .extract.limits import Limits
+from .limits import Limits
 
 PROVIDER_KINDS = frozenset({"auth0", "workos", "cognito", "firebase", "scalekit", "generic"})
 

@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from . import sticky
 from .errors import ExtractError
 from .extract.html_form import read_form
-from .extract.limits import Limits
+from .limits import Limits
 from .extract.saml import parse_saml
 
 SAML_PARAMS = frozenset({"SAMLRequest", "SAMLResponse"})

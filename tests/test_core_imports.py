@@ -34,3 +34,12 @@ def test_core_imports_no_mitmproxy():
 def test_addon_file_is_one_line():
     lines = [ln for ln in (ROOT.parent / "sso_router_addon.py").read_text().splitlines() if ln.strip()]
     assert len(lines) == 1 and "routing.mitm.script" in lines[0]
+
+
+def test_the_model_loads_no_parser():
+    """``routing.model`` is plain data: importing it loads neither lxml nor the extractors."""
+    code = ("import sys, routing.model\n"
+            "bad = sorted(n for n in sys.modules if n.startswith(('lxml', 'routing.extract')))\n"
+            "print(bad); sys.exit(1 if bad else 0)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT.parent, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr

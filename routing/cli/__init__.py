@@ -1,7 +1,7 @@
 """``sso-router``: one module per command, each with ``add(subparsers)`` and ``run(args) -> int``.
 
 Exit 0 on success, 1 on a finding, 2 on a usage error. mitmproxy is imported only to read or
-write a flow file (``routing.mitm.flows``). A new command: a module here with ``add``/``run``,
+write a flow file (``routing.mitm.capture``). A new command: a module here with ``add``/``run``,
 listed in ``COMMANDS``.
 """
 

@@ -36,7 +36,7 @@ def read_capture(path: str, m: Mapping) -> list:
         from ..har import read_har
         with open(path, "rb") as f:
             return list(read_har(f.read()))
-    from ..mitm.flows import read_flow_file  # mitmproxy only now
+    from ..mitm.capture import read_flow_file  # mitmproxy only now
     try:
         return list(read_flow_file(path, m.settings.limits.max_body))
     except Exception as e:  # noqa: BLE001 — FlowReadException and friends: not a flow file

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         write_new(args.output, json.dumps(doc, indent=1).encode())
         count = len(doc["log"]["entries"])
     else:
-        from ..mitm.flows import read_flows, redact_flow, write_flow_file
+        from ..mitm.capture import read_flows, redact_flow, write_flow_file
         try:
             flows = [redact_flow(f, r) for f in read_flows(args.file)]
         except Exception as e:  # noqa: BLE001 — FlowReadException: not a flow file

@@ -86,7 +86,7 @@ def open_store(url: str, *, clock: Callable[[], float], timeout: float | None = 
         except ImportError as e:  # the client package is missing: a configuration error, not a crash
             raise ValueError(f"{safe_url(url).split('://')[0]}:// needs the 'redis' package ({e})") from e
         if timeout is None:
-            return RedisStore(url, clock=clock)
-        return RedisStore(url, clock=clock, timeout=timeout)
+            return RedisStore(url)
+        return RedisStore(url, timeout=timeout)
     raise ValueError(f"unsupported store URL {safe_url(url)!r} (memory://, sqlite:///path, redis://host:port/db, "
                      "redis+sentinel://host:port[,host:port…]/service/db)")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import redis
 from redis.backoff import NoBackoff
@@ -51,9 +51,7 @@ def failure_kind(e: BaseException) -> StoreFailure:
 class RedisStore:
     blocking = True  # the edge runs calls in worker threads, bounded by sso_store_timeout
 
-    def __init__(self, url: str, *, clock: Callable[[], float] | None = None, timeout: float = 0.25,
-                 prefix: str = PREFIX) -> None:
-        # ``clock`` is accepted for symmetry with the other stores; Redis keeps time itself.
+    def __init__(self, url: str, *, timeout: float = 2.0, prefix: str = PREFIX) -> None:
         self.url = safe_url(url)  # safe to log and show in health; the client alone keeps the password
         self.prefix = prefix
         self.timeout = timeout

@@ -170,14 +170,6 @@ class SqliteStore:
                 pass
 
     # -- expiry --------------------------------------------------------------------------------
-    def purge(self, now: float | None = None) -> int:
-        """Delete at most ``purge_batch`` expired rows; returns how many went."""
-        now = self._clock() if now is None else now
-        with self._translated():
-            conn = self._conn()
-            with self._write(conn):
-                return conn.execute(PURGE, (now, self._purge_batch)).rowcount
-
     def _maybe_purge(self, conn: sqlite3.Connection, now: float) -> None:
         if now < self._next_purge or not self._purge_lock.acquire(blocking=False):
             return

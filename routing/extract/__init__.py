@@ -14,7 +14,7 @@ from ..errors import ExtractError
 from ..view import RequestView
 from .clues import Clues
 from .jwt import claim_str, read_jwt_claims
-from .limits import Limits
+from ..limits import Limits
 from .params import (CONNECTION_FIELDS, CORRELATION_FIELDS, DOMAIN_FIELDS, EMAIL_FIELDS, ORG_ID_FIELDS, SAML_FIELDS,
                      Fields, basic_auth_user, read_body, read_query, unquote_form)
 from .saml import SamlMessage, parse_saml, read_saml_head

@@ -27,7 +27,7 @@ def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
             except zlib.error:
                 continue
             if len(out) > limit or d.unconsumed_tail:
-                raise ExtractError("body", f"inflates past max_body ({limit} bytes): not inspected", 413)
+                raise ExtractError("body", f"inflates past max_body ({limit} bytes): not inspected")
             return out
         raise ExtractError("body", f"malformed {enc} body")
     if enc == "br":
@@ -39,7 +39,7 @@ def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
         except brotli.error as e:
             raise ExtractError("body", "malformed br body") from e
         if len(out) > limit:
-            raise ExtractError("body", f"inflates past max_body ({limit} bytes): not inspected", 413)
+            raise ExtractError("body", f"inflates past max_body ({limit} bytes): not inspected")
         if not d.is_finished():
             raise ExtractError("body", "truncated br body")
         return out
@@ -51,6 +51,6 @@ def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
         except zstandard.ZstdError as e:
             raise ExtractError("body", "malformed zstd body") from e
         if len(out) > limit:
-            raise ExtractError("body", f"inflates past max_body ({limit} bytes): not inspected", 413)
+            raise ExtractError("body", f"inflates past max_body ({limit} bytes): not inspected")
         return out
     raise ExtractError("body", f"content coding {enc[:20]!r} not supported: not inspected")

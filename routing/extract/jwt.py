@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from ..errors import ExtractError
-from .limits import Limits
+from ..limits import Limits
 
 
 def _b64url(seg: str, what: str) -> bytes:
@@ -33,7 +33,7 @@ def read_jwt_claims(token: str, *, limits: Limits) -> dict[str, Any]:
     if not isinstance(token, str):
         raise ExtractError("jwt", "token is not text")
     if len(token) > limits.max_jwt:
-        raise ExtractError("jwt", f"token over the {limits.max_jwt}-byte limit", 413)
+        raise ExtractError("jwt", f"token over the {limits.max_jwt}-byte limit")
     parts = token.strip().split(".")
     if len(parts) != 3:
         raise ExtractError("jwt", "not enough segments" if len(parts) < 3 else "too many segments (JWE?)")

@@ -11,7 +11,7 @@ import binascii
 import json
 from urllib.parse import unquote, unquote_to_bytes
 
-from .limits import Limits
+from ..limits import Limits
 
 EMAIL_FIELDS = ("login_hint", "username", "email")
 DOMAIN_FIELDS = ("domain", "domain_hint")

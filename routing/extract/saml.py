@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from ..errors import ExtractError
-from .limits import Limits
+from ..limits import Limits
 from .xml import parse_xml, text_of
 
 P = "{urn:oasis:names:tc:SAML:2.0:protocol}"
@@ -36,7 +36,7 @@ class SamlMessage:
 def decode_b64(value: str | bytes, *, max_size: int, kind: str = "saml") -> bytes:
     raw = value.encode("ascii", "replace") if isinstance(value, str) else value
     if len(raw) > max_size * 4 // 3 + 1024:
-        raise ExtractError(kind, "base64 payload over the size limit", 413)
+        raise ExtractError(kind, "base64 payload over the size limit")
     for compact in _readings(raw):
         try:
             return binascii.a2b_base64(compact, strict_mode=True)
@@ -78,7 +78,7 @@ def inflate(data: bytes, *, max_size: int, kind: str = "saml") -> bytes:
         except zlib.error:
             continue
         if d.unconsumed_tail:
-            raise ExtractError(kind, f"inflates past the {max_size}-byte limit", 413)
+            raise ExtractError(kind, f"inflates past the {max_size}-byte limit")
         return out
     raise ExtractError(kind, "malformed DEFLATE data")
 

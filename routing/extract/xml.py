@@ -31,7 +31,7 @@ _ROOT_START = re.compile(rb"<[A-Za-z_]")  # lxml parsers are reusable but not th
 def parse_xml(data: bytes, *, max_size: int, kind: str = "xml") -> etree._Element:
     """Parse untrusted XML. Refuses DTDs/entities outright; raises ``ExtractError`` only."""
     if len(data) > max_size:
-        raise ExtractError(kind, f"document of {len(data)} bytes is over the {max_size}-byte limit", 413)
+        raise ExtractError(kind, f"document of {len(data)} bytes is over the {max_size}-byte limit")
     m = _ROOT_START.search(data)
     prolog = data[: m.start()] if m else data  # a DTD can only stand before the root element
     if b"<!DOCTYPE" in prolog.upper() or b"<!ENTITY" in prolog.upper():

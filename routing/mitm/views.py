@@ -25,7 +25,7 @@ from mitmproxy.contentviews import Contentview, Metadata
 
 from ..extract.html_form import read_form
 from ..extract.jwt import read_jwt_claims
-from ..extract.limits import Limits
+from ..limits import Limits
 from ..extract.saml import SamlMessage, decode_b64, inflate, read_saml_xml
 from ..extract.xml import parse_xml
 

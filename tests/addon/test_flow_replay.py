@@ -17,7 +17,8 @@ from mitmproxy.test import taddons, tflow
 
 from routing.mitm.addon import SSORouter
 from routing.mitm.process import ProcessState
-from routing.mitm.flows import REQUEST_META, read_flows
+from routing.mitm.capture import read_flows
+from routing.mitm.flows import REQUEST_META
 
 FLOWS = Path(__file__).resolve().parents[1] / "flows"
 CAPTURES = sorted(p.stem for p in FLOWS.glob("*.mitm"))

@@ -6,7 +6,7 @@ import zlib
 import pytest
 
 from routing.extract.jwt import read_jwt_claims
-from routing.extract.limits import Limits
+from routing.limits import Limits
 from routing.extract.saml import parse_saml
 from routing.redact import Redactor
 

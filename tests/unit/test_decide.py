@@ -254,7 +254,7 @@ def test_is_forced(mapping, value, secret, expected):
 
 
 def test_correlation_candidates_are_collected():
-    from routing.extract.limits import Limits
+    from routing.limits import Limits
     v = req("/cb", {"state": "S1", "code": "C1"}, headers={"Authorization": "Bearer T1"})
     got = extract(v, Limits()).correlations
     assert {(ns, val) for ns, val, _ in got} == {("state", "S1"), ("code", "C1"), ("token", "T1")}
@@ -263,7 +263,7 @@ def test_correlation_candidates_are_collected():
 @pytest.mark.parametrize("where", ["query", "form"])
 @pytest.mark.parametrize("name", ["token", "refresh_token", "id_token_hint", "access_token"])
 def test_token_parameters_are_correlation_candidates(name, where):
-    from routing.extract.limits import Limits
+    from routing.limits import Limits
     v = req("/any/path", **({"query": {name: "TOK"}} if where == "query" else {"form": {name: "TOK"}}))
     assert ("token", "TOK") in [c[:2] for c in extract(v, Limits()).correlations]
 
@@ -272,14 +272,14 @@ def test_token_parameters_are_correlation_candidates(name, where):
 def test_the_token_parameter_comes_before_the_callers_bearer(path):
     """At revocation and introspection the Bearer authenticates the caller; ``token`` is the
     token the request is about, and it decides (CONTRACT "Routing" 2)."""
-    from routing.extract.limits import Limits
+    from routing.limits import Limits
     v = req(path, form={"token": "THE-TOKEN"}, headers={"Authorization": "Bearer CALLERS"})
     got = [c[:2] for c in extract(v, Limits()).correlations]
     assert got == [("token", "THE-TOKEN"), ("token", "CALLERS")]
 
 
 def test_saml_in_response_to_is_the_first_correlation():
-    from routing.extract.limits import Limits
+    from routing.limits import Limits
     v = req("/acs", form={"RelayState": "rs", "SAMLResponse": saml_response("x", in_response_to="_req9")})
     got = extract(v, Limits()).correlations
     assert got[0][:2] == ("saml_id", "_req9") and ("relay_state", "rs") in [g[:2] for g in got]

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from routing.errors import ExtractError
 from routing.extract.jwt import read_jwt_claims
-from routing.extract.limits import Limits
+from routing.limits import Limits
 from routing.extract.saml import parse_saml
 
 HOSTILE = Path(__file__).resolve().parents[1] / "hostile"
@@ -275,7 +275,7 @@ def test_fuzz_read_jwt_claims_json_segments(header, payload, sig: bytes):
 
 
 def test_doctype_text_inside_a_comment_or_cdata_is_not_a_dtd():
-    from routing.extract.limits import Limits
+    from routing.limits import Limits
     from routing.extract.saml import read_saml_xml
     xml = (b'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
            b'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_x"><!-- <!DOCTYPE html> -->'

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from routing.errors import ExtractError
-from routing.extract.limits import Limits
+from routing.limits import Limits
 from routing.extract.saml import parse_saml
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "saml"

@@ -13,7 +13,7 @@ import pytest
 
 from routing import pipeline
 from routing.extract import extract
-from routing.extract.limits import Limits
+from routing.limits import Limits
 from routing.extract.saml import parse_saml, read_saml_head
 from routing.mapping_loader import load_mapping
 from routing.view import RequestView

@@ -8,7 +8,7 @@ import pytest
 
 from routing.decide import decide
 from routing.extract import extract, is_scim_path, scim_directory_candidates
-from routing.extract.limits import Limits
+from routing.limits import Limits
 from routing.mapping_loader import load_mapping
 from routing.view import RequestView
 
