@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
+from typing import Literal
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -60,14 +61,41 @@ class Metrics:
         return name[:-6] if name.endswith("_total") else name
 
     def inc(self, name: str, n: int = 1, **labels: str) -> None:
-        key = (name, *labels.values())  # callers pass labels in one order per metric
+        """Count ``name`` by its labels given by name (in any order)."""
+        base = self._base(name)
+        if base not in _COUNTERS:
+            raise KeyError(f"unknown metric {name}")
+        names = _COUNTERS[base][1]
+        if set(labels) != set(names):
+            raise KeyError(f"{name} takes the labels {names}, not {tuple(labels)}")
+        self._count(name, tuple(labels[k] for k in names), n)
+
+    def _count(self, name: str, values: tuple[str, ...], n: int = 1) -> None:
+        key = (name, *values)  # label values in the order _COUNTERS declares
         count = self._counts.get(key)
         if count is None:
-            if self._base(name) not in _COUNTERS:
-                raise KeyError(f"unknown metric {name}")
-            self._labels[key] = labels
+            self._labels[key] = dict(zip(_COUNTERS[self._base(name)][1], values, strict=True))
             count = 0
         self._counts[key] = count + n
+
+    # -- the router's counters, typed (one call per event; labels in their declared order) ----------
+    def decision(self, provider: str, reason: str, shadow: bool) -> None:
+        self._count("sso_router_decisions_total", (provider, reason, "true" if shadow else "false"))
+
+    def upstream_error(self, provider: str) -> None:
+        self._count("sso_router_upstream_errors_total", (provider,))
+
+    def parse_failure(self, kind: str) -> None:
+        self._count("sso_router_parse_failures_total", (kind,))
+
+    def mapping_reload(self, result: Literal["ok", "failed"]) -> None:
+        self._count("sso_router_mapping_reloads_total", (result,))
+
+    def store_error(self, operation: str, kind: str) -> None:
+        self._count("sso_router_store_errors_total", (operation, kind))
+
+    def refused(self, status: int) -> None:
+        self._count("sso_router_refused_total", (str(status),))
 
     def get(self, name: str, **labels: str) -> float:
         v = self.registry.get_sample_value(self._base(name) + "_total", labels)

@@ -41,7 +41,7 @@ def begin(view: RequestView, m: Mapping, secret: bytes) -> Pending:
     forced = is_forced(view.headers.get(s.force_header) if s.force_header else None, m)
     keys: tuple[Candidate, ...] = ()
     if clues.correlations and not forced:
-        keys = tuple(Candidate(ns, label, key_for(secret, ns, value)) for ns, value, label in clues.correlations)
+        keys = tuple(Candidate(c.kind, c.label, key_for(secret, c.kind, c.value)) for c in clues.correlations)
     return Pending(view, clues, forced, keys)
 
 
@@ -82,7 +82,7 @@ def learn(resp: ResponseView, provider: Provider, m: Mapping, org: str | None,
           secret: bytes) -> tuple[ResponsePlan, list[Entry]]:
     plan = plan_response(resp, provider, m)
     route = Route(provider.name, org)
-    return plan, [(key_for(secret, ns, value), route, ttl) for ns, value, ttl, _ in plan.records]
+    return plan, [Entry(key_for(secret, r.kind, r.value), route, r.ttl) for r in plan.records]
 
 
 def sticky_cookie(d: Decision, m: Mapping, *, secret: bytes, now: float) -> str | None:

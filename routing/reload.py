@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Literal
 
 from .errors import MappingError
 from .mapping_loader import load_mapping_file
 from .model import Mapping
 
 
+ReloadStatus = Literal["never", "ok", "unchanged", "rejected"]
+
+
 @dataclass(frozen=True, slots=True)
 class ReloadResult:
-    status: str  # "ok" | "unchanged" | "rejected"
+    status: ReloadStatus
     message: str = ""
     at: float = 0.0
 

@@ -7,23 +7,31 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from functools import lru_cache
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from .errors import ExtractError
+from .extract.clues import Failure
 from .extract.html_form import read_form
 from .extract.saml import parse_saml
 from .model import Mapping, Provider
 from .view import ResponseView
 
-Record = tuple[str, str, int, str]  # (namespace, value, ttl, label)
+class Learned(NamedTuple):
+    """A value a provider's answer issued, to remember for ``ttl`` seconds under its store namespace."""
+
+    kind: str  # the store namespace: saml_id, relay_state, state, code, request_uri, token
+    value: str
+    ttl: int
+    label: str
 
 
 @dataclass(slots=True)
 class ResponsePlan:
     location: str | None = None  # new Location, when it changes
-    records: list[Record] = field(default_factory=list)
-    failures: list[tuple[str, str]] = field(default_factory=list)
+    records: list[Learned] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
 
 
 def _default_port(scheme: str) -> int:
@@ -73,7 +81,7 @@ def _plan_location(loc: str, p: Provider, m: Mapping, plan: ResponsePlan) -> Non
         u = urlsplit(loc)
         port = u.port
     except ValueError:
-        plan.failures.append(("location", "unparseable Location"))
+        plan.failures.append(Failure("location", "unparseable Location"))
         return
     rel = not u.netloc
     own = not rel and _own_host(u.hostname, port, u.scheme or s.public_scheme, p)
@@ -88,7 +96,7 @@ def _plan_location(loc: str, p: Provider, m: Mapping, plan: ResponsePlan) -> Non
     ours = rel or own or _is_public(u, port, s.public_url)
     code = q.get("code") or q.get("idp_initiated_login")
     if code and "SAMLRequest" not in q and "response_type" not in q:
-        plan.records.append(("code", code, ttl, "code"))
+        plan.records.append(Learned("code", code, ttl, "code"))
         if not ours and p.app_callback:  # a redirect to the app: tell it which provider issued the code
             sep = "&" if "?" in p.app_callback else "?"
             plan.location = p.app_callback + sep + u.query + (f"#{u.fragment}" if u.fragment else "")
@@ -101,24 +109,24 @@ def _plan_location(loc: str, p: Provider, m: Mapping, plan: ResponsePlan) -> Non
     if saml and (rs := q.get("RelayState")):  # only beside a SAML request: see _record_relay_state
         _record_relay_state(rs, m, plan)
     if (st := q.get("state")) and (ours or "response_type" in q or "client_id" in q):
-        plan.records.append(("state", st, ttl, "hosted-page state" if ours else "state"))
+        plan.records.append(Learned("state", st, ttl, "hosted-page state" if ours else "state"))
 
 
 def _record_saml(value: str, deflated: bool, m: Mapping, plan: ResponsePlan) -> None:
     try:
         msg = parse_saml(value, deflated=deflated, limits=m.settings.limits)
     except ExtractError as e:
-        plan.failures.append((e.kind, e.msg))
+        plan.failures.append(Failure(e.kind, e.msg))
         return
     if msg.id and msg.kind.endswith("Request"):
-        plan.records.append(("saml_id", msg.id, m.settings.correlation_ttl, f"SAML {msg.kind} ID"))
+        plan.records.append(Learned("saml_id", msg.id, m.settings.correlation_ttl, f"SAML {msg.kind} ID"))
 
 
 def _record_relay_state(value: str, m: Mapping, plan: ResponsePlan) -> None:
     """Called only for an answer that sends the browser to an IdP with a SAML request: many IdPs
     send one fixed RelayState (the app's URL) for every org, so one echoed anywhere else (a form
     posting a SAMLResponse to the app, a redirect home) would steer other orgs' logins."""
-    plan.records.append(("relay_state", value, m.settings.correlation_ttl, "RelayState"))
+    plan.records.append(Learned("relay_state", value, m.settings.correlation_ttl, "RelayState"))
 
 
 _FORM_FIELDS = frozenset({"SAMLRequest", "RelayState", "state", "code"})
@@ -139,9 +147,9 @@ def _plan_form(body: bytes, m: Mapping, plan: ResponsePlan) -> None:
         if rs := fields.get("RelayState"):
             _record_relay_state(rs, m, plan)
     if st := fields.get("state"):
-        plan.records.append(("state", st, ttl, "state"))
+        plan.records.append(Learned("state", st, ttl, "state"))
     if code := fields.get("code"):
-        plan.records.append(("code", code, ttl, "code"))
+        plan.records.append(Learned("code", code, ttl, "code"))
 
 
 def _positive(v: object) -> int | None:
@@ -154,7 +162,7 @@ def _plan_token_response(body: bytes, m: Mapping, plan: ResponsePlan) -> None:
     try:
         obj = json.loads(body)
     except (ValueError, RecursionError):
-        plan.failures.append(("json", "token response is not JSON"))
+        plan.failures.append(Failure("json", "token response is not JSON"))
         return
     if not isinstance(obj, dict):
         return
@@ -162,14 +170,14 @@ def _plan_token_response(body: bytes, m: Mapping, plan: ResponsePlan) -> None:
     cap = s.token_ttl
     exp = _positive(obj.get("expires_in"))
     if isinstance(t := obj.get("access_token"), str) and t:
-        plan.records.append(("token", t, min(exp or cap, cap), "access token"))
+        plan.records.append(Learned("token", t, min(exp or cap, cap), "access token"))
     if isinstance(t := obj.get("id_token"), str) and t:
-        plan.records.append(("token", t, cap, "ID token"))
+        plan.records.append(Learned("token", t, cap, "ID token"))
     if isinstance(t := obj.get("refresh_token"), str) and t:
         rexp = _positive(obj.get("refresh_token_expires_in"))
-        plan.records.append(("token", t, min(rexp or cap, cap), "refresh token"))
+        plan.records.append(Learned("token", t, min(rexp or cap, cap), "refresh token"))
     if isinstance(t := obj.get("request_uri"), str) and t:
-        plan.records.append(("request_uri", t, min(exp or s.correlation_ttl, s.correlation_ttl), "PAR request_uri"))
+        plan.records.append(Learned("request_uri", t, min(exp or s.correlation_ttl, s.correlation_ttl), "PAR request_uri"))
 
 
 def rewrite_set_cookie(value: str, p: Provider, public_host: str) -> str:

@@ -12,7 +12,12 @@ from ..keyed import mac_hex
 from ..logsafe import safe_url
 from ..model import Route
 
-Entry = tuple[str, Route, int]  # (key, route, ttl seconds)
+class Entry(NamedTuple):
+    """One correlation to store: under ``key`` (a keyed hash, never the value), for ``ttl`` seconds."""
+
+    key: str
+    route: Route
+    ttl: int
 
 
 class CorrelationStore(Protocol):

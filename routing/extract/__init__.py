@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import ExtractError
 from ..view import RequestView
-from .clues import Clues
+from .clues import Clues, CorrelationClue, Failure
 from .jwt import claim_str, read_jwt_claims
 from ..limits import Limits
 from .params import (CONNECTION_FIELDS, CORRELATION_FIELDS, DOMAIN_FIELDS, EMAIL_FIELDS, ORG_ID_FIELDS, SAML_FIELDS,
@@ -33,9 +33,9 @@ def extract(view: RequestView, limits: Limits, issuer_decides: Callable[[str], b
     try:
         _extract(view, limits, clues, issuer_decides)
     except ExtractError as e:  # a reader that did not catch its own
-        clues.failures.append((e.kind, e.msg))
+        clues.failures.append(Failure(e.kind, e.msg))
     except Exception as e:  # noqa: BLE001 — a bug must not lose the request; it is counted as one
-        clues.failures.append(("internal", f"{type(e).__name__} while extracting"))
+        clues.failures.append(Failure("internal", f"{type(e).__name__} while extracting"))
     return clues
 
 
@@ -51,13 +51,13 @@ def _extract(view: RequestView, limits: Limits, clues: Clues, issuer_decides: Ca
 
     fields = Fields()
     if view.body_note:
-        clues.failures.append(("body", view.body_note))
+        clues.failures.append(Failure("body", view.body_note))
     if view.query:
         read_query(view.query, fields)
     if view.body and view.method not in ("GET", "HEAD"):
         failure = read_body(view.body, view.content_type, fields, limits)
         if failure:
-            clues.failures.append(("body", failure))
+            clues.failures.append(Failure("body", failure))
 
     bearer = None
     auth = view.headers.get("authorization")
@@ -78,7 +78,7 @@ def _extract(view: RequestView, limits: Limits, clues: Clues, issuer_decides: Ca
     elif bearer:
         # after the parameters: where a request names a token (revocation's and introspection's
         # ``token``), the caller's own Bearer only authenticates the caller
-        clues.correlations.append(("token", bearer, "Bearer token"))
+        clues.correlations.append(CorrelationClue("token", bearer, "Bearer token"))
 
 
 def _read_fields(f: Fields, limits: Limits, clues: Clues, issuer_decides: Callable[[str], bool] | None) -> None:
@@ -110,7 +110,7 @@ def _read_fields(f: Fields, limits: Limits, clues: Clues, issuer_decides: Callab
     for name, ns in CORRELATION_FIELDS.items():
         v = get(name)
         if v:
-            clues.correlations.append((ns, v, name))
+            clues.correlations.append(CorrelationClue(ns, v, name))
     for name in ("id_token", "id_token_hint"):
         v = get(name)
         if v:
@@ -120,7 +120,7 @@ def _read_fields(f: Fields, limits: Limits, clues: Clues, issuer_decides: Callab
         try:
             claims = read_jwt_claims(v, limits=limits)
         except ExtractError as e:
-            clues.failures.append((e.kind, e.msg))
+            clues.failures.append(Failure(e.kind, e.msg))
         else:
             for c in ("iss", "sub"):
                 if s := claim_str(claims, c):
@@ -137,7 +137,7 @@ def _read_fields(f: Fields, limits: Limits, clues: Clues, issuer_decides: Callab
             try:
                 msg = parse_saml(v, deflated=name in f.query_keys, limits=limits)
             except ExtractError as e:
-                clues.failures.append((e.kind, e.msg))
+                clues.failures.append(Failure(e.kind, e.msg))
             else:
                 saml_clues(msg, clues)
 
@@ -146,7 +146,7 @@ def _jwt_clues(token: str, name: str, limits: Limits, clues: Clues) -> None:
     try:
         claims = read_jwt_claims(token, limits=limits)
     except ExtractError as e:
-        clues.failures.append((e.kind, e.msg))
+        clues.failures.append(Failure(e.kind, e.msg))
         return
     if s := claim_str(claims, "iss"):
         clues.issuers.append((f"{name} iss", s))
@@ -163,7 +163,7 @@ def saml_clues(msg: SamlMessage, clues: Clues, *, destination: bool = True) -> N
     if msg.kind == "Response":
         clues.saml_response = True
     if msg.in_response_to:
-        clues.correlations.insert(0, ("saml_id", msg.in_response_to, "SAML InResponseTo"))
+        clues.correlations.insert(0, CorrelationClue("saml_id", msg.in_response_to, "SAML InResponseTo"))
     if msg.issuer:
         clues.entity_ids.append(("SAML Issuer", msg.issuer))
     if msg.name_id and "@" in msg.name_id:

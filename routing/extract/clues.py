@@ -7,8 +7,24 @@ Each entry is ``(label, value)``: ``label`` says where the value came from in wo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-Clue = tuple[str, str]
+Clue = tuple[str, str]  # (label, value): where the value came from in words, and the value
+
+
+class CorrelationClue(NamedTuple):
+    """A value that may continue a login a provider started: looked up in the correlation store."""
+
+    kind: str  # the store namespace: saml_id, relay_state, state, code, request_uri, token
+    value: str
+    label: str  # for the decision record: where it came from, never the value
+
+
+class Failure(NamedTuple):
+    """A payload that could not be read: counted by ``kind``; ``msg`` never quotes the input."""
+
+    kind: str
+    msg: str
 
 
 @dataclass(slots=True)
@@ -25,8 +41,7 @@ class Clues:
     client_ids: list[Clue] = field(default_factory=list)
     directories: list[Clue] = field(default_factory=list)  # SCIM directory ids in a SCIM path
     scim_tokens: list[Clue] = field(default_factory=list)  # SHA-256 (hex) of a SCIM request's bearer token
-    # correlation candidates: (kind, value, label); kind is the store namespace
-    correlations: list[tuple[str, str, str]] = field(default_factory=list)
+    correlations: list[CorrelationClue] = field(default_factory=list)
     login_start: bool = False
     saml_response: bool = False  # the request carries a SAML Response (the Issuer's org then beats a cookie)
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (kind, message) — never the input
+    failures: list[Failure] = field(default_factory=list)

@@ -65,7 +65,7 @@ def _learn(rt: Runtime, flow: http.HTTPFlow, resp: http.Response, p: Provider, m
             return []  # nothing to rewrite, nothing to remember (most responses)
         plan, entries = pipeline.learn(view, p, m, d.org, rt.secret)
     except Exception as e:  # noqa: BLE001 — the response still goes out, unchanged; counted
-        rt.metrics.inc("sso_router_parse_failures_total", kind="internal")
+        rt.metrics.parse_failure("internal")
         log.warning("sso-router: internal error (%s) reading %s's response", type(e).__name__, p.name)
         return []
     if plan.location is not None:
@@ -77,7 +77,7 @@ def _learn(rt: Runtime, flow: http.HTTPFlow, resp: http.Response, p: Provider, m
         if new != cookies:
             resp.headers.set_all("set-cookie", new)
     for kind, _ in plan.failures:
-        rt.metrics.inc("sso_router_parse_failures_total", kind=kind)
+        rt.metrics.parse_failure(kind)
     return entries
 
 
@@ -94,7 +94,7 @@ def on_error(rt: Runtime, flow: http.HTTPFlow, *, names_errors: bool) -> None:
         # the browser went away (or the flow was killed): not the provider's failure
         log_decision(rt, flow, d, flow.response.status_code if flow.response else None, msg)
         return
-    rt.metrics.inc("sso_router_upstream_errors_total", provider=d.forward_to)
+    rt.metrics.upstream_error(d.forward_to)
     log.warning("sso-router: upstream %r failed for %s %s: %s", d.forward_to, flow.request.method,
                 flow.metadata.get(REQUEST_META, {}).get("path", "").split("?", 1)[0],
                 flow.metadata.get(ORIGINAL, msg))

@@ -42,7 +42,7 @@ def route_request(rt: Runtime, flow: http.HTTPFlow) -> Awaitable[None] | None:
     started = time.perf_counter()
     view = view_from_flow(flow, m.settings.limits.max_body, raw_path)
     if view.host not in m.settings.hosts:
-        rt.metrics.inc("sso_router_refused_total", status="421")
+        rt.metrics.refused(421)
         flow.response = http.Response.make(
             421, f"sso-router: this proxy does not serve host {view.host!r}\n".encode(), _TEXT)
         return None
@@ -52,7 +52,7 @@ def route_request(rt: Runtime, flow: http.HTTPFlow) -> Awaitable[None] | None:
     except Exception as e:  # noqa: BLE001 — a bug must not lose the request: default, counted
         return _fallback(rt, flow, m, e, started)
     for kind, msg in pending.clues.failures:
-        rt.metrics.inc("sso_router_parse_failures_total", kind=kind)
+        rt.metrics.parse_failure(kind)
         log.info("sso-router: %s %s: could not read %s: %s", view.method, view.path, kind, msg)
     if not pending.keys:
         return _decided(rt, flow, m, pending, Recall({}), started)
@@ -87,7 +87,7 @@ def _decided(rt: Runtime, flow: http.HTTPFlow, m: Mapping, pending: pipeline.Pen
 def _fallback(rt: Runtime, flow: http.HTTPFlow, m: Mapping, e: BaseException, started: float) -> None:
     """Route a request the core failed on to default_provider (never to the --mode placeholder)."""
     req = flow.request
-    rt.metrics.inc("sso_router_parse_failures_total", kind="internal")
+    rt.metrics.parse_failure("internal")
     log.warning("sso-router: internal error (%s) deciding %s %s; sent to %s", type(e).__name__,
                 req.method, req.path.split("?", 1)[0], m.settings.default_provider)
     s = m.settings
@@ -99,8 +99,7 @@ def _fallback(rt: Runtime, flow: http.HTTPFlow, m: Mapping, e: BaseException, st
 
 
 def _count(rt: Runtime, d: Decision, started: float) -> None:
-    rt.metrics.inc("sso_router_decisions_total", provider=d.provider, reason=d.reason.value,
-                   shadow="true" if d.shadow else "false")
+    rt.metrics.decision(d.provider, d.reason.value, d.shadow)
     rt.metrics.observe_decision(time.perf_counter() - started)
 
 

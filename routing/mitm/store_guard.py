@@ -110,7 +110,7 @@ class StoreGuard:
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         else:
-            self.metrics.inc("sso_router_store_errors_total", operation="remember", kind="skipped")
+            self.metrics.store_error("remember", "skipped")
         return None
 
     async def remember(self, entries: Sequence[Entry]) -> None:
@@ -142,7 +142,7 @@ class StoreGuard:
     # -- health --------------------------------------------------------------------------------
     def _failed(self, op: Operation, e: BaseException) -> str:
         kind = _kind(e)
-        self.metrics.inc("sso_router_store_errors_total", operation=op, kind=kind)
+        self.metrics.store_error(op, kind)
         if kind == "closed":
             return "closed (the router is stopping)"
         self._in_a_row += 1

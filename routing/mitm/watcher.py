@@ -25,8 +25,8 @@ async def watch_mapping(holder: MappingHolder, metrics: Metrics) -> None:
             continue
         if result.status == "ok":
             freeze_heap()
-            metrics.inc("sso_router_mapping_reloads_total", result="ok")
+            metrics.mapping_reload("ok")
             log.info(f"sso-router: mapping {holder.path} reloaded: {result.message}")
         elif result.status == "rejected":
-            metrics.inc("sso_router_mapping_reloads_total", result="failed")
+            metrics.mapping_reload("failed")
             log.warning(f"sso-router: mapping {holder.path} NOT reloaded, keeping the last good one: {result.message}")

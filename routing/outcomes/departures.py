@@ -15,12 +15,12 @@ from collections.abc import Sequence
 
 from ..correlation import key_for
 from ..extract.clues import Clues
-from ..rewrite import Record
+from ..rewrite import Learned
 
 _RETURNING = frozenset({"saml_id", "relay_state", "state"})
 
 
-def departure_keys(records: Sequence[Record], secret: bytes) -> tuple[str, ...]:
+def departure_keys(records: Sequence[Learned], secret: bytes) -> tuple[str, ...]:
     """The keys of a departure in a response plan's records (``rewrite.plan_response``), or ()."""
     if any(ns == "code" for ns, _, _, _ in records):
         return ()  # an answer to the app (form_post with code + state): a login ending, not leaving
