@@ -18,8 +18,7 @@ class MemoryStore:
         self._clock = clock
         # oldest inserted first. An OrderedDict, not a dict: a dict finds its first live entry by
         # walking the slots deleted before it, so evicting the oldest grows linear with the
-        # evictions since the table was last rebuilt (5 -> 72 us per remember after 140k of them);
-        # popitem(last=False) unlinks the head of a list
+        # evictions since the table was last rebuilt; popitem(last=False) unlinks the head of a list
         self._data: OrderedDict[str, tuple[float, Route]] = OrderedDict()
         self._max = max_entries
         self._next_purge = 0.0

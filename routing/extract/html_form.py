@@ -1,8 +1,8 @@
 """Auto-post HTML forms (SAML HTTP-POST binding, OIDC form_post) in provider responses.
 
 Read by a bounded scan of ``<form`` and ``<input`` tags, not by an HTML parser: the router reads
-every HTML page a provider serves on the event loop, and a hosted-login page is ~250 KB
-(``html.parser`` took ~30 ms for one; this scan well under a millisecond, ``bench/html_form.py``).
+every HTML page a provider serves on the event loop, and a hosted-login page is big: the scan is
+bounded and cheap (figures in ``bench/README.md``, measured by ``bench/responses.py``).
 Each byte of the page is looked at a bounded number of times: tags are found with ``bytes.find``,
 ``<script>`` bodies and comments are skipped as a parser would, at most ``MAX_INPUTS`` inputs are
 read, and a tag that does not end (an unclosed quote) ends the scan.
