@@ -235,8 +235,9 @@ def open_figures(url: str, *, clock: Callable[[], float], timeout: float | None 
         if timeout is None:
             return SqliteFigures(url, clock=clock)
         return SqliteFigures(url, clock=clock, busy_timeout=timeout)
-    if url.startswith(("redis://", "rediss://")):
+    if url.startswith(("redis://", "rediss://", "redis+sentinel://")):
         from .redis import RedisFigures
         return RedisFigures(url) if timeout is None else RedisFigures(url, timeout=timeout)
     from ..correlation import safe_url
-    raise ValueError(f"unsupported store URL {safe_url(url)!r} (memory://, sqlite:///path, redis://host:port/db)")
+    raise ValueError(f"unsupported store URL {safe_url(url)!r} (memory://, sqlite:///path, redis://host:port/db, "
+                     "redis+sentinel://host:port[,host:port…]/service/db)")

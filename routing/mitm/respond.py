@@ -21,6 +21,7 @@ from ..view import host_of
 from .apply import META
 from .errorpage import NAMED_PREFIX, ORIGINAL
 from .flows import REQUEST_META, header_dict, response_view
+from .outcome_watch import noted_departures, noted_error, noted_response
 from .runtime import Runtime
 
 log = logging.getLogger("sso_router")
@@ -38,6 +39,8 @@ def on_response(rt: Runtime, flow: http.HTTPFlow, *, flow_lines: bool) -> Awaita
         return None
     p = m.providers.get(d.forward_to)
     entries = _learn(rt, flow, resp, p, m, d) if p is not None else []
+    if p is not None:
+        noted_response(rt, flow, resp, d, p)
     if cookie := pipeline.sticky_cookie(d, m, secret=rt.secret, now=time.time()):
         resp.headers.add("set-cookie", cookie)
     if m.settings.debug_headers:
@@ -64,6 +67,7 @@ def _learn(rt: Runtime, flow: http.HTTPFlow, resp: http.Response, p: Provider, m
         if view.location is None and not view.body and "set-cookie" not in hdrs:
             return []  # nothing to rewrite, nothing to remember (most responses)
         plan, entries = pipeline.learn(view, p, m, d.org, rt.secret)
+        noted_departures(rt, d, p, plan.records, m)
     except Exception as e:  # noqa: BLE001 — the response still goes out, unchanged; counted
         rt.metrics.inc("sso_router_parse_failures_total", kind="internal")
         log.warning("sso-router: internal error (%s) reading %s's response", type(e).__name__, p.name)
@@ -95,6 +99,7 @@ def on_error(rt: Runtime, flow: http.HTTPFlow, *, names_errors: bool) -> None:
         log_decision(rt, flow, d, flow.response.status_code if flow.response else None, msg)
         return
     rt.metrics.inc("sso_router_upstream_errors_total", provider=d.forward_to)
+    noted_error(rt, flow, d)
     log.warning("sso-router: upstream %r failed for %s %s: %s", d.forward_to, flow.request.method,
                 flow.metadata.get(REQUEST_META, {}).get("path", "").split("?", 1)[0],
                 flow.metadata.get(ORIGINAL, msg))

@@ -26,7 +26,9 @@ async def watch_mapping(holder: MappingHolder, metrics: Metrics) -> None:
         if result.status == "ok":
             freeze_heap()
             metrics.inc("sso_router_mapping_reloads_total", result="ok")
+            metrics.set_gauge("sso_router_mapping_last_reload_ok", 1)
             log.info(f"sso-router: mapping {holder.path} reloaded: {result.message}")
         elif result.status == "rejected":
             metrics.inc("sso_router_mapping_reloads_total", result="failed")
+            metrics.set_gauge("sso_router_mapping_last_reload_ok", 0)
             log.warning(f"sso-router: mapping {holder.path} NOT reloaded, keeping the last good one: {result.message}")
