@@ -96,7 +96,7 @@ def fates_by_provider(fields: Mapping[str, int]) -> dict[str, Fate]:
     return {p: Fate(*v) for p, v in acc.items()}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built on the event loop per event; never changed (not frozen: ~4x cheaper to build)
 class OutcomeEvent:
     org: str
     provider: str  # the provider that answered (the decision's forward_to)
@@ -106,7 +106,7 @@ class OutcomeEvent:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built on the event loop per event; never changed (not frozen: ~4x cheaper to build)
 class Departure:
     """A login that left for ``org``'s IdP from ``provider``; ``keys`` (keyed hashes) name it."""
 
@@ -117,7 +117,7 @@ class Departure:
     ttl: float  # correlation_ttl: an answer later than this never counts as back
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built on the event loop per event; never changed (not frozen: ~4x cheaper to build)
 class Return:
     keys: tuple[str, ...]
     at: float

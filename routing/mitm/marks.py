@@ -9,10 +9,12 @@ from typing import Any
 from ..model import Decision, Reason, RouterSettings
 from . import mitm12
 
-LEGACY = "🟠"  # default_provider
-TARGET = "🔵"  # migration_target
-DEFAULT = "⚪"  # a `default` decision: nothing named an org
-OTHER = "🟣"  # any other provider
+# mitmproxy's emoji names (``mitmproxy.utils.emoji``): mitmweb and the console show the emoji for a
+# name, and their default marker (🔴) for anything else, a bare emoji included.
+LEGACY = ":orange_circle:"  # 🟠 default_provider
+TARGET = ":large_blue_circle:"  # 🔵 migration_target
+DEFAULT = ":white_circle:"  # ⚪ a `default` decision: nothing named an org
+OTHER = ":purple_circle:"  # 🟣 any other provider
 
 
 def mark(d: Decision, s: RouterSettings) -> str:

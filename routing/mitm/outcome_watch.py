@@ -50,16 +50,18 @@ def noted_request(rt: Runtime, flow: http.HTTPFlow, view: RequestView, d: Decisi
         _internal(rt, e, "noting a request")
 
 
-def noted_response(rt: Runtime, flow: http.HTTPFlow, resp: http.Response, d: Decision, p: Provider) -> None:
+def noted_response(rt: Runtime, flow: http.HTTPFlow, resp: http.Response, hdrs: dict[str, str], d: Decision,
+                   p: Provider) -> None:
+    """``hdrs``: the answer's ``header_dict`` (before the router rewrote its ``Location``: only the
+    query and fragment are read, which a rewrite keeps)."""
     exchange: Exchange | None = flow.metadata.get(EXCHANGE)
     if exchange is None:
         return
     try:
-        headers = resp.headers
-        ct = media_type(headers.get("content-type"))
+        ct = media_type(hdrs.get("content-type"))
         n = peek_size(exchange, resp.status_code, ct)
-        body = _peek(resp, n) if n else b""
-        o = classify(p.kind, exchange, ResponseView(resp.status_code, headers.get("location"), ct, body))
+        body = _peek(resp, hdrs, n) if n else b""
+        o = classify(p.kind, exchange, ResponseView(resp.status_code, hdrs.get("location"), ct, body))
         if o is not None:
             _count(rt, d, o)
     except Exception as e:  # noqa: BLE001
@@ -88,16 +90,17 @@ def _count(rt: Runtime, d: Decision, o: Outcome) -> None:
     rt.figure_buffer.outcome(d.org, d.forward_to, o.stage, o.ok, o.kind, time.time())
 
 
-def _peek(resp: http.Response, n: int) -> bytes:
+def _peek(resp: http.Response, hdrs: dict[str, str], n: int) -> bytes:
     """The body's first ``n`` bytes, decoded within ``n`` (a compressed body longer than that: none)."""
     raw = resp.raw_content
     if not raw:
         return b""
-    if not resp.headers.get("content-encoding"):
+    encoding = hdrs.get("content-encoding")
+    if not encoding:
         return raw[:n]
     if len(raw) > n:
         return b""
-    body, _ = message_body(resp, n)
+    body, _ = message_body(resp, n, encoding)
     return body[:n]
 
 

@@ -38,9 +38,11 @@ def on_response(rt: Runtime, flow: http.HTTPFlow, *, flow_lines: bool) -> Awaita
     if d is None or m is None or resp is None:
         return None
     p = m.providers.get(d.forward_to)
-    entries = _learn(rt, flow, resp, p, m, d) if p is not None else []
+    entries: list[Entry] = []
     if p is not None:
-        noted_response(rt, flow, resp, d, p)
+        hdrs = header_dict(resp.data.headers)
+        entries = _learn(rt, flow, resp, hdrs, p, m, d)
+        noted_response(rt, flow, resp, hdrs, d, p)
     if cookie := pipeline.sticky_cookie(d, m, secret=rt.secret, now=time.time()):
         resp.headers.add("set-cookie", cookie)
     if m.settings.debug_headers:
@@ -56,11 +58,11 @@ def on_response(rt: Runtime, flow: http.HTTPFlow, *, flow_lines: bool) -> Awaita
     return None
 
 
-def _learn(rt: Runtime, flow: http.HTTPFlow, resp: http.Response, p: Provider, m: Mapping,
+def _learn(rt: Runtime, flow: http.HTTPFlow, resp: http.Response, hdrs: dict[str, str], p: Provider, m: Mapping,
            d: Decision) -> list[Entry]:
-    """Apply the response plan (Location, Set-Cookie) and return what to remember."""
+    """Apply the response plan (Location, Set-Cookie) and return what to remember. ``hdrs``: the
+    answer's ``header_dict``."""
     try:
-        hdrs = header_dict(resp.data.headers)
         view = response_view(flow, want_body=200 <= resp.status_code < 300 and not resp.stream,
                              max_body=m.settings.limits.max_body, headers=hdrs,
                              max_html=m.settings.limits.max_auto_post)
