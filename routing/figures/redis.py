@@ -272,6 +272,12 @@ class RedisFigures:
                 out[org] = total
         return out
 
+    def rollbacks(self) -> dict[str, Rollback]:
+        with self._translated():
+            raw = self._client.hgetall(f"{self.p}rb")
+        out = {org: Rollback.from_dict(json.loads(v)) for org, v in raw.items()}
+        return {org: rb for org, rb in out.items() if rb is not None}
+
     def routed(self) -> Routed:
         with self._translated():
             started = self._client.get(f"{self.p}started")

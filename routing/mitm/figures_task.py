@@ -86,10 +86,20 @@ class FiguresTask:
         await rt.figure_calls.call("figures_record", rt.options.store_timeout, rt.figures.record, batch)
 
     def flush_soon(self) -> None:
-        """From ``close()``: the last batch to the store without waiting (the thread finishes it)."""
-        batch = self.rt.figure_buffer.drain()
-        if batch is not None:
-            self.rt.figure_calls.submit("figures_record", self.rt.figures.record, batch)
+        """From ``close()``: the last batch to the store without waiting (a worker thread finishes it;
+        the process's memory store, which does no I/O, takes it at once)."""
+        rt = self.rt
+        batch = rt.figure_buffer.drain()
+        if batch is None:
+            return
+        if rt.figures is not rt.process.memory_figures:
+            rt.figure_calls.submit("figures_record", rt.figures.record, batch)
+            return
+        try:
+            rt.figures.record(batch)
+        except Exception as e:  # noqa: BLE001 — never into mitmproxy's done()
+            rt.metrics.inc("sso_router_store_errors_total", operation="figures_record", kind="error")
+            log.warning(f"sso-router: the last login figures were not recorded: {type(e).__name__}: {e}")
 
     def _note_active(self, batch: Batch) -> None:
         m = self.rt.holder.mapping

@@ -81,9 +81,9 @@ class Runtime:
             if self.serving:
                 self._tasks.append(asyncio_utils.create_task(stores.probe_forever(), name="sso-router store probe",
                                                              keep_ref=True))
-        if figures[0] is not self.figures:
+        if figures[1] is not self.figure_calls:
             self.figures_task.flush_soon()  # what the old store has not got yet
-            self._retire_figures()
+            self._retire_figures(keep_store=figures[0] is self.figures)
         if decision_log is not self.decision_log and self.decision_log is not None:
             self.decision_log.close()
         self.options, self.holder, self.stores, self.decision_log = opts, holder, stores, decision_log
@@ -110,11 +110,12 @@ class Runtime:
             raise exceptions.OptionsError(f"sso_store: {e}") from e
         return store, FigureCalls(store.url, self.metrics)
 
-    def _retire_figures(self) -> None:
+    def _retire_figures(self, *, keep_store: bool = False) -> None:
         """No new figure calls; the store is closed once the calls already given to it are done (the
         process's memory store stays: a reloaded script's addon takes it over)."""
         store = self.figures
-        self.figure_calls.close(then=None if store is self.process.memory_figures else store.close)
+        keep = keep_store or store is self.process.memory_figures
+        self.figure_calls.close(then=None if keep else store.close)
 
     def _retire_store(self, guard: StoreGuard) -> None:
         guard.close()

@@ -103,6 +103,13 @@ def test_a_failing_migration_is_rolled_back_within_the_window(peers, start_proxy
     text = px.mapping_path.read_text()
     assert text.startswith(HEADER) and 'migrated = false' + MEGASOFT_NOTE in text
     assert sorted(o["org"] for o in orgs(px)["orgs"] if o["migrated"]) == ["globex.com", "newcompany.com"]
+    out = subprocess.run([str(SSO_ROUTER), "status", "--url", px.url], capture_output=True, text=True, timeout=30,
+                         cwd=REPO, env={k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("rolled back by the canary · 1 org"))
+    assert lines[at + 2].split()[0] == "megasoft.com" and lines[at + 2].split()[4:] == ["3", "3", "scalekit",
+                                                                                          "(login)"], out.stdout
     time.sleep(3)  # a check or two later: still one rollback, no flip forward
     assert len(rollbacks(px)) == 1 and metric(px, "sso_router_canary_rollbacks_total") == 1
     assert 'migrated = false' + MEGASOFT_NOTE in px.mapping_path.read_text()
