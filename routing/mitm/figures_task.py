@@ -15,7 +15,6 @@ migration target, then the others in turn.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -129,28 +128,36 @@ class FiguresTask:
     async def _check(self, m: Mapping) -> None:
         rt = self.rt
         now = time.time()
-        window = m.settings.canary.window
-        self._watch = {org: since for org, since in self._watch.items()
-                       if now < since + window and (o := m.orgs.get(org)) is not None and o.migrated}
-        orgs = self._pick()
-        if not orgs:
-            return
-        run = functools.partial(canary.check, rt.figures, m, orgs, owner=rt.canary_owner,
-                                mapping_path=rt.holder.path, now=now)
-        for act in await rt.figure_calls.call("canary", CANARY_BOUND, run) or ():
+        active, self._active = self._active, set()
+        got = await rt.figure_calls.call("canary", CANARY_BOUND, self._judge, m, active, now)
+        if got is None:
+            return  # counted; the same orgs are judged at the next check
+        self._watch, acts = got
+        for act in acts:
             self._acted(act, m, now)
 
-    def _pick(self) -> list[str]:
+    def _judge(self, m: Mapping, active: set[str], now: float) -> tuple[dict[str, float], list[canary.Act]]:
+        """In a worker thread (the watch list may hold every migrated org of a fresh store): drop the
+        orgs whose watch is over, judge at most ``MAX_JUDGED`` of the rest, enforce."""
+        window = m.settings.canary.window
+        watch = {org: since for org, since in self._watch.items()
+                 if now < since + window and (o := m.orgs.get(org)) is not None and o.migrated}
+        orgs = self._pick(watch, active)
+        if not orgs:
+            return watch, []
+        return watch, canary.check(self.rt.figures, m, orgs, owner=self.rt.canary_owner,
+                                   mapping_path=self.rt.holder.path, now=now)
+
+    def _pick(self, watch: dict[str, float], active: set[str]) -> list[str]:
         """The orgs to judge now: active ones first, then the others in turn, ``MAX_JUDGED`` at most."""
-        active = [org for org in self._active if org in self._watch][:MAX_JUDGED]
-        self._active.clear()
-        others = [org for org in self._watch if org not in active]
-        room = min(MAX_JUDGED - len(active), len(others))
+        first = [org for org in active if org in watch][:MAX_JUDGED]
+        others = [org for org in watch if org not in active]
+        room = min(MAX_JUDGED - len(first), len(others))
         if room <= 0:
-            return active
+            return first
         start = self._turn % len(others)
         self._turn = start + room
-        return active + (others[start:start + room] + others[:max(0, start + room - len(others))])
+        return first + others[start:start + room] + others[:max(0, start + room - len(others))]
 
     def _acted(self, act: canary.Act, m: Mapping, now: float) -> None:
         rt = self.rt

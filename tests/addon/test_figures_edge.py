@@ -198,3 +198,14 @@ def test_mitmdump_marks_nothing(mapping_file):
         await hook(router.request, f)
         return f
     assert with_router(fn, mapping_file).marked == ""
+
+
+def test_the_canary_reads_active_orgs_first_then_the_others_in_turn(monkeypatch):
+    from routing.mitm import figures_task
+    monkeypatch.setattr(figures_task, "MAX_JUDGED", 3)
+    t = figures_task.FiguresTask(rt=None)  # _pick needs no runtime
+    watch = {f"o{i}": 0.0 for i in range(7)}
+    assert t._pick(watch, {"o5", "gone"}) == ["o5", "o0", "o1"]  # an active org no longer watched is skipped
+    assert t._pick(watch, set()) == ["o2", "o3", "o4"]
+    assert t._pick(watch, set()) == ["o5", "o6", "o0"]  # round again
+    assert t._pick({}, set()) == []
