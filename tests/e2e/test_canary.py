@@ -18,7 +18,7 @@ import pytest
 from tests.stores.conftest import redis_bin, start_redis  # noqa: F401 — real redis-server fixtures
 
 from .browser import parse_form
-from .figures import (HEADER, MEGASOFT_NOTE, login_counts, metric, orgs, token_counts, wait_for, wait_page,
+from .figures import (HEADER, MEGASOFT_NOTE, login_counts, metric, orgs, token_counts, wait_page,
                       write_commented, wrong_idp_certificate)
 from .peers.provider import APP_CALLBACK
 from .proxy import REPO, Mitmdump

@@ -14,7 +14,7 @@ import time
 
 import requests
 
-from .browser import Browser, parse_form
+from .browser import parse_form
 from .figures import login_counts, metric, orgs, token_counts, wait_for, wait_page
 from .peers.provider import APP_CALLBACK
 from .proxy import REPO
