@@ -3,21 +3,25 @@ there for ``window`` seconds; if they fail above ``max_failure_ratio`` after ``m
 the org's logins succeeded at legacy before, roll it back — once, by one instance.
 
 ``judge`` is pure: the verdict from the settings and the org's shared figures. ``enforce`` does what a
-verdict asks (a lock in the shared store, the rollback record, ``mapping_edit.set_migrated``); the
-edge runs it off the event loop and logs, counts and writes the decision-log line it returns.
+verdict asks (a lock in the shared store, the rollback record, ``mapping_edit.set_migrated``).
+``observe`` records the flips a new mapping makes and names the orgs to watch; ``check`` judges them
+and enforces. The edge runs both off the event loop and logs, counts and writes the decision-log
+line of what they return.
 
 Never flips an org forward. A person's later ``migrate`` is a new flip: watched afresh.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
+from .errors import MappingError, StoreUnavailable
 from .figures import FigureStore, FlipState, OrgFigures, Rollback, StageCounts, Tally
-from .mapping_edit import set_migrated
+from .mapping_edit import UnknownOrg, set_migrated
 from .model import CanarySettings
+from .model import Mapping as RoutingMapping
 
 State = Literal["off", "not_migrated", "rolled_back", "watching", "passed", "no_baseline", "rollback", "follow"]
 Action = Literal["rolled_back", "followed", "unchanged", "locked_elsewhere", "done_elsewhere"]
@@ -158,3 +162,58 @@ def watched(migrated: Iterable[str], flips: Mapping[str, FlipState], s: CanarySe
         if f is None or not f.migrated or now < f.since + s.window:
             out.append(org)
     return out
+
+
+# -- what the edge runs, off the event loop ------------------------------------------------------
+def flip_states(old: RoutingMapping | None, new: RoutingMapping) -> list[tuple[str, bool]]:
+    """``(org, migrated)`` of the orgs whose ``migrated`` differs from ``old`` (every org when None)."""
+    if old is None:
+        return [(k, o.migrated) for k, o in new.orgs.items()]
+    before = old.orgs
+    return [(k, o.migrated) for k, o in new.orgs.items() if (b := before.get(k)) is None or b.migrated != o.migrated]
+
+
+def observe(store: FigureStore, old: RoutingMapping | None, new: RoutingMapping, now: float) -> dict[str, float]:
+    """Record the flips from ``old`` to ``new`` (``observe_flips``: the first instance to see one sets
+    its time) and return the orgs to watch, with the time of their flip: migrated, flipped within the
+    window (on a process's first look, ``old`` None: every migrated org whose recorded flip is)."""
+    states = flip_states(old, new)
+    flips = store.observe_flips(states, now) if states else {}
+    window = new.settings.canary.window
+    return {org: f.since for org, f in flips.items() if f.migrated and now < f.since + window}
+
+
+class Act(NamedTuple):
+    """What ``check`` did for one org whose verdict asked for action."""
+
+    org: str
+    verdict: Verdict
+    action: Action | None  # None: enforcing failed, ``error`` says why (the next check tries again)
+    error: str | None = None
+
+
+def check(store: FigureStore, m: RoutingMapping, orgs: Sequence[str], *, owner: str, mapping_path: str,
+          now: float) -> list[Act]:
+    """Judge ``orgs`` (migrated in ``m``, within their watch) from the shared figures and enforce each
+    ``rollback`` / ``follow``. The 24 h window (the baseline at legacy) is read only for the orgs that
+    fail at the target. Raises ``StoreUnavailable`` when the figures cannot be read."""
+    s = m.settings
+
+    def verdict(fig: OrgFigures | None) -> Verdict:
+        return judge(s.canary, migrated=True, target=s.migration_target, legacy=s.default_provider, fig=fig, now=now)
+
+    figs = store.figures(orgs, now, windows=False)
+    verdicts = {org: verdict(figs.get(org)) for org in orgs}
+    failing = [org for org, v in verdicts.items() if v.state == "no_baseline"]
+    for org, fig in (store.figures(failing, now, windows=True) if failing else {}).items():
+        verdicts[org] = verdict(fig)
+    acts: list[Act] = []
+    for org, v in verdicts.items():
+        if v.state not in ("rollback", "follow"):
+            continue
+        try:
+            acts.append(Act(org, v, enforce(v, org, store=store, owner=owner, mapping_path=mapping_path,
+                                            target=s.migration_target, now=now)))
+        except (StoreUnavailable, UnknownOrg, MappingError, OSError) as e:
+            acts.append(Act(org, v, None, f"{type(e).__name__}: {e}"))
+    return acts

@@ -1,4 +1,5 @@
-"""``/.sso-router/*``: answered by the router, never forwarded. Pure ``(status, headers, body)``."""
+"""``/.sso-router/*``: answered by the router, never forwarded. Pure: ``(status, headers, body)``, or
+for ``/orgs`` an ``OrgsQuery`` (who may ask is decided here; the edge reads the figure store)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 
 from .metrics import CONTENT_TYPE, Metrics
 from .onboard.evidence import Evidence
+from .org_report import parse_path
 from .reload import MappingHolder
 
 PREFIX = "/.sso-router/"
@@ -18,6 +20,14 @@ class StoreStatus:
     url: str
     ok: bool
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrgsQuery:
+    """``/.sso-router/orgs`` (``org`` None) or ``/orgs/<org>``: the figures live in a store, so the edge
+    answers it off the event loop (``org_report.collect_org(s)``)."""
+
+    org: str | None
 
 
 def _json(status: int, obj: dict) -> Answer:
@@ -63,7 +73,7 @@ PUBLIC = frozenset({"ready"})  # answered to anyone; every other endpoint only t
 
 def answer(path: str, method: str, *, admitted: bool, holder: MappingHolder | None, store: StoreStatus,
            m: Metrics, version: str, serving: bool = True, draining: bool = False,
-           evidence: Evidence | None = None) -> Answer:
+           evidence: Evidence | None = None) -> Answer | OrgsQuery:
     name = path[len(PREFIX):]
     if name not in PUBLIC and not admitted:
         return NOT_FOUND  # as for a path that does not exist: nothing to learn, nothing forwarded
@@ -77,4 +87,6 @@ def answer(path: str, method: str, *, admitted: bool, holder: MappingHolder | No
         return metrics(m)
     if name == "learn" and evidence is not None:  # what `sso-router learn --url` reads
         return _json(200, evidence.snapshot())
+    if (orgs := parse_path(path)) is not None:  # what `sso-router status` reads
+        return OrgsQuery(orgs[1])
     return NOT_FOUND

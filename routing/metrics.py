@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
+from collections.abc import Iterable
 from typing import Literal
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -113,6 +114,16 @@ class Metrics:
         if name not in _GAUGES:
             raise KeyError(f"unknown metric {name}")
         self._gauges[name] = [(dict(lb), float(v)) for lb, v in rows]
+
+    def mapping_in_force(self, default: str, target: str, providers: Iterable[str]) -> None:
+        """The gauges of a mapping just (re)loaded: which provider has which role (the alerts find the
+        migration target by it), and each provider's outcome series at 0, so ``rate()`` sees its first
+        failure (a series that appears with 1 has no rate)."""
+        self.replace_gauge("sso_router_provider_role", [({"provider": default, "role": "default"}, 1),
+                                                        ({"provider": target, "role": "migration_target"}, 1)])
+        for p in providers:
+            for outcome in ("success", "failure"):
+                self.inc("sso_router_login_outcomes_total", 0, provider=p, outcome=outcome)
 
     def observe_decision(self, seconds: float) -> None:
         self._buckets[bisect_left(self._bounds, seconds)] += 1  # le: a value on a bound counts in it

@@ -95,7 +95,8 @@ def _worst_first(row: dict) -> tuple:
 def orgs_report(m: RoutingMapping, figs: Mapping[str, OrgFigures], unreturned: Mapping[str, Fate], routed: Routed,
                 *, now: float, figures_scope: str) -> dict:
     """Every org by provider: migrated ones (with outcomes at the target since the flip) worst first,
-    then the others; orgs whose logins never come back; whether the migration is done."""
+    then the others (those the canary rolled back say so); orgs whose logins never come back; whether
+    the migration is done. ``figs``: the migrated orgs' figures and the rolled-back ones'."""
     s = m.settings
     target = s.migration_target
     migrated: list[dict] = []
@@ -108,6 +109,11 @@ def orgs_report(m: RoutingMapping, figs: Mapping[str, OrgFigures], unreturned: M
             row["since_flip"] = _tally(at_target.total if at_target else Tally())
             row["migrated_since"] = fig.flip.since if fig and fig.flip and fig.flip.migrated else None
             row["canary"] = _judge(m, org, fig, now).state
+        elif fig is not None and fig.rollback is not None and (v := _judge(m, org, fig, now)).state == "rolled_back":
+            rb = fig.rollback
+            row["canary"] = v.state
+            row["rolled_back"] = {"at": rb.at, "provider": rb.provider, "stage": rb.stage, "failures": rb.failures,
+                                  "attempts": rb.attempts, "window": rb.window, "reason": v.reason}
         if org in unreturned:
             row["never_came_back_24h"] = unreturned[org].lost
         (migrated if o.migrated else others).append(row)
@@ -191,5 +197,7 @@ def collect_orgs(store: FigureStore, m: RoutingMapping, now: float) -> Answer:
     flips = {k: f.flip for k, f in figs.items() if f.flip is not None}
     watched = canary.watched(migrated, flips, s.canary, now)
     figs.update(store.figures(watched, now, windows=True))  # the canary's baseline needs the 24 h window
+    rolled = [k for k in store.rollbacks() if k in m.orgs and not m.orgs[k].migrated]  # one per org, at most
+    figs.update(store.figures(rolled, now, windows=False))
     report = orgs_report(m, figs, store.unreturned_orgs(now), store.routed(), now=now, figures_scope=scope(store))
     return _json(200, report)

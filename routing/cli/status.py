@@ -93,6 +93,14 @@ def render_list(r: dict, base: str) -> str:
             ok, failed = o["since_flip"]["success"], o["since_flip"]["failure"]
             rows.append((o["org"], when(o["migrated_since"]), ok, failed, _pct(ok, failed), o["canary"]))
         out.append(table(("ORG", "SINCE FLIP", "OK", "FAILED", "FAILED %", "CANARY"), rows))
+    rolled = [o for o in orgs if o.get("rolled_back")]
+    if rolled:
+        out += ["", f"rolled back by the canary · {len(rolled)} org{'s' if len(rolled) != 1 else ''} (back at "
+                f"{r['default_provider']}; `sso-router migrate ORG` once fixed is watched afresh)"]
+        rows = [(o["org"], when(o["rolled_back"]["at"]), o["rolled_back"]["failures"], o["rolled_back"]["attempts"],
+                 f"{o['rolled_back']['provider']} ({o['rolled_back']['stage']})") for o in
+                sorted(rolled, key=lambda o: -o["rolled_back"]["at"])]
+        out.append(table(("ORG", "ROLLED BACK", "FAILED", "OF", "AT"), rows))
     by_provider: dict[str, list[str]] = {}
     for o in orgs:
         if not o["migrated"]:

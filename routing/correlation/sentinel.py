@@ -77,7 +77,7 @@ def _host_port(text: str) -> tuple[str, int]:
     return host, number
 
 
-def primary_client(spec: SentinelURL, timeout: float) -> tuple[Any, Any]:
+def primary_client(spec: SentinelURL, timeout: float, *, decode_responses: bool = False) -> tuple[Any, Any]:
     """(the ``Sentinel`` manager, a ``Redis`` client of the current primary). Connects lazily."""
     from redis.sentinel import Sentinel
 
@@ -88,5 +88,5 @@ def primary_client(spec: SentinelURL, timeout: float) -> tuple[Any, Any]:
         sentinel_kwargs["password"] = spec.sentinel_password
     manager = Sentinel(list(spec.sentinels), sentinel_kwargs=sentinel_kwargs)
     client = manager.master_for(spec.service, db=spec.db, username=spec.username, password=spec.password,
-                                decode_responses=False, **bounded)
+                                decode_responses=decode_responses, **bounded)
     return manager, client

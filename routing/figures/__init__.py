@@ -96,7 +96,7 @@ def fates_by_provider(fields: Mapping[str, int]) -> dict[str, Fate]:
     return {p: Fate(*v) for p, v in acc.items()}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built on the event loop per event; never changed (not frozen: ~4x cheaper to build)
 class OutcomeEvent:
     org: str
     provider: str  # the provider that answered (the decision's forward_to)
@@ -106,7 +106,7 @@ class OutcomeEvent:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built on the event loop per event; never changed (not frozen: ~4x cheaper to build)
 class Departure:
     """A login that left for ``org``'s IdP from ``provider``; ``keys`` (keyed hashes) name it."""
 
@@ -117,7 +117,7 @@ class Departure:
     ttl: float  # correlation_ttl: an answer later than this never counts as back
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built on the event loop per event; never changed (not frozen: ~4x cheaper to build)
 class Return:
     keys: tuple[str, ...]
     at: float
@@ -214,6 +214,7 @@ class FigureStore(Protocol):
     def save_rollback(self, org: str, rollback: Rollback) -> None: ...
     def figures(self, orgs: Sequence[str], now: float, *, windows: bool) -> dict[str, OrgFigures]: ...
     def unreturned_orgs(self, now: float) -> dict[str, Fate]: ...
+    def rollbacks(self) -> dict[str, Rollback]: ...  # the canary's last rollback per org (one each)
     def routed(self) -> Routed: ...
     def acquire(self, name: str, owner: str, ttl: float) -> bool: ...
     def release(self, name: str, owner: str) -> None: ...
@@ -235,8 +236,9 @@ def open_figures(url: str, *, clock: Callable[[], float], timeout: float | None 
         if timeout is None:
             return SqliteFigures(url, clock=clock)
         return SqliteFigures(url, clock=clock, busy_timeout=timeout)
-    if url.startswith(("redis://", "rediss://")):
+    if url.startswith(("redis://", "rediss://", "redis+sentinel://")):
         from .redis import RedisFigures
         return RedisFigures(url) if timeout is None else RedisFigures(url, timeout=timeout)
     from ..correlation import safe_url
-    raise ValueError(f"unsupported store URL {safe_url(url)!r} (memory://, sqlite:///path, redis://host:port/db)")
+    raise ValueError(f"unsupported store URL {safe_url(url)!r} (memory://, sqlite:///path, redis://host:port/db, "
+                     "redis+sentinel://host:port[,host:port…]/service/db)")

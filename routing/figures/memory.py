@@ -153,6 +153,10 @@ class MemoryFigures:
                     out[org] = total
             return out
 
+    def rollbacks(self) -> dict[str, Rollback]:
+        with self._lock:
+            return dict(self._rollbacks)
+
     def routed(self) -> Routed:
         with self._lock:
             return Routed(self._started, dict(self._routed))

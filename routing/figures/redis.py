@@ -25,6 +25,9 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..correlation import safe_url
+from ..correlation.redis import failure_kind
+from ..correlation.sentinel import SCHEME as SENTINEL_SCHEME
+from ..correlation.sentinel import parse_sentinel_url, primary_client
 from ..errors import StoreUnavailable
 from . import (RETURN_GRACE, Batch, Fate, FlipState, LastFailure, Lost, OrgFigures, Rollback, Routed,
                counts_by_provider, fate_field, fates_by_provider, field_name, total_fate)
@@ -110,10 +113,14 @@ class RedisFigures:
         self.url = safe_url(url)
         self.p = prefix
         self._max_dep = max_departures
+        self._sentinel: Any = None
         try:
-            self._client: Any = redis.Redis.from_url(
-                url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
-                health_check_interval=0, decode_responses=True)
+            if url.lower().startswith(SENTINEL_SCHEME + "://"):  # the primary Sentinel names, as the correlations
+                self._sentinel, self._client = primary_client(parse_sentinel_url(url), timeout, decode_responses=True)
+            else:
+                self._client = redis.Redis.from_url(
+                    url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
+                    health_check_interval=0, decode_responses=True)
         except ValueError as e:
             raise ValueError(f"bad redis URL {self.url!r}: {e}") from None
         c = self._client
@@ -125,7 +132,7 @@ class RedisFigures:
         try:
             yield
         except (redis.RedisError, OSError) as e:
-            raise StoreUnavailable(f"{self.url}: {type(e).__name__}: {e}") from e
+            raise StoreUnavailable(f"{self.url}: {type(e).__name__}: {e}", failure_kind(e)) from e
 
     # -- writes --------------------------------------------------------------------------------
     def record(self, batch: Batch) -> None:
@@ -265,6 +272,12 @@ class RedisFigures:
                 out[org] = total
         return out
 
+    def rollbacks(self) -> dict[str, Rollback]:
+        with self._translated():
+            raw = self._client.hgetall(f"{self.p}rb")
+        out = {org: Rollback.from_dict(json.loads(v)) for org, v in raw.items()}
+        return {org: rb for org, rb in out.items() if rb is not None}
+
     def routed(self) -> Routed:
         with self._translated():
             started = self._client.get(f"{self.p}started")
@@ -288,10 +301,13 @@ class RedisFigures:
             return False
 
     def close(self) -> None:
-        try:
-            self._client.close()
-        except (redis.RedisError, OSError):
-            pass
+        for client in (self._client, self._sentinel):
+            close = getattr(client, "close", None)  # redis-py < 6's Sentinel has none
+            try:
+                if close is not None:
+                    close()
+            except (redis.RedisError, OSError):
+                pass
 
 
 def _flip(raw: str | None) -> FlipState | None:

@@ -253,6 +253,12 @@ class SqliteFigures:
                 "WHERE width = ? AND bucket >= ? AND bucket < ? GROUP BY org", (LONGEST.width, span.start, span.stop))
             return {org: Fate(left, lost) for org, left, lost in rows if lost}
 
+    def rollbacks(self) -> dict[str, Rollback]:
+        with self._translated():
+            rows = self._conn().execute("SELECT org, record FROM fig_rollbacks").fetchall()
+        out = {org: Rollback.from_dict(json.loads(raw)) for org, raw in rows}
+        return {org: rb for org, rb in out.items() if rb is not None}
+
     def routed(self) -> Routed:
         with self._translated():
             c = self._conn()

@@ -10,7 +10,7 @@ from typing import Any
 from mitmproxy import ctx, http
 from mitmproxy.proxy import server_hooks
 
-from . import errorpage, logfilter, mitm12, upstream_tls, views
+from . import errorpage, logfilter, marks, mitm12, upstream_tls, views
 from .drain import Drain
 from .heap import thaw_heap
 from .options import NAMES, declare, parse
@@ -50,6 +50,7 @@ class SSORouter:
             upstream_tls.default_to_system_trust(opts)
             mitm12.prepare_certstore()
             self.runtime = Runtime(parse(opts, self.process), self.process)
+            self.runtime.mark_flows = marks.under_mitmweb(opts)
         else:
             self.runtime.reconfigure(parse(opts, self.process), updated)
 

@@ -1,6 +1,6 @@
 """Graceful drain on SIGTERM: ``/ready`` says 503 at once, the process keeps serving (the flows it has
 and any the balancer still sends) until none is in flight or ``sso_drain_timeout`` runs out, flushes
-the decision log and exits 0. A second SIGTERM, or a SIGINT while draining, exits at once.
+the login figures and the decision log and exits 0. A second SIGTERM, or a SIGINT while draining, exits at once.
 
 mitmdump installs its own SIGTERM handler (exit now) before addons run; ``install`` replaces it from
 ``running()`` and ``uninstall`` puts mitmproxy's behaviour back (a script reload, ``done``).
@@ -79,6 +79,7 @@ class Drain:
             await asyncio.sleep(POLL)
         if rt.in_flight:
             log.warning(f"sso-router: drain timeout: exiting with {len(rt.in_flight)} flows still in flight")
+        await rt.figures_task.flush()  # the last second's login figures (bounded by sso_store_timeout)
         if rt.decision_log is not None:
             rt.decision_log.flush()
         self._shutdown()

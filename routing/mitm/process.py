@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..correlation import CorrelationStore, open_store
+from ..figures import FigureStore, open_figures
 
 
 @dataclass(slots=True)
@@ -18,6 +19,7 @@ class ProcessState:
     warned_random_key: bool = False
     quieted_dumper: bool = False  # the router turned mitmdump's flow lines off (flow_detail=0)
     memory_stores: dict[str, CorrelationStore] = field(default_factory=dict)
+    memory_figures: FigureStore | None = None
 
     def memory_store(self, url: str) -> CorrelationStore:
         """The process's one memory store for ``url``, kept across script reloads."""
@@ -27,5 +29,15 @@ class ProcessState:
             store = self.memory_stores[key] = open_store(url, clock=time.time)
         return store
 
+    def figure_store(self, url: str, timeout: float) -> FigureStore:
+        """The figure store on ``url`` (the ``sso_store`` URL): with ``memory://`` the process's one,
+        kept across script reloads. Raises ``ValueError`` for a URL it cannot use."""
+        if not url.strip().lower().startswith("memory"):
+            return open_figures(url, clock=time.time, timeout=timeout)
+        if self.memory_figures is None:
+            self.memory_figures = open_figures("memory://", clock=time.time)
+        return self.memory_figures
+
 
 PROCESS = ProcessState()
+

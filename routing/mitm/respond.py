@@ -21,6 +21,7 @@ from ..view import host_of
 from .apply import META
 from .errorpage import NAMED_PREFIX, ORIGINAL
 from .flows import REQUEST_META, header_dict, response_view
+from .outcome_watch import noted_departures, noted_error, noted_response
 from .runtime import Runtime
 
 log = logging.getLogger("sso_router")
@@ -37,7 +38,11 @@ def on_response(rt: Runtime, flow: http.HTTPFlow, *, flow_lines: bool) -> Awaita
     if d is None or m is None or resp is None:
         return None
     p = m.providers.get(d.forward_to)
-    entries = _learn(rt, flow, resp, p, m, d) if p is not None else []
+    entries: list[Entry] = []
+    if p is not None:
+        hdrs = header_dict(resp.data.headers)
+        entries = _learn(rt, flow, resp, hdrs, p, m, d)
+        noted_response(rt, flow, resp, hdrs, d, p)
     if cookie := pipeline.sticky_cookie(d, m, secret=rt.secret, now=time.time()):
         resp.headers.add("set-cookie", cookie)
     if m.settings.debug_headers:
@@ -53,17 +58,18 @@ def on_response(rt: Runtime, flow: http.HTTPFlow, *, flow_lines: bool) -> Awaita
     return None
 
 
-def _learn(rt: Runtime, flow: http.HTTPFlow, resp: http.Response, p: Provider, m: Mapping,
+def _learn(rt: Runtime, flow: http.HTTPFlow, resp: http.Response, hdrs: dict[str, str], p: Provider, m: Mapping,
            d: Decision) -> list[Entry]:
-    """Apply the response plan (Location, Set-Cookie) and return what to remember."""
+    """Apply the response plan (Location, Set-Cookie) and return what to remember. ``hdrs``: the
+    answer's ``header_dict``."""
     try:
-        hdrs = header_dict(resp.data.headers)
         view = response_view(flow, want_body=200 <= resp.status_code < 300 and not resp.stream,
                              max_body=m.settings.limits.max_body, headers=hdrs,
                              max_html=m.settings.limits.max_auto_post)
         if view.location is None and not view.body and "set-cookie" not in hdrs:
             return []  # nothing to rewrite, nothing to remember (most responses)
         plan, entries = pipeline.learn(view, p, m, d.org, rt.secret)
+        noted_departures(rt, d, p, plan.records, m)
     except Exception as e:  # noqa: BLE001 — the response still goes out, unchanged; counted
         rt.metrics.parse_failure("internal")
         log.warning("sso-router: internal error (%s) reading %s's response", type(e).__name__, p.name)
@@ -95,6 +101,7 @@ def on_error(rt: Runtime, flow: http.HTTPFlow, *, names_errors: bool) -> None:
         log_decision(rt, flow, d, flow.response.status_code if flow.response else None, msg)
         return
     rt.metrics.upstream_error(d.forward_to)
+    noted_error(rt, flow, d)
     log.warning("sso-router: upstream %r failed for %s %s: %s", d.forward_to, flow.request.method,
                 flow.metadata.get(REQUEST_META, {}).get("path", "").split("?", 1)[0],
                 flow.metadata.get(ORIGINAL, msg))

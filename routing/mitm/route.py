@@ -15,9 +15,12 @@ from mitmproxy import http
 
 from .. import endpoints, pipeline
 from ..admin import admitted, client_address
-from ..model import AdminSettings, Decision, Mapping, Reason
+from ..model import AdminSettings, Decision, Mapping, Reason, RouterSettings
 from .apply import apply_decision
 from .flows import view_from_flow
+from .marks import mark
+from .org_pages import answer_orgs
+from .outcome_watch import noted_request
 from .runtime import Runtime
 from .store_guard import Recall
 
@@ -34,8 +37,7 @@ def route_request(rt: Runtime, flow: http.HTTPFlow) -> Awaitable[None] | None:
     raw_path = req.path
     m = rt.holder.mapping
     if raw_path.startswith(endpoints.PREFIX):
-        answer_endpoint(rt, flow, raw_path.split("?", 1)[0], m)
-        return None
+        return answer_endpoint(rt, flow, raw_path.split("?", 1)[0], m)
     if m is None:
         flow.response = http.Response.make(503, b"sso-router: no mapping loaded\n", _TEXT)
         return None
@@ -70,9 +72,9 @@ def _decided(rt: Runtime, flow: http.HTTPFlow, m: Mapping, pending: pipeline.Pen
              started: float) -> None:
     req = flow.request
     view = pending.view
+    now = time.time()
     try:
-        d = pipeline.conclude(pending, m, recall.routes, secret=rt.secret, now=time.time(),
-                              unanswered=recall.unanswered)
+        d = pipeline.conclude(pending, m, recall.routes, secret=rt.secret, now=now, unanswered=recall.unanswered)
     except Exception as e:  # noqa: BLE001
         return _fallback(rt, flow, m, e, started)
     authority = req.host_header if req.is_http2 or req.is_http3 else view.headers.get("host")
@@ -80,7 +82,8 @@ def _decided(rt: Runtime, flow: http.HTTPFlow, m: Mapping, pending: pipeline.Pen
     apply_decision(flow, d, m, path=view.path, query=view.query,
                    had_force_header=bool(s.force_header) and s.force_header in view.headers,
                    client=_client(flow, s.admin), authority=authority or "")
-    _count(rt, d, started)
+    noted_request(rt, flow, view, d, m, pending, now)
+    _count(rt, flow, d, s, started)
     return None
 
 
@@ -95,11 +98,14 @@ def _fallback(rt: Runtime, flow: http.HTTPFlow, m: Mapping, e: BaseException, st
     apply_decision(flow, d, m, path=req.path.split("?", 1)[0], query="",
                    had_force_header=bool(s.force_header) and s.force_header in req.headers,
                    client=_client(flow, s.admin), authority=req.host_header or "")
-    _count(rt, d, started)
+    rt.figure_buffer.routed(d.forward_to, time.time())
+    _count(rt, flow, d, s, started)
 
 
-def _count(rt: Runtime, d: Decision, started: float) -> None:
+def _count(rt: Runtime, flow: http.HTTPFlow, d: Decision, s: RouterSettings, started: float) -> None:
     rt.metrics.decision(d.provider, d.reason.value, d.shadow)
+    if rt.mark_flows:  # mitmweb: the flow list shows who got each flow
+        flow.marked = mark(d, s)
     rt.metrics.observe_decision(time.perf_counter() - started)
 
 
@@ -112,10 +118,15 @@ def _client(flow: http.HTTPFlow, admin: AdminSettings) -> Callable[[], str]:
     return client
 
 
-def answer_endpoint(rt: Runtime, flow: http.HTTPFlow, path: str, m: Mapping | None) -> None:
+def answer_endpoint(rt: Runtime, flow: http.HTTPFlow, path: str, m: Mapping | None) -> Awaitable[None] | None:
+    """The router's own endpoints; ``/orgs`` reads the figure store: the coroutine that answers it."""
     admin = m.settings.admin if m is not None else AdminSettings()
     ok = admitted(_client(flow, admin)(), flow.request.headers.get("authorization"), admin, rt.options.admin_token)
-    status, headers, body = endpoints.answer(path, flow.request.method, admitted=ok, holder=rt.holder,
-                                             store=rt.stores.status, m=rt.metrics, version=VERSION,
-                                             serving=rt.serving, draining=rt.draining, evidence=rt.evidence)
+    answer = endpoints.answer(path, flow.request.method, admitted=ok, holder=rt.holder, store=rt.stores.status,
+                              m=rt.metrics, version=VERSION, serving=rt.serving, draining=rt.draining,
+                              evidence=rt.evidence)
+    if isinstance(answer, endpoints.OrgsQuery):
+        return answer_orgs(rt, flow, answer)
+    status, headers, body = answer
     flow.response = http.Response.make(status, body, headers)
+    return None

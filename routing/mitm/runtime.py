@@ -1,10 +1,14 @@
 """``Runtime``: everything the router serves with — the mapping, the store, the secret, metrics, the
-decision log — built from its options by the addon's ``configure`` and dropped in ``done``."""
+decision log, the login figures (their store, the buffer the hooks fill, the task that flushes it
+and runs the canary) — built from its options by the addon's ``configure`` and dropped in ``done``."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Iterable
 
@@ -14,11 +18,15 @@ from mitmproxy.utils import asyncio_utils
 from ..audit import DecisionLog
 from ..correlation import open_store
 from ..errors import MappingError
+from ..figures import FigureStore
+from ..figures.buffer import FigureBuffer
 from ..metrics import Metrics
 from ..model import Mapping, Provider
 from ..onboard.evidence import Evidence
 from ..reload import MappingHolder
 from . import views
+from .figure_calls import FigureCalls
+from .figures_task import FiguresTask
 from .options import RouterOptions
 from .process import ProcessState
 from .heap import freeze_heap
@@ -37,7 +45,14 @@ class Runtime:
         self.draining = False  # set on SIGTERM: /ready says 503 while the flows in hand finish
         self.in_flight: set[str] = set()  # ids of flows routed upstream whose response or error is to come
         self.holder = _load(opts.mapping)
+        self.metrics.set_gauge("sso_router_mapping_last_reload_ok", 1)
         self.stores = self._guard(opts, check_now=True)
+        self.metrics.set_gauge("sso_router_store_up", 1 if self.stores.available else 0)
+        self.figures, self.figure_calls = self._figures(opts)
+        self.figure_buffer = FigureBuffer()  # filled by the hooks, drained by the figures task
+        self.figures_task = FiguresTask(self)
+        self.canary_owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"  # its rollback lock
+        self.mark_flows = False  # set by the addon under mitmweb: flow.marked by the provider that got it
         self.decision_log = _open_log(opts.decision_log)
         self.evidence = Evidence()  # what `sso-router learn --url` reads at /.sso-router/learn
         self._upstreams: tuple[Mapping | None, dict[tuple[str, int], Provider]] = (None, {})
@@ -58,6 +73,7 @@ class Runtime:
         holder = _load(opts.mapping) if "sso_mapping" in changed else self.holder
         new_store = opts.store != self.options.store or opts.store_timeout != self.options.store_timeout
         stores = self._guard(opts, check_now=not self.serving) if new_store else self.stores
+        figures = self._figures(opts) if new_store else (self.figures, self.figure_calls)
         log_changed = "sso_decision_log" in changed and opts.decision_log != self.options.decision_log
         decision_log = _open_log(opts.decision_log) if log_changed else self.decision_log
         if stores is not self.stores:
@@ -65,9 +81,13 @@ class Runtime:
             if self.serving:
                 self._tasks.append(asyncio_utils.create_task(stores.probe_forever(), name="sso-router store probe",
                                                              keep_ref=True))
+        if figures[1] is not self.figure_calls:
+            self.figures_task.flush_soon()  # what the old store has not got yet
+            self._retire_figures(keep_store=figures[0] is self.figures)
         if decision_log is not self.decision_log and self.decision_log is not None:
             self.decision_log.close()
         self.options, self.holder, self.stores, self.decision_log = opts, holder, stores, decision_log
+        self.figures, self.figure_calls = figures
 
     def _guard(self, opts: RouterOptions, *, check_now: bool) -> StoreGuard:
         try:
@@ -82,6 +102,21 @@ class Runtime:
             guard.check_at_startup()
         return guard
 
+    def _figures(self, opts: RouterOptions) -> tuple[FigureStore, FigureCalls]:
+        """The login figures live where the correlations do (``sso_store``): shared by every instance."""
+        try:
+            store = self.process.figure_store(opts.store, opts.store_timeout)
+        except ValueError as e:
+            raise exceptions.OptionsError(f"sso_store: {e}") from e
+        return store, FigureCalls(store.url, self.metrics)
+
+    def _retire_figures(self, *, keep_store: bool = False) -> None:
+        """No new figure calls; the store is closed once the calls already given to it are done (the
+        process's memory store stays: a reloaded script's addon takes it over)."""
+        store = self.figures
+        keep = keep_store or store is self.process.memory_figures
+        self.figure_calls.close(then=None if keep else store.close)
+
     def _retire_store(self, guard: StoreGuard) -> None:
         guard.close()
         if guard.blocking:  # the process's memory store stays: a reloaded script's addon takes it over
@@ -95,12 +130,15 @@ class Runtime:
             asyncio_utils.create_task(watch_mapping(self.holder, self.metrics), name="sso-router mapping watcher",
                                       keep_ref=True),
             asyncio_utils.create_task(self.stores.probe_forever(), name="sso-router store probe", keep_ref=True),
+            asyncio_utils.create_task(self.figures_task.run(), name="sso-router figures", keep_ref=True),
         ]
 
     def close(self) -> None:
         for task in self._tasks:
             task.cancel()
         self._tasks = []
+        self.figures_task.flush_soon()
+        self._retire_figures()
         self._retire_store(self.stores)
         if self.decision_log is not None:
             self.decision_log.close()

@@ -26,7 +26,9 @@ async def watch_mapping(holder: MappingHolder, metrics: Metrics) -> None:
         if result.status == "ok":
             freeze_heap()
             metrics.mapping_reload("ok")
+            metrics.set_gauge("sso_router_mapping_last_reload_ok", 1)
             log.info(f"sso-router: mapping {holder.path} reloaded: {result.message}")
         elif result.status == "rejected":
             metrics.mapping_reload("failed")
+            metrics.set_gauge("sso_router_mapping_last_reload_ok", 0)
             log.warning(f"sso-router: mapping {holder.path} NOT reloaded, keeping the last good one: {result.message}")

@@ -77,6 +77,8 @@ class Evidence:
 
     def add_record(self, rec: Any) -> bool:
         """One decision-log line (a dict). False when it is not one."""
+        if isinstance(rec, dict) and isinstance(rec.get("event"), str):
+            return True  # an event line (``canary_rollback``): a record, but no decision to learn from
         if not isinstance(rec, dict) or not isinstance(rec.get("reason"), str):
             return False
         org = rec.get("org")

@@ -1,7 +1,7 @@
 """Which exchanges are login outcomes, and what the provider's answer says about them.
 
-``exchange_of(view, kind)`` reads the request (cheap: the path, the query, the names of a posted
-form's fields); ``classify(kind, exchange, response)`` reads the answer (status, ``Location``, content
+``exchange_of(view, kind)`` reads the request (cheap: the path, and whether the query or a small
+posted body names a handful of fields); ``classify(kind, exchange, response)`` reads the answer (status, ``Location``, content
 type, and — only where ``peek_size`` asks for it — the head of the body). What comes out is a stage,
 success or failure, and an error *kind*: a short code such as ``access_denied``. Never a
 description, a code, a token or a body.
@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import re
 from typing import Literal, NamedTuple
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from ..extract.html_form import read_form
 from ..view import RequestView, ResponseView
-from .shapes import path_matches, shapes_for
+from .shapes import matchers_for, shapes_for
 
 Exchange = Literal["login_start", "acs", "idp_callback", "continuation", "token"]
 Stage = Literal["login", "token"]
@@ -46,49 +46,61 @@ def error_kind(raw: object) -> str:
 
 
 # -- the request -------------------------------------------------------------------------------
+# Runs for every routed request, so it reads no more than it must: parameter *names* by substring
+# (a name is never percent-encoded by a browser or an SDK; one that is merely goes uncounted), a
+# value only for ``grant_type``, and a JSON body only when it names one of the fields below.
+_FIELDS = ("SAMLResponse", "response_type", "code", "error", "id_token", "state")
+_IN_QUERY = tuple((n, n + "=", f"&{n}=") for n in _FIELDS)
+_IN_FORM = tuple((n, n.encode() + b"=", f"&{n}=".encode()) for n in _FIELDS)
+
+
 def exchange_of(view: RequestView, kind: str) -> Exchange | None:
     """What kind of login exchange ``view`` is at a provider of ``kind``; None when it is none."""
-    shapes = shapes_for(kind)
+    m = matchers_for(kind)
     path = view.path
-    post = view.method == "POST"
-    body = view.body if post and len(view.body) <= MAX_FIELDS_BODY else b""
-    if post and path_matches(shapes.token, path):
-        return "token"
-    if body and b"grant_type" in body:
-        grant = _posted_fields(view, body).get("grant_type")
-        if isinstance(grant, str):
-            return "token" if grant in LOGIN_GRANTS else None
-    if post and b"SAMLResponse" in view.body[:4096]:  # the field name leads an IdP's auto-post form
-        return "acs"
-    names = _query_names(view.query)
-    if body and (view.content_type == "application/x-www-form-urlencoded" or view.content_type.endswith("json")):
-        names |= set(_posted_fields(view, body))
+    names: set[str] = set()
+    if view.method == "POST":
+        if m.token(path):
+            return "token"
+        body = view.body
+        if body.startswith(b"SAMLResponse=") or body.find(b"&SAMLResponse=", 0, 4096) >= 0:
+            return "acs"  # the field leads an IdP's auto-post form; a big body is still an ACS post
+        if body and len(body) <= MAX_FIELDS_BODY:
+            grant, names = _posted(view, body)
+            if grant is not None:
+                return "token" if grant in LOGIN_GRANTS else None
+    if path.endswith(_LOGIN_START_TAILS):
+        return "login_start"
+    if query := view.query:
+        names.update(n for n, first, later in _IN_QUERY if query.startswith(first) or later in query)
+    if not names:
+        return "continuation" if m.continuations(path) else None
     if "SAMLResponse" in names:
         return "acs"
-    if path.endswith(_LOGIN_START_TAILS) or "response_type" in names:
+    if "response_type" in names:
         return "login_start"
-    answer = "code" in names or "error" in names or "id_token" in names
-    if answer and ("state" in names or path_matches(shapes.callbacks, path)):
+    if ("code" in names or "error" in names or "id_token" in names) and ("state" in names or m.callbacks(path)):
         return "idp_callback"
-    if path_matches(shapes.continuations, path):
-        return "continuation"
-    return None
+    return "continuation" if m.continuations(path) else None
 
 
-def _query_names(query: str) -> set[str]:
-    if not query:
-        return set()
-    return {k for k, _ in parse_qsl(query, keep_blank_values=True, max_num_fields=200)}
-
-
-def _posted_fields(view: RequestView, body: bytes) -> dict[str, object]:
-    try:
-        if view.content_type.endswith("json"):
+def _posted(view: RequestView, body: bytes) -> tuple[str | None, set[str]]:
+    """(``grant_type``'s value, if posted; the ``_FIELDS`` a form or JSON body carries)."""
+    ct = view.content_type
+    if ct == "application/x-www-form-urlencoded":
+        if body.startswith(b"grant_type=") or b"&grant_type=" in body:
+            value = body.split(b"grant_type=", 1)[1].split(b"&", 1)[0]
+            return unquote_plus(value.decode("latin-1")), set()
+        return None, {n for n, first, later in _IN_FORM if body.startswith(first) or later in body}
+    if ct.endswith("json") and (b'"grant_type"' in body or any(f'"{n}"'.encode() in body for n in _FIELDS)):
+        try:
             obj = json.loads(body)
-            return obj if isinstance(obj, dict) else {}
-        return dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True, max_num_fields=200))
-    except (ValueError, RecursionError):
-        return {}
+        except (ValueError, RecursionError):
+            return None, set()
+        if isinstance(obj, dict):
+            grant = obj.get("grant_type")
+            return (grant if isinstance(grant, str) else None), {n for n in _FIELDS if n in obj}
+    return None, set()
 
 
 # -- the response ------------------------------------------------------------------------------
@@ -129,6 +141,8 @@ def classify_upstream_error(exchange: Exchange | None) -> Outcome | None:
 
 
 def _redirect(location: str) -> Outcome | None:
+    if "error=" not in location and "code=" not in location:
+        return None  # most redirects (to an IdP with a SAMLRequest, to a hosted page): nothing to parse
     try:
         u = urlsplit(location)
     except ValueError:

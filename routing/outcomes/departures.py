@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..correlation import key_for
+from ..correlation import Candidate, key_for
 from ..extract.clues import Clues
 from ..rewrite import Learned
 
@@ -36,3 +36,8 @@ def departure_keys(records: Sequence[Learned], secret: bytes) -> tuple[str, ...]
 def returning_keys(clues: Clues, secret: bytes) -> tuple[str, ...]:
     """The keys an IdP's answer (ACS post, IdP callback) carries back: InResponseTo, RelayState, state."""
     return tuple(dict.fromkeys(key_for(secret, ns, value) for ns, value, _ in clues.correlations if ns in _RETURNING))
+
+
+def returning_candidate_keys(candidates: Sequence[Candidate]) -> tuple[str, ...]:
+    """``returning_keys`` from the correlation candidates ``pipeline.begin`` already hashed."""
+    return tuple(dict.fromkeys(c.key for c in candidates if c.kind in _RETURNING))

@@ -17,8 +17,10 @@ Shared by all kinds (the protocols):
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 HtmlAnswer = Literal["error_page", "handler", "unknown"]
 
@@ -126,3 +128,32 @@ def path_matches(patterns: tuple[str, ...], path: str) -> bool:
             if len(want) == len(got) and all(w == "*" and g or w == g for w, g in zip(want, got, strict=True)):
                 return True
     return False
+
+
+class Matchers(NamedTuple):
+    """One kind's path patterns, compiled: each a ``path -> bool``."""
+
+    token: Callable[[str], bool]
+    callbacks: Callable[[str], bool]
+    continuations: Callable[[str], bool]
+
+
+def _compile(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """What ``path_matches(patterns, path)`` says, as one regex (exact paths: a set lookup first)."""
+    exact = frozenset(p for p in patterns if not p.endswith("/") and "*" not in p)
+    rest = [p for p in patterns if p not in exact]
+    if not rest:
+        return exact.__contains__
+    rx = re.compile("|".join(re.escape(p) + ".*" if p.endswith("/") else
+                             "/".join("[^/]+" if seg == "*" else re.escape(seg) for seg in p.split("/"))
+                             for p in rest), re.S)
+    full = rx.fullmatch
+    return lambda path: path in exact or full(path) is not None
+
+
+MATCHERS: dict[str, Matchers] = {k: Matchers(_compile(s.token), _compile(s.callbacks), _compile(s.continuations))
+                                 for k, s in SHAPES.items()}
+
+
+def matchers_for(kind: str) -> Matchers:
+    return MATCHERS.get(kind) or MATCHERS["generic"]

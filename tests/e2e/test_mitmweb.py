@@ -1,5 +1,7 @@
-"""A real ``mitmweb`` with the router addon: the decision shows as the flow's comment in mitmweb's flow
-list, and (once the addon registers ``routing.mitm.views``) SAML flows render with the SAML contentview.
+"""A real ``mitmweb`` with the router addon: the decision shows as the flow's comment, the flow list
+gets the ``comment`` column unless the user chose ``web_columns``, each flow is marked by the provider
+that got it, and SAML flows render with the SAML contentview. (The same in a real browser:
+``test_mitmweb_browser.py``.)
 
 Self-contained: two tiny upstreams and mitmweb, all on 127.0.0.1, stopped when the module ends. mitmweb
 12 protects its API with a token: ``--set web_password=...`` plus ``Authorization: Bearer ...``
@@ -19,12 +21,13 @@ import threading
 import time
 import urllib.parse
 import zlib
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
-from .proxy import ADDON, REPO
+from .proxy import ADDON
 from .world import free_port
 
 MITMWEB = pathlib.Path(sys.executable).with_name("mitmweb")
@@ -94,8 +97,10 @@ idp_entity_ids = ["{NEWCO_IDP}"]
 
 
 class Mitmweb:
-    def __init__(self, workdir: pathlib.Path, mapping_path: pathlib.Path) -> None:
-        self.port, self.web_port = free_port(), free_port()
+    def __init__(self, workdir: pathlib.Path, mapping_path: pathlib.Path, *, port: int | None = None,
+                 extra_args: Sequence[str] = ()) -> None:
+        self.port, self.web_port = port or free_port(), free_port()
+        self.extra_args = list(extra_args)
         self.password = secrets.token_hex(16)
         self.workdir = workdir
         self.mapping_path = mapping_path
@@ -120,7 +125,7 @@ class Mitmweb:
                "--set", f"sso_mapping={self.mapping_path}", "--set", "sso_secret=x",
                "--set", f"web_password={self.password}", "--no-web-open-browser",
                "--web-host", "127.0.0.1", "--web-port", str(self.web_port),
-               "--listen-host", "127.0.0.1", "-p", str(self.port)]
+               "--listen-host", "127.0.0.1", "-p", str(self.port), *self.extra_args]
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
         env.pop("SSO_ROUTER_SECRET", None)
         self._log = open(self.log_path, "ab")
@@ -181,6 +186,9 @@ class Mitmweb:
     def views_registered(self) -> bool:
         return "saml" in self.api.get(f"{self.web}/state", timeout=5).json().get("contentViews", [])
 
+    def option(self, name: str):
+        return self.api.get(f"{self.web}/options", timeout=5).json()[name]["value"]
+
 
 @pytest.fixture(scope="module")
 def mitmweb(tmp_path_factory):
@@ -215,16 +223,46 @@ def saml_response() -> str:
     return base64.b64encode(xml).decode()
 
 
-def test_the_flow_comment_names_the_decision(mitmweb):
+def test_the_flow_comment_names_the_decision_and_the_mark_the_provider(mitmweb):
+    assert mitmweb.option("web_columns") == ["tls", "icon", "path", "method", "status", "size", "time", "comment"]
+
     r = mitmweb.http.get(f"{mitmweb.url}/authorize?login_hint=bob@newcompany.com&response_type=code", timeout=10)
     assert (r.status_code, r.text) == (200, "scalekit\n")
     flow = mitmweb.flow_for("GET", "/authorize?login_hint=bob@newcompany.com")
-    assert "→ scalekit" in flow["comment"] and "org newcompany.com" in flow["comment"], flow["comment"]
+    assert flow["comment"] == "→ scalekit · org · org newcompany.com · login_hint domain", flow["comment"]
+    assert flow["marked"] == "🔵"  # the migration target
 
     r = mitmweb.http.get(f"{mitmweb.url}/authorize?login_hint=alice@megasoft.com&response_type=code", timeout=10)
     assert r.text == "legacy\n"
     flow = mitmweb.flow_for("GET", "/authorize?login_hint=alice@megasoft.com")
     assert "→ legacy" in flow["comment"] and "org megasoft.com" in flow["comment"], flow["comment"]
+    assert flow["marked"] == "🟠"  # the default (legacy) provider, for an org
+
+    with requests.Session() as fresh:  # no sticky cookie from the logins above
+        fresh.trust_env = False
+        r = fresh.get(f"{mitmweb.url}/assets/app.css", timeout=10)
+    assert r.text == "legacy\n"
+    flow = mitmweb.flow_for("GET", "/assets/app.css")
+    assert flow["comment"].startswith("→ legacy · default"), flow["comment"]
+    assert flow["marked"] == "⚪"  # nothing named an org
+
+    endpoint = mitmweb.flow_for("GET", "/.sso-router/ready", timeout=1)  # the router's own answer: no mark
+    assert endpoint["marked"] == ""
+
+
+def test_columns_the_user_chose_are_kept(tmp_path):
+    upstream = Upstream("legacy")
+    mapping_path = tmp_path / "mapping.toml"
+    web = Mitmweb(tmp_path, mapping_path, extra_args=["--set", "web_columns=path", "--set", "web_columns=status"])
+    try:
+        mapping_path.write_text(mapping(web.url, upstream.url, upstream.url))
+        web.start()
+        assert web.option("web_columns") == ["path", "status"]  # no comment column forced on them
+        assert web.http.get(f"{web.url}/authorize?login_hint=bob@newcompany.com", timeout=10).text == "legacy\n"
+        assert web.flow_for("GET", "/authorize?login_hint=bob@newcompany.com")["marked"] == "🔵"  # marks still
+    finally:
+        web.stop()
+        upstream.stop()
 
 
 def test_saml_flows_render_with_the_saml_view(mitmweb):
@@ -238,12 +276,7 @@ def test_saml_flows_render_with_the_saml_view(mitmweb):
     assert r.status_code == 200
     redirect = mitmweb.flow_for("GET", "/saml2?SAMLRequest=")
 
-    wired = "views.register" in (REPO / "routing" / "mitm" / "addon.py").read_text()
-    if not mitmweb.views_registered():
-        assert not wired, "addon.py calls views.register but mitmweb does not list the SAML view"
-        pytest.skip("routing/mitm/addon.py does not call routing.mitm.views.register() in load() yet, so "
-                    "mitmweb has no SAML/JWT contentview to render with")
-
+    assert mitmweb.views_registered(), "mitmweb does not list the router's SAML contentview"
     view = mitmweb.content_view(redirect["id"])
     assert view["view_name"] == "SAML" and view["syntax_highlight"] == "xml", view
     assert "SAMLRequest · query · HTTP-Redirect binding · AuthnRequest" in view["text"]

@@ -206,8 +206,13 @@ def test_routed_keeps_the_latest_time_per_provider(store):
 
 def test_rollback_record(store):
     rb = Rollback(at=100.0, flip_since=50.0, provider="scalekit", stage="login", failures=6, attempts=7, window=600)
+    assert store.rollbacks() == {}
     store.save_rollback(ORG, rb)
     assert store.figures([ORG], time.time(), windows=False)[ORG].rollback == rb
+    later = Rollback(at=900.0, flip_since=800.0, provider="scalekit", stage="token", failures=5, attempts=5, window=600)
+    store.save_rollback(ORG, later)  # one per org: the last
+    store.save_rollback("other.org", rb)
+    assert store.rollbacks() == {ORG: later, "other.org": rb}
 
 
 def test_lock_is_held_by_one_owner_until_released_or_expired(h):
@@ -252,5 +257,9 @@ def test_open_figures_by_url(tmp_path):
     assert isinstance(open_figures(f"SQLITE://{tmp_path / 'x.db'}", clock=time.time), SqliteFigures)
     r = open_figures("redis://user:pw@127.0.0.1:1/0", clock=time.time, timeout=0.1)
     assert isinstance(r, RedisFigures) and "pw" not in r.url
+    s = open_figures("redis+sentinel://:pw@127.0.0.1:1,127.0.0.1:2/mymaster/0", clock=time.time, timeout=0.1)
+    assert isinstance(s, RedisFigures) and "pw" not in s.url  # the primary Sentinel names, as the correlations
+    with pytest.raises(StoreUnavailable):
+        s.record(Batch(routed={"legacy": 1.0}))  # no sentinel listening: unavailable, not a crash
     with pytest.raises(ValueError):
         open_figures("mongodb://x", clock=time.time)

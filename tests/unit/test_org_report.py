@@ -130,3 +130,22 @@ def test_nothing_secret_in_either_page(m, store):
         text = answer[2].decode()
         for word in ("k0", "k1", "description", "SAMLResponse", "code="):
             assert word not in text
+
+
+def test_an_org_the_canary_rolled_back_says_so_in_the_list(m, store):
+    from routing.figures import Rollback
+    store.observe_flips([("megasoft.com", True)], NOW - 600)
+    store.save_rollback("megasoft.com", Rollback(at=NOW - 500, flip_since=NOW - 600, provider="scalekit",
+                                                 stage="login", failures=4, attempts=5, window=600))
+    store.observe_flips([("megasoft.com", False)], NOW - 499)  # the rollback's file write, observed
+    _, r = body(collect_orgs(store, m, NOW))
+    row = next(o for o in r["orgs"] if o["org"] == "megasoft.com")
+    assert row["provider"] == "legacy" and row["canary"] == "rolled_back"
+    assert row["rolled_back"]["failures"] == 4 and row["rolled_back"]["attempts"] == 5
+    assert "4 of 5 logins failed at scalekit" in row["rolled_back"]["reason"]
+    assert "rolled_back" not in next(o for o in r["orgs"] if o["org"] == "newcompany.com")
+    store.observe_flips([("megasoft.com", True)], NOW - 100)  # a person migrated it again: watched afresh
+    again = load_mapping(MAPPING.replace(b'"megasoft.com"]\nmigrated = false', b'"megasoft.com"]\nmigrated = true'))
+    _, r = body(collect_orgs(store, again, NOW))
+    row = next(o for o in r["orgs"] if o["org"] == "megasoft.com")
+    assert row["migrated"] and row["canary"] != "rolled_back" and "rolled_back" not in row
