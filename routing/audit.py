@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import IO
+from typing import IO, Any
 from urllib.parse import quote
 
 from .model import Decision
@@ -40,7 +40,7 @@ def _path(path: str) -> str:
 
 
 def decision_record(d: Decision, *, flow_id: str, method: str, host: str, path: str, at: float,
-                    status: int | None, latency_ms: float | None, error: str | None = None) -> dict:
+                    status: int | None, latency_ms: float | None, error: str | None = None) -> dict[str, Any]:
     rec = {
         "time": round(at, 3),
         "flow": flow_id,
@@ -69,10 +69,10 @@ class DecisionLog:
     def __init__(self, path: str) -> None:
         self.path = path
         # backslashreplace: a value the record did not escape still gets its line, never an error
-        self._f: IO[str] = open(path, "a", encoding="utf-8", errors="backslashreplace", buffering=1)
+        self._f: IO[str] = open(path, "a", encoding="utf-8", errors="backslashreplace", buffering=1)  # noqa: SIM115 — open for the log's life, closed in close()
         self._lock = threading.Lock()
 
-    def write(self, record: dict) -> None:
+    def write(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
         with self._lock:
             self._f.write(line + "\n")

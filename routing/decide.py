@@ -5,8 +5,8 @@ no clock. Which org a request names, when identifiers disagree, is ``routing.pre
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from operator import attrgetter
 
 from .correlation import Correlated

@@ -7,10 +7,10 @@ whatever the number of orgs (path prefixes: O(path depth)).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping as _ReadOnly
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
-from typing import Mapping as _ReadOnly
 from typing import NamedTuple
 
 from .limits import Limits
@@ -18,7 +18,7 @@ from .limits import Limits
 PROVIDER_KINDS = frozenset({"auth0", "workos", "cognito", "firebase", "scalekit", "generic"})
 
 
-class Reason(str, Enum):
+class Reason(str, Enum):  # noqa: UP042 — StrEnum would change str() and format() of a member
     """Why a request went where it went, in the order the reasons are tried."""
 
     FORCED = "forced"
@@ -120,7 +120,7 @@ class RouterSettings:
     debug_headers: bool = False
     shadow: bool = False
     hosts: frozenset[str] = frozenset()  # lower-case host names, no ports, public_url's included
-    limits: Limits = Limits()
+    limits: Limits = Limits()  # noqa: RUF009 — Limits is a frozen dataclass: one shared default is safe
     admin: AdminSettings = AdminSettings()
     canary: CanarySettings = CanarySettings()
 

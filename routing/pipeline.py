@@ -14,8 +14,8 @@ from . import sticky
 from .correlation import Candidate, Entry, hits, key_for
 from .decide import decide, is_forced
 from .extract import Clues, extract
-from .precedence import head_suffices
 from .model import NOTHING_SEEN, Decision, Mapping, Provider, Reason, Route, Seen
+from .precedence import head_suffices
 from .rewrite import ResponsePlan, plan_response
 from .view import RequestView, ResponseView
 

@@ -11,6 +11,7 @@ ids before domains, which users can share across orgs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 # the Mapping index a rule looks in (``Mapping.by_<name>``)
@@ -30,7 +31,8 @@ def _email_domain(v: str) -> str:
     return v.rsplit("@", 1)[-1].strip().lower()
 
 
-class Lookup(NamedTuple):
+@dataclass(frozen=True, slots=True)  # not a NamedTuple: its ``index`` field would shadow ``tuple.index``
+class Lookup:
     index: Index
     key: Callable[[str], str]  # the clue's value as the index keys it
 

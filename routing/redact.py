@@ -28,8 +28,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from . import sticky
 from .errors import ExtractError
 from .extract.html_form import read_form
-from .limits import Limits
 from .extract.saml import parse_saml
+from .limits import Limits
 
 SAML_PARAMS = frozenset({"SAMLRequest", "SAMLResponse"})
 EMAIL_PARAMS = frozenset({"login_hint", "username", "email", "user", "userName", "identifier"})

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 from .errors import MappingError
 from .mapping_loader import load_mapping_file
 from .model import Mapping
-
 
 ReloadStatus = Literal["never", "ok", "unchanged", "rejected"]
 

@@ -21,8 +21,9 @@ fields the replay decided otherwise.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Any
 from urllib.parse import parse_qsl
 
 from . import pipeline, sticky
@@ -31,8 +32,7 @@ from .endpoints import PREFIX as ENDPOINTS_PREFIX
 from .model import Decision, Mapping, Reason
 from .view import RequestView, ResponseView
 
-
-
+type Recorded = dict[str, Any]  # JSON-ish: a decision's ``RECORDED`` fields as a flow's metadata held them
 RECORDED = ("provider", "reason", "org", "identifier", "forwarded_to", "shadow")  # a decision's fields
 _SETS_COOKIE = frozenset({Reason.ORG.value, Reason.CORRELATION.value, Reason.FORCED.value})  # pipeline.sticky_cookie
 
@@ -45,7 +45,7 @@ class Exchange:
     view: RequestView  # ``host``: what the browser asked for; ``sticky``: the router cookie it carried, if any
     response: ResponseView | None
     at: float  # when the request was sent (seconds since the epoch)
-    recorded: dict | None = None  # the decision the proxy recorded in the flow, if any (``RECORDED`` fields)
+    recorded: Recorded | None = None  # the decision the proxy recorded in the flow, if any (``RECORDED`` fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class Row:
     params: tuple[str, ...]  # query parameter names (never values)
     decision: Decision
     status: int | None  # the captured response's status, None when it has none
-    recorded: dict | None = None  # the proxy's own decision, when the capture holds it
+    recorded: Recorded | None = None  # the proxy's own decision, when the capture holds it
 
     @property
     def differs(self) -> tuple[str, ...]:
@@ -73,13 +73,13 @@ class Row:
         mine = self.replayed()
         return tuple(k for k in RECORDED if self.recorded.get(k) != mine[k])
 
-    def replayed(self) -> dict:
+    def replayed(self) -> dict[str, str | bool | None]:
         d = self.decision
         return {"provider": d.provider, "reason": d.reason.value, "org": d.org, "identifier": d.evidence,
                 "forwarded_to": d.forward_to, "shadow": d.shadow}
 
-    def as_json(self) -> dict:
-        out = {"index": self.index, "method": self.method, "host": self.host, "path": self.path,
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "method": self.method, "host": self.host, "path": self.path,
                "params": list(self.params), **self.replayed(), "status": self.status}
         if self.recorded is not None:
             out["recorded"] = {k: self.recorded.get(k) for k in RECORDED}
@@ -87,7 +87,7 @@ class Row:
         return out
 
 
-def recorded_decision(meta: object) -> dict | None:
+def recorded_decision(meta: object) -> Recorded | None:
     """The decision fields of what the proxy recorded in a flow, or None when it is not one."""
     if not isinstance(meta, dict) or not all(k in meta for k in ("provider", "reason")):
         return None

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import NamedTuple
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from .errors import ExtractError
@@ -17,6 +17,7 @@ from .extract.html_form import read_form
 from .extract.saml import parse_saml
 from .model import Mapping, Provider
 from .view import ResponseView
+
 
 class Learned(NamedTuple):
     """A value a provider's answer issued, to remember for ``ttl`` seconds under its store namespace."""
@@ -157,7 +158,7 @@ def _positive(v: object) -> int | None:
 
 
 def _plan_token_response(body: bytes, m: Mapping, plan: ResponsePlan) -> None:
-    if len(body) > m.settings.limits.max_body or b"_token" not in body and b"request_uri" not in body:
+    if len(body) > m.settings.limits.max_body or (b"_token" not in body and b"request_uri" not in body):
         return
     try:
         obj = json.loads(body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,9 +22,13 @@ def media_type(value: str | None) -> str:
 
 
 class HeaderLookup(Protocol):
-    """Case-insensitive header access (mitmproxy's ``Headers`` or a dict with lower-case keys)."""
+    """Case-insensitive header access: the plain dict with lower-case keys both edges pass, or mitmproxy's
+    ``Headers``. Positional-only, as ``dict.get`` is, so a ``dict[str, str]`` satisfies it."""
 
-    def get(self, name: str, default: str | None = None) -> str | None: ...
+    def get(self, name: str, /) -> str | None: ...
+
+
+_no_headers: Callable[[], dict[str, str]] = dict  # the builtin itself (no wrapper call per view), typed
 
 
 # Views are built per request and never changed after (treat as immutable); not frozen only
@@ -34,7 +39,7 @@ class RequestView:
     host: str  # the request's authority host, lower-case, no port
     path: str  # without query
     query: str = ""  # raw query string, no '?'
-    headers: HeaderLookup = field(default_factory=dict)
+    headers: HeaderLookup = field(default_factory=_no_headers)
     body: bytes = b""
     content_type: str = ""  # lower-case media type without parameters
     sticky: str | None = None  # the router's own cookie value, if the browser sent one

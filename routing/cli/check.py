@@ -6,14 +6,14 @@ import argparse
 import sys
 
 from ..model import Mapping, Org
-from .common import FINDING, OK, add_mapping_option, load, mapping_path, table
+from .common import FINDING, OK, Subparsers, add_mapping_option, load, mapping_path, table
 
 NAME = "check"
 _ID_FIELDS = (("domains", "domains"), ("idp_entity_ids", "entity ids"), ("oidc_issuers", "issuers"),
               ("connections", "connections"), ("org_ids", "org ids"), ("client_ids", "client ids"))
 
 
-def add(sub: argparse._SubParsersAction) -> None:
+def add(sub: Subparsers) -> None:
     c = sub.add_parser(NAME, help="validate a mapping and print its orgs per provider",
                        description="Validate a mapping; print orgs per provider. Exit 1 naming the key at fault.")
     c.add_argument("file", nargs="?", metavar="MAPPING", help="the mapping to check (else --mapping's)")

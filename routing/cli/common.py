@@ -22,6 +22,10 @@ class Parser(argparse.ArgumentParser):
         self.exit(USAGE, f"{self.prog}: error: {message}\n")
 
 
+# what ``build_parser`` hands each command's ``add``: its subparsers make ``Parser``s
+type Subparsers = argparse._SubParsersAction[Parser]
+
+
 def mapping_path(explicit: str | None) -> str:
     return explicit or os.environ.get(ENV_MAPPING) or "mapping.toml"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from .common import FINDING, err
+from .common import FINDING, Subparsers, err
 
 
-def add(sub: argparse._SubParsersAction) -> None:
+def add(sub: Subparsers) -> None:
     d = sub.add_parser("demo", help="run a clickable demo on 127.0.0.1 (app, IdPs, both providers, the router)",
                        description="Start, on 127.0.0.1 only, a demo app, a SAML IdP for each of two example orgs, "
                        "a legacy provider and a Scalekit stand-in, and the router (mitmdump -s "

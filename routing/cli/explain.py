@@ -6,14 +6,18 @@ import argparse
 import json
 import os
 import secrets
+from typing import TYPE_CHECKING
 
 from ..model import Mapping
-from .common import ENV_SECRET, FINDING, OK, add_mapping_option, err, load, mapping_path, table
+from .common import ENV_SECRET, FINDING, OK, Subparsers, add_mapping_option, err, load, mapping_path, table
+
+if TYPE_CHECKING:  # imported when run: the other commands need not load the replay
+    from ..replay import Exchange, Row, Skipped
 
 NAME = "explain"
 
 
-def add(sub: argparse._SubParsersAction) -> None:
+def add(sub: Subparsers) -> None:
     e = sub.add_parser(NAME, help="replay a flow file or HAR through the router offline",
                        description="Replay a mitmproxy flow file (mitmdump -w) or a HAR file through the "
                                    "router offline; one row per request. Never prints query values, bodies, "
@@ -29,7 +33,7 @@ def is_har(path: str) -> bool:
         return f.read(64).lstrip()[:1] == b"{"
 
 
-def read_capture(path: str, m: Mapping) -> list:
+def read_capture(path: str, m: Mapping) -> list[Exchange | Skipped]:
     """Exchanges and Skipped entries of a HAR or flow file. Raises ``ValueError``/``OSError``
     when the file cannot be read at all."""
     if is_har(path):
@@ -39,17 +43,17 @@ def read_capture(path: str, m: Mapping) -> list:
     from ..mitm.capture import read_flow_file  # mitmproxy only now
     try:
         return list(read_flow_file(path, m.settings.limits.max_body))
-    except Exception as e:  # noqa: BLE001 — FlowReadException and friends: not a flow file
+    except Exception as e:  # FlowReadException and friends: not a flow file
         raise ValueError(f"not a HAR or mitmproxy flow file ({type(e).__name__}: {e})") from e
 
 
-def _table(rows: list) -> str:
+def _table(rows: list[Row]) -> str:
     """One line per row; with a ``recorded`` column when the capture holds the proxy's decisions:
     "=" where the replay agrees, else "≠" and what the proxy decided in each field that differs."""
     recorded = any(r.recorded is not None for r in rows)
     header = ("#", "method", "path", "provider", "reason", "org", "identifier", "status") + (("recorded",) if recorded else ())
 
-    def cells(r) -> tuple:
+    def cells(r: Row) -> tuple[object, ...]:
         d = r.decision
         out = (r.index, r.method, r.path + ("?" + "&".join(r.params) if r.params else ""),
                d.provider + (f" (shadow → {d.forward_to})" if d.shadow else ""), d.reason.value, d.org, d.evidence,
@@ -57,15 +61,15 @@ def _table(rows: list) -> str:
         if not recorded:
             return out
         if r.recorded is None:
-            return out + (None,)
+            return (*out, None)
         diff = r.differs
-        return out + ("=" if not diff else "≠ " + ", ".join(f"{k} {r.recorded.get(k) or '-'}" for k in diff),)
+        return (*out, "=" if not diff else "≠ " + ", ".join(f"{k} {r.recorded.get(k) or '-'}" for k in diff))
 
     return table(header, (cells(r) for r in rows))
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..replay import Exchange, Row, Skipped, replay
+    from ..replay import Exchange, Skipped, replay
 
     mpath = mapping_path(args.mapping)
     m = load(mpath)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 
 from ..errors import MappingError
-from .common import FINDING, OK, add_mapping_option, err, mapping_path
+from .common import FINDING, OK, Subparsers, add_mapping_option, err, mapping_path
 
 NAMES = ("migrate", "rollback")
 
 
-def add(sub: argparse._SubParsersAction) -> None:
+def add(sub: Subparsers) -> None:
     for name, verb in (("migrate", "send ORG to the migration target (migrated = true)"),
                        ("rollback", "send ORG back to the default provider (migrated = false)")):
         f = sub.add_parser(name, help=verb, description=f"{verb[0].upper()}{verb[1:]}, keeping the file's comments "

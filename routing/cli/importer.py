@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import FINDING, USAGE, add_mapping_option, err, load, mapping_path
+from .common import FINDING, USAGE, Subparsers, add_mapping_option, err, load, mapping_path
 
 NAME = "import"
 PROVIDERS = ("auth0", "workos", "cognito", "firebase")
 FROM_API = ("auth0", "cognito")
 
 
-def add(sub: argparse._SubParsersAction) -> None:
+def add(sub: Subparsers) -> None:
     p = sub.add_parser(NAME, help="turn the legacy provider's export into [orgs] entries",
                        description="Read what the provider's own API returns (one response per FILE; '-' is "
                        "stdin) and merge its enterprise connections into the mapping as orgs (migrated = false), "

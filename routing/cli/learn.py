@@ -16,16 +16,18 @@ import json
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from ..onboard.evidence import Evidence, from_records
-from .common import FINDING, USAGE, add_mapping_option, err, load, mapping_path
+from .common import FINDING, USAGE, Subparsers, add_mapping_option, err, load, mapping_path
 
 NAME = "learn"
 ENV_TOKEN = "SSO_ROUTER_ADMIN_TOKEN"
 URL_TIMEOUT = 10.0
 
 
-def add(sub: argparse._SubParsersAction) -> None:
+def add(sub: Subparsers) -> None:
     p = sub.add_parser(NAME, help="propose mapping additions the router saw evidence for",
                        description="Propose IdP entity ids, OIDC issuers and connection ids seen on requests "
                        "that something else routed to an org, with counts and last-seen times; never one "
@@ -96,7 +98,7 @@ def read_log(path: str) -> tuple[Evidence, int]:
         return from_records(_records(f))
 
 
-def _records(lines):
+def _records(lines: Iterable[str]) -> Iterator[Any]:
     for line in lines:
         line = line.strip()
         if not line:
@@ -115,7 +117,7 @@ def fetch(url: str, token: str) -> Evidence:
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(req, timeout=URL_TIMEOUT) as resp:  # noqa: S310 — scheme checked
+        with urllib.request.urlopen(req, timeout=URL_TIMEOUT) as resp:  # scheme checked
             body = resp.read(256 * 1024 * 1024)
     except urllib.error.HTTPError as e:
         hint = " (not an admin address, no --token, or a router without /learn)" if e.code == 404 else ""

@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 
 from ..errors import MappingError
-from ..onboard.drafts import ORG_FIELDS, OrgDraft, Reading
+from ..onboard.drafts import ORG_FIELDS, OrgDraft, OrgField, Reading
 from ..onboard.learn import Learned
 from ..onboard.merge import merge_file
 from ..onboard.plan import Plan
 from .common import FINDING, OK, err
 
 
-def values_text(values: dict) -> str:
+def values_text(values: dict[OrgField, list[str]]) -> str:
     return "; ".join(f"{f} {', '.join(values[f])}" for f in ORG_FIELDS if values.get(f)) or "nothing new"
 
 

@@ -6,12 +6,12 @@ import argparse
 import json
 import os
 
-from .common import FINDING, OK, USAGE, add_mapping_option, err, load, mapping_path, write_new
+from .common import FINDING, OK, USAGE, Subparsers, add_mapping_option, err, load, mapping_path, write_new
 
 NAME = "redact"
 
 
-def add(sub: argparse._SubParsersAction) -> None:
+def add(sub: Subparsers) -> None:
     r = sub.add_parser(NAME, help="copy a flow file or HAR with its secrets replaced",
                        description="Write a copy of a flow file or HAR with SAML assertions, codes, tokens, "
                                    "cookies, Authorization headers and client secrets replaced; routing "

@@ -6,11 +6,13 @@ a keyed hash of ``namespace ‖ value`` (``routing.keyed``). Entries expire; no 
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, NamedTuple, Protocol, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple, Protocol
 
 from ..keyed import mac_hex
 from ..logsafe import safe_url
 from ..model import Route
+
 
 class Entry(NamedTuple):
     """One correlation to store: under ``key`` (a keyed hash, never the value), for ``ttl`` seconds."""

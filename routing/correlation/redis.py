@@ -17,16 +17,17 @@ replica acknowledged in time is still on the primary: it is not an error.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..errors import StoreFailure, StoreUnavailable
-from ..model import Route
 from ..logsafe import safe_url
+from ..model import Route
 from . import Entry, decode_route, encode_route
 from .sentinel import SCHEME as SENTINEL_SCHEME
 from .sentinel import parse_sentinel_url, primary_client
@@ -94,7 +95,7 @@ class RedisStore:
         with self._translated():
             values = self._client.mget([self.prefix + k for k in unique])
         out: dict[str, Route] = {}
-        for key, raw in zip(unique, values):
+        for key, raw in zip(unique, values, strict=True):
             route = decode_route(raw) if raw is not None else None
             if route is not None:
                 out[key] = route

@@ -86,7 +86,8 @@ def primary_client(spec: SentinelURL, timeout: float, *, decode_responses: bool 
     sentinel_kwargs = dict(bounded)
     if spec.sentinel_password:
         sentinel_kwargs["password"] = spec.sentinel_password
-    manager = Sentinel(list(spec.sentinels), sentinel_kwargs=sentinel_kwargs)
-    client = manager.master_for(spec.service, db=spec.db, username=spec.username, password=spec.password,
-                                decode_responses=decode_responses, **bounded)
+    # redis-py leaves Sentinel and master_for unannotated
+    manager = Sentinel(list(spec.sentinels), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
+    client = manager.master_for(spec.service, db=spec.db, username=spec.username,  # type: ignore[no-untyped-call]
+                                password=spec.password, decode_responses=decode_responses, **bounded)
     return manager, client

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
 
 from ..errors import StoreUnavailable
 from ..model import Route
@@ -76,7 +76,7 @@ class SqliteStore:
     def _conn(self) -> sqlite3.Connection:
         if self._closed:
             raise StoreUnavailable(f"{self.url}: store closed", "closed")
-        conn = getattr(self._local, "conn", None)
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn
         conn = sqlite3.connect(self.path, timeout=self._busy_ms / 1000, isolation_level=None,
@@ -92,7 +92,7 @@ class SqliteStore:
             conn.close()
             raise
         with self._conns_lock:
-            if self._closed:
+            if self._closed_since():
                 conn.close()
                 raise StoreUnavailable(f"{self.url}: store closed", "closed")
             self._conns.append(conn)
@@ -158,6 +158,11 @@ class SqliteStore:
         except StoreUnavailable:
             return False
         return True
+
+    def _closed_since(self) -> bool:
+        """``_closed`` read again (a call, so no checker assumes it unchanged since the last read):
+        ``close()`` may have run on another thread while this one connected."""
+        return self._closed
 
     def close(self) -> None:
         with self._conns_lock:

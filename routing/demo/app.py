@@ -20,6 +20,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import MappingError
 from ..mapping_loader import load_mapping_file
@@ -149,7 +150,8 @@ class App:
                                  self.labels.get(provider, provider), str(info.get("connection", "?")), tuple(steps),
                                  (("POST /oauth/token", token_route), ("GET /userinfo", info_route)), now_at)
 
-    def _call(self, method: str, path: str, *, form: dict | None = None, bearer: str = "") -> tuple[dict, str]:
+    def _call(self, method: str, path: str, *, form: dict[str, str] | None = None,
+              bearer: str = "") -> tuple[dict[str, Any], str]:
         data = urllib.parse.urlencode(form).encode() if form is not None else None
         r = urllib.request.Request(f"{self.router_url}{path}", data=data, method=method)
         if bearer:
@@ -201,6 +203,6 @@ class _CallFailed(Exception):
     pass
 
 
-def _trim(table: dict) -> None:
+def _trim[K, V](table: dict[K, V]) -> None:
     while len(table) > MAX_KEPT:
         del table[next(iter(table))]

@@ -135,7 +135,7 @@ class Provider:
         problem = self._check_assertion(a, txn.conn, request_id)
         if problem:
             return self._refuse(403, f"SAML Response refused: {problem}")
-        del self._txns[request_id]
+        del self._txns[request_id or ""]  # the key ``txn`` was found under
         code = secrets.token_urlsafe(24)
         self._codes[code] = (a.name_id, txn.conn.id, time.monotonic())
         query = {"code": code, **({"state": txn.app_state} if txn.app_state else {})}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from typing import Any
 
 MAX_TAIL = 1 << 20  # bytes of the log's end that are read: the last thousands of decisions
 
@@ -29,7 +30,7 @@ class Step:
         return explain(self.reason, self.provider, self.org, self.identifier, target)
 
 
-def read_decisions(path: str, since: float) -> list[dict]:
+def read_decisions(path: str, since: float) -> list[dict[str, Any]]:
     """Decision-log records made at or after ``since`` (the log's tail only)."""
     try:
         with open(path, "rb") as f:
@@ -49,7 +50,7 @@ def read_decisions(path: str, since: float) -> list[dict]:
     return out
 
 
-def login_steps(records: list[dict], provider: str, acs_paths: tuple[str, ...]) -> list[Step]:
+def login_steps(records: list[dict[str, Any]], provider: str, acs_paths: tuple[str, ...]) -> list[Step]:
     """The login start (the first authorize to ``provider``) and the ACS post (the last one)."""
     mine = [r for r in records if r.get("provider") == provider]
     start = next((r for r in mine if r.get("method") == "GET" and r.get("path") in ("/authorize", "/oauth/authorize")),
@@ -58,7 +59,7 @@ def login_steps(records: list[dict], provider: str, acs_paths: tuple[str, ...]) 
     return [_step(what, r) for what, r in (("login start", start), ("the IdP's SAML post", acs)) if r is not None]
 
 
-def _step(what: str, r: dict) -> Step:
+def _step(what: str, r: dict[str, Any]) -> Step:
     return Step(what, r.get("method", ""), r.get("path", ""), r.get("provider", ""), r.get("reason", ""),
                 r.get("org"), r.get("identifier"), r.get("status"))
 

@@ -7,24 +7,39 @@ error into a counted ``(kind, message)`` failure and carries on with the rest.
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import ExtractError
+from ..limits import Limits
 from ..view import RequestView
 from .clues import Clues, CorrelationClue, Failure
 from .jwt import claim_str, read_jwt_claims
-from ..limits import Limits
-from .params import (CONNECTION_FIELDS, CORRELATION_FIELDS, DOMAIN_FIELDS, EMAIL_FIELDS, ORG_ID_FIELDS, SAML_FIELDS,
-                     Fields, basic_auth_user, read_body, read_query, unquote_form)
+from .params import (
+    CONNECTION_FIELDS,
+    CORRELATION_FIELDS,
+    DOMAIN_FIELDS,
+    EMAIL_FIELDS,
+    ORG_ID_FIELDS,
+    SAML_FIELDS,
+    Fields,
+    basic_auth_user,
+    read_body,
+    read_query,
+    unquote_form,
+)
 from .saml import SamlMessage, parse_saml, read_saml_head
 
-__all__ = ["Clues", "Limits", "extract", "path_connections", "connection_in_url", "saml_clues"]
+__all__ = ["Clues", "Limits", "connection_in_url", "extract", "path_connections", "saml_clues"]
+
+# ``issuer_decides``: given a head's Issuer (a head always has one; ``SamlMessage.issuer`` is optional for
+# the full parse), whether it alone settles the org
+type IssuerDecides = Callable[[str | None], bool]
 
 _LOGIN_START_TAILS = ("/authorize", "/sso-login")  # /oauth/authorize, /oauth2/authorize (Cognito) included
 
 
-def extract(view: RequestView, limits: Limits, issuer_decides: Callable[[str], bool] | None = None) -> Clues:
+def extract(view: RequestView, limits: Limits, issuer_decides: IssuerDecides | None = None) -> Clues:
     """``issuer_decides(issuer)``: True when a SAML Issuer alone settles which org a request names,
     whatever else the message holds (``pipeline.begin`` knows when: the Issuer is a mapped entity
     id and no test user exists). A POSTed Response is then read only up to its Issuer (a fraction
@@ -39,7 +54,7 @@ def extract(view: RequestView, limits: Limits, issuer_decides: Callable[[str], b
     return clues
 
 
-def _extract(view: RequestView, limits: Limits, clues: Clues, issuer_decides: Callable[[str], bool] | None) -> None:
+def _extract(view: RequestView, limits: Limits, clues: Clues, issuer_decides: IssuerDecides | None) -> None:
     path = view.path
     for label, conn in path_connections(path):
         clues.path_connections.append((label, conn))
@@ -81,7 +96,7 @@ def _extract(view: RequestView, limits: Limits, clues: Clues, issuer_decides: Ca
         clues.correlations.append(CorrelationClue("token", bearer, "Bearer token"))
 
 
-def _read_fields(f: Fields, limits: Limits, clues: Clues, issuer_decides: Callable[[str], bool] | None) -> None:
+def _read_fields(f: Fields, limits: Limits, clues: Clues, issuer_decides: IssuerDecides | None) -> None:
     get = ({**f.nested, **f.top} if f.nested else f.top).get  # a top-level parameter wins over a nested one
     if get("response_type") is not None:
         clues.login_start = True

@@ -23,7 +23,7 @@ def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
         for wbits in (47, -15):  # gzip or zlib header (auto), then raw DEFLATE as some clients send
             d = zlib.decompressobj(wbits)
             try:
-                out = d.decompress(raw, limit + 1)
+                out: bytes = d.decompress(raw, limit + 1)
             except zlib.error:
                 continue
             if len(out) > limit or d.unconsumed_tail:

@@ -41,7 +41,7 @@ _SAML_B = frozenset(f.encode() for f in SAML_FIELDS)
 class Fields:
     """First value of each routing field; nested (one level deep) values kept apart."""
 
-    __slots__ = ("top", "nested", "query_keys", "saml_form")
+    __slots__ = ("nested", "query_keys", "saml_form", "top")
 
     def __init__(self) -> None:
         self.top: dict[str, str] = {}
@@ -59,14 +59,14 @@ class Fields:
         elif value[:1] == "{" and len(value) < 65536:
             self.add_nested(_json_object(value))
 
-    def add_nested(self, obj: dict | None) -> None:
+    def add_nested(self, obj: dict[str, object] | None) -> None:
         if obj:
             for k, v in obj.items():
                 if k in FIELDS and isinstance(v, str) and k not in self.nested:
                     self.nested[k] = v
 
 
-def _json_object(text: str | bytes) -> dict | None:
+def _json_object(text: str | bytes) -> dict[str, object] | None:
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError):

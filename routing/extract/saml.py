@@ -10,11 +10,15 @@ import binascii
 import re
 import zlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes
 
 from ..errors import ExtractError
 from ..limits import Limits
 from .xml import parse_xml, text_of
+
+if TYPE_CHECKING:
+    from lxml import etree  # annotations only: parsing goes through .xml
 
 P = "{urn:oasis:names:tc:SAML:2.0:protocol}"
 A = "{urn:oasis:names:tc:SAML:2.0:assertion}"
@@ -135,7 +139,7 @@ def read_saml_xml(data: bytes, limits: Limits) -> SamlMessage:
     )
 
 
-def _attr(el, name: str) -> str | None:
+def _attr(el: etree._Element, name: str) -> str | None:
     v = el.get(name)
     return v.strip() or None if v is not None else None
 

@@ -7,13 +7,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from ..replay import Exchange, Skipped
 from ..sticky import read_cookie
 from ..view import RequestView, ResponseView, host_of, media_type
+
+type HarObject = dict[str, Any]  # a JSON object of the HAR document (an entry, a request, ...)
 
 
 class HarError(ValueError):
@@ -83,14 +86,14 @@ def response_body(content: Any) -> bytes:
     return text.encode("utf-8")
 
 
-def started_at(entry: dict) -> float:
+def started_at(entry: HarObject) -> float:
     raw = entry.get("startedDateTime")
     if not isinstance(raw, str) or not raw:
         return 0.0
     return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
 
 
-def exchange_from_entry(entry: dict, index: int) -> Exchange:
+def exchange_from_entry(entry: HarObject, index: int) -> Exchange:
     req = entry["request"]
     method = str(req["method"]).upper()
     u = urlsplit(str(req["url"]))
@@ -112,7 +115,7 @@ def exchange_from_entry(entry: dict, index: int) -> Exchange:
     resp = None
     r = entry.get("response")
     status = r.get("status") if isinstance(r, dict) else None
-    if isinstance(status, int) and status > 0:  # 0: no response (blocked, failed, cancelled)
+    if isinstance(r, dict) and isinstance(status, int) and status > 0:  # 0: no response (blocked, failed, cancelled)
         rh = headers_of(r.get("headers"))
         location = rh.get("location") or (r.get("redirectURL") or None if 300 <= status < 400 else None)
         rct = media_type(rh.get("content-type") or (r.get("content") or {}).get("mimeType"))
@@ -121,4 +124,4 @@ def exchange_from_entry(entry: dict, index: int) -> Exchange:
     return Exchange(index=index, view=view, response=resp, at=started_at(entry))
 
 
-__all__ = ["HarError", "load_har", "read_har", "exchange_from_entry"]
+__all__ = ["HarError", "exchange_from_entry", "load_har", "read_har"]

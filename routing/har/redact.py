@@ -4,21 +4,25 @@ value through a ``redact.Redactor``."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ..view import media_type
-from .read import load_har, request_body, response_body
+from .read import HarObject, load_har, request_body, response_body
+
+if TYPE_CHECKING:
+    from ..redact import Redactor
 
 
-def redact_har(data: bytes, r) -> tuple[dict, int]:
+def redact_har(data: bytes, r: Redactor) -> tuple[HarObject, int]:
     """A HAR document keeping only what replay reads (an allow-list: pages, timings' extras and
     tool-specific ``_fields`` go), every secret replaced by ``r`` (a ``redact.Redactor``).
     Returns ``(document, entries dropped as unreadable)``."""
     entries = load_har(data)
     doc = json.loads(data)
     log = doc["log"]
-    out_entries, dropped = [], 0
+    out_entries: list[HarObject] = []
+    dropped = 0
     for entry in entries:
         try:
             out_entries.append(_redact_entry(entry, r))
@@ -30,17 +34,17 @@ def redact_har(data: bytes, r) -> tuple[dict, int]:
                     "entries": out_entries}}, dropped
 
 
-def _redact_headers(items: Any, r) -> list[dict]:
+def _redact_headers(items: Any, r: Redactor) -> list[HarObject]:
     return [{"name": str(h["name"]), "value": r.header(str(h["name"]).lstrip(":"), str(h.get("value", "")))}
             for h in items or []]
 
 
-def _redact_cookies(items: Any, r) -> list[dict]:
+def _redact_cookies(items: Any, r: Redactor) -> list[HarObject]:
     return [{"name": str(c["name"]), "value": r.standin(str(c.get("value", "")))} for c in items or []
             if isinstance(c, dict)]
 
 
-def _redact_entry(entry: dict, r) -> dict:
+def _redact_entry(entry: HarObject, r: Redactor) -> HarObject:
     req = entry["request"]
     url = r.url(str(req["url"]))
     out_req: dict[str, Any] = {
@@ -59,7 +63,9 @@ def _redact_entry(entry: dict, r) -> dict:
                            "request": out_req, "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0}}
     resp = entry.get("response")
     if isinstance(resp, dict):
-        content = resp.get("content") if isinstance(resp.get("content"), dict) else {}
+        content = resp.get("content")
+        if not isinstance(content, dict):
+            content = {}
         mime = str(content.get("mimeType", ""))
         red = r.body(response_body(content), media_type(mime))
         out["response"] = {

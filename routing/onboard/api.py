@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .drafts import JSONObject
+
 Docs = list[tuple[str, Any]]
 TIMEOUT = 30.0
 
@@ -22,9 +24,11 @@ class ApiError(RuntimeError):
     pass
 
 
-def _dump(model: Any) -> dict:
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True) if hasattr(model, "model_dump") \
-        else model.dict(by_alias=True, exclude_none=True)
+def _dump(model: Any) -> JSONObject:
+    """An SDK model (pydantic v2, else v1) as the JSON object the API sent."""
+    out: JSONObject = model.model_dump(mode="json", by_alias=True, exclude_none=True) \
+        if hasattr(model, "model_dump") else model.dict(by_alias=True, exclude_none=True)
+    return out
 
 
 def auth0_docs(domain: str | None = None, *, timeout: float = TIMEOUT) -> Docs:
@@ -67,7 +71,7 @@ def auth0_docs(domain: str | None = None, *, timeout: float = TIMEOUT) -> Docs:
             (f"GET https://{domain}/api/v2/organizations", orgs)]
 
 
-def _discovery_domains(client: Any, org_id: str, api_error: type[Exception]) -> list[dict]:
+def _discovery_domains(client: Any, org_id: str | None, api_error: type[Exception]) -> list[JSONObject]:
     """A tenant without the discovery-domains feature answers 403/404: then there are none."""
     try:
         return [_dump(d) for d in client.organizations.discovery_domains.list(org_id)]

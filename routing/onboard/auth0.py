@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .drafts import ExportError, Left, OrgDraft, Reading, as_dict, as_list, is_domain, text
+from .drafts import ExportError, JSONObject, Left, OrgDraft, Reading, as_dict, as_list, is_domain, text
 from .metadata import MetadataError, MetadataSource, NotFetched, idp_entity_id
 
 ENTERPRISE = frozenset({"samlp", "waad", "adfs", "okta", "oidc", "google-apps", "pingfederate", "ad",
@@ -28,8 +28,8 @@ PASSWORDLESS = frozenset({"email", "sms"})
 def read(docs: list[tuple[str, Any]], metadata: MetadataSource) -> Reading:
     """``docs``: (file name, parsed JSON) per response."""
     r = Reading("auth0")
-    connections: dict[str, dict] = {}  # by id (else name): a page read twice counts once
-    orgs: dict[str, dict] = {}
+    connections: dict[str, JSONObject] = {}  # by id (else name): a page read twice counts once
+    orgs: dict[str, JSONObject] = {}
     for name, doc in docs:
         for kind, obj in _objects(name, doc):
             bucket = connections if kind == "connection" else orgs
@@ -47,7 +47,7 @@ def read(docs: list[tuple[str, Any]], metadata: MetadataSource) -> Reading:
     return r
 
 
-def _objects(name: str, doc: Any) -> list[tuple[str, dict]]:
+def _objects(name: str, doc: Any) -> list[tuple[str, JSONObject]]:
     if isinstance(doc, dict) and isinstance(doc.get("connections"), list):
         items, kind = doc["connections"], "connection"
     elif isinstance(doc, dict) and isinstance(doc.get("organizations"), list):
@@ -69,7 +69,7 @@ def _objects(name: str, doc: Any) -> list[tuple[str, dict]]:
     return [(kind, x) for x in items if isinstance(x, dict)]
 
 
-def _connection(c: dict, r: Reading, metadata: MetadataSource) -> OrgDraft | None:
+def _connection(c: JSONObject, r: Reading, metadata: MetadataSource) -> OrgDraft | None:
     name, cid, strategy = text(c.get("name")), text(c.get("id")), text(c.get("strategy")) or "?"
     label = f'connection "{name or cid}" ({strategy})'
     if strategy not in ENTERPRISE:
@@ -97,7 +97,7 @@ def _connection(c: dict, r: Reading, metadata: MetadataSource) -> OrgDraft | Non
     return d
 
 
-def _idp_entity(d: OrgDraft, label: str, o: dict, strategy: str, r: Reading, metadata: MetadataSource) -> None:
+def _idp_entity(d: OrgDraft, label: str, o: JSONObject, strategy: str, r: Reading, metadata: MetadataSource) -> None:
     xml, url = text(o.get("metadataXml")), text(o.get("metadataUrl")) or (
         text(o.get("adfs_server")) if strategy == "adfs" else None)
     try:
@@ -113,9 +113,9 @@ def _idp_entity(d: OrgDraft, label: str, o: dict, strategy: str, r: Reading, met
         r.notes.append(f"{label}: IdP metadata unreadable ({e}); entity id left out")
 
 
-def _organizations(orgs: list[dict], by_ref: dict[str, OrgDraft], r: Reading) -> None:
+def _organizations(orgs: list[JSONObject], by_ref: dict[str, OrgDraft], r: Reading) -> None:
     owners: dict[int, list[str]] = {}  # id(connection draft) -> organizations enabling it
-    drafts: list[tuple[dict, OrgDraft, list[OrgDraft]]] = []
+    drafts: list[tuple[JSONObject, OrgDraft, list[OrgDraft]]] = []
     for o in orgs:
         oid, oname = text(o.get("id")), text(o.get("name"))
         d = OrgDraft(f'organization "{oname or oid}"', owner=oid or oname)
@@ -162,7 +162,7 @@ def _organizations(orgs: list[dict], by_ref: dict[str, OrgDraft], r: Reading) ->
         r.drafts.append(d)
 
 
-def _enabled(o: dict) -> list[dict]:
+def _enabled(o: JSONObject) -> list[JSONObject]:
     ec = o.get("enabled_connections")
     items = ec.get("enabled_connections") if isinstance(ec, dict) else ec
     return [x for x in as_list(items) if isinstance(x, dict)]

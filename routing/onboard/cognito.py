@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .drafts import ExportError, Left, OrgDraft, Reading, as_dict, as_list, is_domain, text
+from .drafts import ExportError, JSONObject, Left, OrgDraft, Reading, as_dict, as_list, is_domain, text
 from .metadata import MetadataError, MetadataSource, NotFetched, idp_entity_id
 
 ENTERPRISE = frozenset({"SAML", "OIDC"})
@@ -20,7 +20,7 @@ ENTERPRISE = frozenset({"SAML", "OIDC"})
 
 def read(docs: list[tuple[str, Any]], metadata: MetadataSource) -> Reading:
     r = Reading("cognito")
-    seen: dict[tuple[str, str], dict] = {}
+    seen: dict[tuple[str, str], JSONObject] = {}
     for name, doc in docs:
         for p in _providers(name, doc):
             seen.setdefault((text(p.get("UserPoolId")) or "", text(p.get("ProviderName")) or ""), p)
@@ -32,7 +32,7 @@ def read(docs: list[tuple[str, Any]], metadata: MetadataSource) -> Reading:
     return r
 
 
-def _providers(name: str, doc: Any) -> list[dict]:
+def _providers(name: str, doc: Any) -> list[JSONObject]:
     items = doc if isinstance(doc, list) else [doc]
     out = []
     for item in items:
@@ -48,7 +48,7 @@ def _providers(name: str, doc: Any) -> list[dict]:
     return out
 
 
-def _provider(p: dict, r: Reading, metadata: MetadataSource) -> OrgDraft | None:
+def _provider(p: JSONObject, r: Reading, metadata: MetadataSource) -> OrgDraft | None:
     pname, ptype = text(p.get("ProviderName")), text(p.get("ProviderType")) or "?"
     label = f'identity provider "{pname}" ({ptype})'
     if ptype not in ENTERPRISE or not pname:

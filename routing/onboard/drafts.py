@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+type JSONObject = dict[str, Any]  # an object of a provider's export (API response) as ``json`` parsed it
 OrgField = Literal["domains", "idp_entity_ids", "oidc_issuers", "connections", "org_ids", "directories"]
 ORG_FIELDS: tuple[OrgField, ...] = ("domains", "idp_entity_ids", "oidc_issuers", "connections", "org_ids",
                                     "directories")
@@ -54,7 +55,7 @@ class OrgDraft:
             if isinstance(v, str) and v.strip() and v.strip() not in self.names:
                 self.names.append(v.strip())
 
-    def absorb(self, other: "OrgDraft") -> None:
+    def absorb(self, other: OrgDraft) -> None:
         """Join ``other`` (another part of the same customer) into this draft."""
         for f in ORG_FIELDS:
             self.add(f, *other.values[f])
@@ -107,11 +108,11 @@ def load_json(path: str) -> Any:
         raise ExportError(f"{path}: not JSON ({str(e)[:100]})") from e
 
 
-def as_list(v: Any) -> list:
+def as_list(v: Any) -> list[Any]:
     return v if isinstance(v, list) else []
 
 
-def as_dict(v: Any) -> dict:
+def as_dict(v: Any) -> JSONObject:
     return v if isinstance(v, dict) else {}
 
 

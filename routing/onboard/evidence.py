@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any, Literal, NamedTuple
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from ..model import Decision, Seen
 
@@ -23,7 +24,10 @@ MAX_ORGS_PER_VALUE = 8  # past this a value is shared by many orgs anyway: never
 MAX_VALUE_LEN = 512
 
 
-class Tally(NamedTuple):
+# not a NamedTuple (its ``count`` would shadow ``tuple.count``); not frozen: built per request, and a
+# frozen dataclass costs ~4x as much to construct (replaced, never changed)
+@dataclass(slots=True)
+class Tally:
     count: int
     first: float
     last: float
@@ -94,7 +98,7 @@ class Evidence:
                       ok=answered_ok(status if isinstance(status, int) else None, error if error else None))
         return True
 
-    def merge(self, other: "Evidence") -> None:
+    def merge(self, other: Evidence) -> None:
         for (field, value), orgs in other.seen.items():
             for org, t in orgs.items():
                 self.add(field, value, org, t.last, t.count, t.first)
@@ -102,7 +106,7 @@ class Evidence:
         self.dropped += other.dropped
 
     # -- serving ---------------------------------------------------------------------------------
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """JSON-safe; what ``GET /.sso-router/learn`` answers and ``from_snapshot`` reads back."""
         return {
             "requests": self.requests,
@@ -113,7 +117,7 @@ class Evidence:
         }
 
     @classmethod
-    def from_snapshot(cls, obj: Any) -> "Evidence":
+    def from_snapshot(cls, obj: Any) -> Evidence:
         """Raises ``ValueError`` when ``obj`` is not a snapshot."""
         if not isinstance(obj, dict) or not isinstance(obj.get("evidence"), list):
             raise ValueError("not an sso-router learn snapshot (no 'evidence' list)")

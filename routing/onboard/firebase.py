@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .drafts import ExportError, OrgDraft, Reading, as_dict, as_list, text
+from .drafts import ExportError, JSONObject, OrgDraft, Reading, as_dict, as_list, text
 
 _NAME = re.compile(r"^projects/([^/]+)/(?:tenants/([^/]+)/)?(inboundSamlConfigs|oauthIdpConfigs)/([^/]+)$")
 _TENANT = re.compile(r"^projects/([^/]+)/tenants/([^/]+)$")
@@ -26,7 +26,7 @@ _TENANT = re.compile(r"^projects/([^/]+)/tenants/([^/]+)$")
 
 def read(docs: list[tuple[str, Any]]) -> Reading:
     r = Reading("firebase")
-    configs: dict[str, dict] = {}
+    configs: dict[str, JSONObject] = {}
     tenants: dict[str, str] = {}  # tenant id -> display name
     for name, doc in docs:
         for obj in _objects(name, doc):
@@ -40,7 +40,7 @@ def read(docs: list[tuple[str, Any]]) -> Reading:
         m = _NAME.match(full)
         if m is None:
             raise ExportError(f"config name {full!r} is not projects/…/(inboundSamlConfigs|oauthIdpConfigs)/…")
-        project, tenant, kind, provider_id = m.groups()
+        _project, tenant, kind, provider_id = m.groups()
         saml = kind == "inboundSamlConfigs"
         label = f'{"SAML" if saml else "OIDC"} provider "{provider_id}"' + (f" of tenant {tenant}" if tenant else "")
         if tenant:
@@ -66,7 +66,7 @@ def read(docs: list[tuple[str, Any]]) -> Reading:
     return r
 
 
-def _objects(name: str, doc: Any) -> list[dict]:
+def _objects(name: str, doc: Any) -> list[JSONObject]:
     if isinstance(doc, dict):
         for key in ("inboundSamlConfigs", "oauthIdpConfigs", "tenants"):
             if key in doc:

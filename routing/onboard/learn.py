@@ -50,7 +50,7 @@ def propose(ev: Evidence, m: Mapping, *, min_count: int = 1) -> Learned:
         if not present:
             out.gone += 1
             continue
-        mapped = idx[f](value)  # type: ignore[index]  # f is one of LEARN_FIELDS, all in indexes()
+        mapped = idx[f](value)
         ranked = tuple(sorted(present.items(), key=lambda kv: (-kv[1].count, kv[0])))
         if len(present) == 1 and mapped == ranked[0][0]:
             out.known += 1

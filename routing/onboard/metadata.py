@@ -48,8 +48,8 @@ def fetch(url: str, *, timeout: float = FETCH_TIMEOUT) -> bytes:
         raise MetadataError("only http(s) metadata URLs are fetched")
     req = urllib.request.Request(url, headers={"Accept": "application/samlmetadata+xml, application/xml, */*"})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 — scheme checked above
-            body = resp.read(MAX_METADATA + 1)
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # scheme checked above
+            body: bytes = resp.read(MAX_METADATA + 1)
     except (urllib.error.URLError, OSError, ValueError) as e:
         raise MetadataError(f"could not fetch: {getattr(e, 'reason', e)}") from e
     if len(body) > MAX_METADATA:

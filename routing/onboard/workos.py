@@ -10,9 +10,10 @@ not in the API; ``sso-router learn`` finds both in traffic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from .drafts import ExportError, Left, OrgDraft, Reading, as_dict, as_list, is_domain, text
+from .drafts import ExportError, JSONObject, Left, OrgDraft, Reading, as_dict, as_list, is_domain, text
 
 VERIFIED = frozenset({"verified", "legacy_verified"})
 KINDS = ("organization", "connection", "directory")
@@ -20,7 +21,7 @@ KINDS = ("organization", "connection", "directory")
 
 def read(docs: list[tuple[str, Any]]) -> Reading:
     r = Reading("workos")
-    seen: dict[str, dict[str, dict]] = {k: {} for k in KINDS}
+    seen: dict[str, dict[str, JSONObject]] = {k: {} for k in KINDS}
     for name, doc in docs:
         for obj in _objects(name, doc):
             seen[obj["object"]].setdefault(text(obj.get("id")) or f"#{len(seen[obj['object']])}", obj)
@@ -39,24 +40,24 @@ def read(docs: list[tuple[str, Any]]) -> Reading:
     for oid, o in seen["organization"].items():
         d = org_draft(oid, f'organization "{text(o.get("name")) or oid}"')
         for dom in as_list(o.get("domains")):
-            name, state = text(as_dict(dom).get("domain")), text(as_dict(dom).get("state"))
-            if name and (state in VERIFIED or state is None) and is_domain(name.lower()):
-                d.add("domains", name)
-            elif name:
-                r.notes.append(f"{d.source}: domain {name!r} is {state or 'not verified'}; left out")
+            domain, state = text(as_dict(dom).get("domain")), text(as_dict(dom).get("state"))
+            if domain and (state in VERIFIED or state is None) and is_domain(domain.lower()):
+                d.add("domains", domain)
+            elif domain:
+                r.notes.append(f"{d.source}: domain {domain!r} is {state or 'not verified'}; left out")
     for cid, c in seen["connection"].items():
         _connection(cid, c, r, org_draft)
     for did, dr in seen["directory"].items():
-        oid = text(dr.get("organization_id"))
+        owner = text(dr.get("organization_id"))
         label = f'directory "{text(dr.get("name")) or did}" ({text(dr.get("type")) or "?"})'
-        d = org_draft(oid, f'organization {oid}') if oid else _standalone(r, label)
+        d = org_draft(owner, f'organization {owner}') if owner else _standalone(r, label)
         d.add("directories", did)
         if label not in d.sources:
             d.sources.append(label)
     return r
 
 
-def _connection(cid: str, c: dict, r: Reading, org_draft) -> None:
+def _connection(cid: str, c: JSONObject, r: Reading, org_draft: Callable[[str, str], OrgDraft]) -> None:
     ctype = text(c.get("connection_type")) or "?"
     label = f'connection "{text(c.get("name")) or cid}" ({ctype})'
     if ctype.endswith("OAuth") or ctype in ("MagicLink", "Passkey"):
@@ -80,8 +81,8 @@ def _standalone(r: Reading, label: str) -> OrgDraft:
     return d
 
 
-def _objects(name: str, doc: Any) -> list[dict]:
-    if isinstance(doc, dict) and doc.get("object") == "list" or (isinstance(doc, dict) and "data" in doc
+def _objects(name: str, doc: Any) -> list[JSONObject]:
+    if (isinstance(doc, dict) and doc.get("object") == "list") or (isinstance(doc, dict) and "data" in doc
                                                                  and "list_metadata" in doc):
         items = as_list(doc.get("data"))
     elif isinstance(doc, dict) and doc.get("object") in KINDS:

@@ -6,8 +6,8 @@ import zlib
 import pytest
 
 from routing.extract.jwt import read_jwt_claims
-from routing.limits import Limits
 from routing.extract.saml import parse_saml
+from routing.limits import Limits
 from routing.redact import Redactor
 
 from . import captures
@@ -20,7 +20,7 @@ def _all_encodings(secret: str) -> list[bytes]:
 
 
 def _assert_clean(data: bytes) -> None:
-    for s in captures.SECRETS + ("idt-Secret-Claim-0009", "c2lnbmF0dXJlLXNlY3JldA"):
+    for s in (*captures.SECRETS, "idt-Secret-Claim-0009", "c2lnbmF0dXJlLXNlY3JldA"):
         for enc in _all_encodings(s):
             assert enc not in data, s
     # nothing that decodes to a secret either (base64 SAML, JWT payloads)

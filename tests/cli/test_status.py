@@ -42,7 +42,7 @@ class Router:
         router = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 — http.server's name
+            def do_GET(self) -> None:  # http.server's name
                 router.seen.append(self.headers.get("authorization", ""))
                 hit = parse_path(self.path)
                 if hit is None or (router.want_token and self.headers.get("authorization") != f"Bearer {TOKEN}"):
@@ -65,7 +65,7 @@ class Router:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "Router":
+    def __enter__(self) -> Router:
         self.thread.start()
         return self
 

@@ -49,7 +49,7 @@ class SentinelServer:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
 
-    def start(self) -> "SentinelServer":
+    def start(self) -> SentinelServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "sentinel.conf"  # the sentinel rewrites it (what it learns, failovers)
         conf.write_text("\n".join([
@@ -89,7 +89,7 @@ class FailoverGroup:
         hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
         return f"redis+sentinel://{auth}{hosts}/{SERVICE}/{db}"
 
-    def start(self) -> "FailoverGroup":
+    def start(self) -> FailoverGroup:
         try:
             self.primary.start()
             self.replica.start()

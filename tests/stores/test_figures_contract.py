@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 
 from routing.errors import StoreUnavailable
-from routing.figures import (Batch, Departure, Fate, FlipState, OutcomeEvent, Return, Rollback, StageCounts, Tally,
-                             open_figures)
+from routing.figures import (
+    Batch,
+    Departure,
+    Fate,
+    FlipState,
+    OutcomeEvent,
+    Return,
+    Rollback,
+    StageCounts,
+    Tally,
+    open_figures,
+)
 from routing.figures.memory import MemoryFigures
 from routing.figures.redis import RedisFigures
 from routing.figures.sqlite import SqliteFigures

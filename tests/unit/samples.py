@@ -6,8 +6,6 @@ import base64
 import json
 import zlib
 
-
-
 MAPPING = b'''
 [router]
 public_url = "https://auth.yourapp.com"

@@ -9,7 +9,7 @@ import pytest
 
 from routing import canary
 from routing.canary import Verdict, enforce, judge, rollback_log_record, watched
-from routing.figures import (Batch, FlipState, OrgFigures, OutcomeEvent, Rollback, StageCounts, Tally)
+from routing.figures import Batch, FlipState, OrgFigures, OutcomeEvent, Rollback, StageCounts, Tally
 from routing.figures.memory import MemoryFigures
 from routing.figures.sqlite import SqliteFigures
 from routing.mapping_loader import load_mapping_file

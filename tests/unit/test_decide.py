@@ -13,7 +13,6 @@ from routing.decide import decide, is_forced
 from routing.extract import extract
 from routing.model import Route
 from routing.view import RequestView
-
 from tests.unit.samples import authn_request, jwt, saml_response
 
 FORM = "application/x-www-form-urlencoded"

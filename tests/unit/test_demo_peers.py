@@ -4,8 +4,8 @@ IdPs that refuse what they did not issue or were not set up for."""
 from __future__ import annotations
 
 import base64
-import shutil
 import re
+import shutil
 import subprocess
 import urllib.parse
 import zlib

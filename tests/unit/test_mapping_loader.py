@@ -26,7 +26,7 @@ def test_indexes(mapping):
 
 
 def test_objects_are_frozen(mapping):
-    with pytest.raises(Exception):
+    with pytest.raises(AttributeError):  # Org is a NamedTuple: its fields are read-only
         mapping.orgs["megasoft.com"].migrated = True  # type: ignore[misc]
     with pytest.raises(TypeError):
         mapping.by_domain["x.com"] = "y"  # type: ignore[index]

@@ -178,7 +178,7 @@ def test_metadata_entity_id_through_the_hardened_parser():
         "http://www.okta.com/exkAcmeCognito"
     with pytest.raises(MetadataError, match="DTD"):
         idp_entity_id('<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>')
-    with pytest.raises(MetadataError, match="not SAML 2.0 metadata"):
+    with pytest.raises(MetadataError, match=r"not SAML 2\.0 metadata"):
         idp_entity_id("<EntityDescriptor entityID='x'/>")
     two = ('<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">'
            + '<md:EntityDescriptor entityID="a"><md:IDPSSODescriptor/></md:EntityDescriptor>' * 2

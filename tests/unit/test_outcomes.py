@@ -10,11 +10,20 @@ from urllib.parse import urlencode
 
 import pytest
 
-from routing.mapping_loader import load_mapping
-from routing.outcomes import (SHAPES, Outcome, classify, classify_upstream_error, departure_keys, error_kind,
-                              exchange_of, peek_size, returning_keys)
-from routing.outcomes.shapes import path_matches
 from routing.extract import extract
+from routing.mapping_loader import load_mapping
+from routing.outcomes import (
+    SHAPES,
+    Outcome,
+    classify,
+    classify_upstream_error,
+    departure_keys,
+    error_kind,
+    exchange_of,
+    peek_size,
+    returning_keys,
+)
+from routing.outcomes.shapes import path_matches
 from routing.rewrite import plan_response
 from routing.view import RequestView, ResponseView
 from tests.unit.samples import MAPPING, authn_request, saml_response

@@ -40,7 +40,7 @@ def mapping_for_all_rules() -> bytes:
         value = clue_value(i, rule)
         lines.append(f'[orgs."org{i}.test"]')
         if index not in ("domain",):  # the org key is its domain already
-            lines.append(f'{FIELD_OF[index]} = ["{value if index != "test_user" else value}"]')
+            lines.append(f'{FIELD_OF[index]} = ["{value}"]')
     return "\n".join(lines).encode()
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from routing.errors import ExtractError
-from routing.limits import Limits
 from routing.extract.saml import parse_saml
+from routing.limits import Limits
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "saml"
 EXPECTED: dict[str, dict] = {

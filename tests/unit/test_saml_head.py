@@ -13,8 +13,8 @@ import pytest
 
 from routing import pipeline
 from routing.extract import extract
-from routing.limits import Limits
 from routing.extract.saml import parse_saml, read_saml_head
+from routing.limits import Limits
 from routing.mapping_loader import load_mapping
 from routing.view import RequestView
 from tests.unit.samples import MAPPING, saml_response
@@ -73,7 +73,7 @@ def test_tricky_heads_fall_back_or_agree(xml: bytes, reason: str):
     head = read_saml_head(form_value(xml), LIMITS)
     try:
         full = parse_saml(base64.b64encode(xml).decode(), deflated=False, limits=LIMITS)
-    except Exception:  # noqa: BLE001 — the whole message is malformed
+    except Exception:  # the whole message is malformed
         full = None
     if reason.startswith("ill-formed"):
         # the one accepted difference: what follows the Issuer is not read, so a message broken
@@ -132,7 +132,7 @@ def test_issuer_that_names_an_org_is_read_from_the_head_only():
 def test_whole_message_is_read_when_the_issuer_names_no_org():
     m = load_mapping(MAPPING.replace(b'test_users = ["it-admin@megasoft.com"]\n', b""))
     xml = base64.b64decode(saml_response("http://unknown-idp", name_id="bob@newco.io", audience="x"))
-    d, clues = _decide(m, _view(xml))
+    d, _ = _decide(m, _view(xml))
     assert (d.org, d.evidence) == ("newcompany.com", "SAML NameID domain")
 
 

@@ -71,6 +71,6 @@ def test_a_bearer_off_scim_paths_is_a_correlation_candidate_not_a_scim_token():
 
 def test_an_audience_is_matched_whole_against_connections():
     form = "SAMLResponse=" + saml_response("http://unmapped-idp.test/", audience="https://auth0.example/sp/b-custom-entity")
-    clues, d = route(RequestView("POST", "auth.test", "/login/callback", body=form.replace("+", "%2B").encode(),
+    _, d = route(RequestView("POST", "auth.test", "/login/callback", body=form.replace("+", "%2B").encode(),
                                  content_type="application/x-www-form-urlencoded"))
     assert (d.provider, d.reason, d.org, d.evidence) == ("scalekit", "org", "b.com", "SAML Audience")
