@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import secrets
@@ -164,7 +163,6 @@ class SSORouter:
 
     def running(self) -> None:
         self.serving = True
-        freeze_heap()
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio_utils.create_task(self._watch(), name="sso-router mapping watcher", keep_ref=True)
         if self._pinger is None or self._pinger.done():
@@ -172,7 +170,6 @@ class SSORouter:
                                                      keep_ref=True)
 
     def done(self) -> None:
-        gc.unfreeze()
         views.unregister()
         for task in (self._watcher, self._pinger):
             if task is not None:
@@ -197,7 +194,6 @@ class SSORouter:
                 log.warning(f"sso-router: mapping reload failed: {type(e).__name__}: {e}")
                 continue
             if result.status == "ok":
-                freeze_heap()
                 self.metrics.inc("sso_router_mapping_reloads_total", result="ok")
                 log.info(f"sso-router: mapping {holder.path} reloaded: {result.message}")
             elif result.status == "rejected":
@@ -478,16 +474,6 @@ def flow_line(flow: http.HTTPFlow, status: int) -> None:
         sys.stdout.flush()
     except (OSError, ValueError):  # a closed or broken stdout must not break routing
         pass
-
-
-def freeze_heap() -> None:
-    """Move what is alive now (mitmproxy, the mapping: ~15 objects per org) out of the cyclic
-    GC's reach. Each full collection otherwise walks the whole mapping again: ~100k instructions
-    per request (1% of the proxy's work) with the benchmark's 1,000-org mapping, and pauses that
-    grow with the org count. Frozen objects are still freed by reference counting when a reload
-    replaces them; the mapping holds no cycles (mapping_loader). Cyclic garbage that happens to
-    exist at that moment is never collected: a little, once per load."""
-    gc.freeze()
 
 
 def parse_timeout(value: str) -> float:

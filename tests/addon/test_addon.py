@@ -473,15 +473,15 @@ def test_header_dict_joins_repeats_as_mitmproxy_does():
     assert d["x-bad"] == h["x-bad"]  # undecodable bytes: the same surrogate escapes as mitmproxy
 
 
-def test_running_moves_the_mapping_out_of_the_cyclic_gcs_reach(mapping_file):
+def test_running_freezes_nothing(mapping_file):
+    """gc.freeze() would pin whatever is alive (connections, flows, their cycles) for ever; the
+    mapping stays out of the cyclic GC's way by its shape instead (tests/unit/test_mapping_gc.py)."""
     import gc
 
     async def fn(router, tctx):
         gc.unfreeze()
-        before = gc.get_freeze_count()
         router.running()
         frozen = gc.get_freeze_count()
         router.done()
-        return before, frozen, gc.get_freeze_count()
-    before, frozen, after = with_router(fn, mapping_file)
-    assert before == 0 and frozen > 1000 and after == 0
+        return frozen
+    assert with_router(fn, mapping_file) == 0
