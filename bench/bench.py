@@ -34,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import fixtures as F  # noqa: E402
+import upstream as U  # noqa: E402
 
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 PY = os.path.join(VENV_BIN, "python")
@@ -41,9 +42,10 @@ MITMDUMP = os.path.join(VENV_BIN, "mitmdump")
 ADDON = os.path.join(ROOT, "sso_router_addon.py")
 LUA = os.path.join(HERE, "lua")
 CLK = os.sysconf("SC_CLK_TCK")
-KINDS = ("oidc_get", "saml_post", "token_post")
-LUA_OF = {"oidc_get": "oidc.lua", "saml_post": "saml.lua", "token_post": "token.lua"}
-TARGET_RATIO = {"oidc_get": 0.95, "saml_post": 0.85, "token_post": 0.95}
+KINDS = ("oidc_get", "saml_post", "token_post", "hosted_page", "token_exchange")
+LUA_OF = {"oidc_get": "oidc.lua", "saml_post": "saml.lua", "token_post": "token.lua", "hosted_page": "hosted.lua",
+          "token_exchange": "token.lua"}
+TARGET_RATIO = {"oidc_get": 0.95, "saml_post": 0.85, "token_post": 0.95, "hosted_page": 0.90, "token_exchange": 0.90}
 PROXY_ORGS = 1000  # orgs in the mapping the proxy arm serves (the engine bench covers 100k)
 CONNS = 16  # wrk connections per proxy
 
@@ -157,33 +159,11 @@ def background_load(seconds: float = 2.0) -> float:
 
 
 # -- servers -------------------------------------------------------------------------------------
-NGINX_CONF = """\
-worker_processes 1;
-master_process off;
-daemon off;
-pid {w}/nginx.pid;
-error_log {w}/nginx-error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    keepalive_requests 10000000;
-    keepalive_timeout 300s;
-    client_max_body_size 4m;
-    client_body_buffer_size 64k;
-    client_body_temp_path {w}/nginx-body;
-    server {{
-        listen 127.0.0.1:{port};
-        default_type text/plain;
-        location / {{ return 200 "ok\\n"; }}
-    }}
-}}
-"""
-
-
 def start_nginx(w: str, port: int, core: str) -> subprocess.Popen:
     conf = os.path.join(w, "nginx.conf")
+    U.write_inputs(w)
     with open(conf, "w") as f:
-        f.write(NGINX_CONF.format(w=w, port=port))
+        f.write(U.nginx_conf(w, port))
     p = PROCS.start(["taskset", "-c", core, "nginx", "-p", w, "-e", f"{w}/nginx-error.log", "-c", conf],
                     os.path.join(w, "nginx.out"))
     wait_http(port, "/", "127.0.0.1", p, "nginx")
@@ -254,9 +234,10 @@ def router_metrics(port: int) -> Counter:
 
 # -- load ----------------------------------------------------------------------------------------
 def wrk_args(kind: str, port: int, seconds: float, conns: int, core: str, w: str) -> list[str]:
-    extra = os.path.join(w, "saml-body.txt") if kind == "saml_post" else str(PROXY_ORGS)
+    extra = {"saml_post": [os.path.join(w, "saml-body.txt")], "hosted_page": [os.path.join(w, "hosted-states.txt")],
+             "token_exchange": [str(PROXY_ORGS), "tokens"]}.get(kind, [str(PROXY_ORGS)])
     return ["taskset", "-c", core, "wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "--timeout", "5s",
-            "-s", os.path.join(LUA, LUA_OF[kind]), f"http://127.0.0.1:{port}", "--", F.PUBLIC_HOST, extra]
+            "-s", os.path.join(LUA, LUA_OF[kind]), f"http://127.0.0.1:{port}", "--", F.PUBLIC_HOST, *extra]
 
 
 def parse_wrk(out: str) -> dict:
@@ -322,18 +303,21 @@ def make_inputs(w: str, ngx_port: int) -> str:
 
 
 def compare_arms(w: str, a: subprocess.Popen, a_port: int, b: subprocess.Popen, b_port: int,
-                 rounds: int, seconds: float, warm: float, others: list[subprocess.Popen]) -> dict:
+                 rounds: int, seconds: float, warm: float, others: list[subprocess.Popen],
+                 kinds: tuple[str, ...] = KINDS) -> dict:
     arms = {"a": (a_port, a), "b": (b_port, b)}
-    runs: dict = {k: {"a": [], "b": []} for k in KINDS}
+    runs: dict = {k: {"a": [], "b": []} for k in kinds}
     decided: dict[str, Counter] = defaultdict(Counter)
     say(f"bench: warm-up {warm:g}s per arm and kind")
-    for kind in KINDS:
+    for kind in kinds:
         for arm in "ab":
+            U.prepare(kind, arms[arm][0])
             run_load(kind, [arms[arm]], warm, w, "0", others)
     for r in range(rounds):
         order = "ab" if r % 2 == 0 else "ba"
-        for kind in KINDS:
+        for kind in kinds:
             for arm in order:
+                U.prepare(kind, arms[arm][0])  # again each run: a full bench outlives correlation_ttl
                 before = router_metrics(b_port) if arm == "b" else None
                 res = run_load(kind, [arms[arm]], seconds, w, "0", others)
                 if before is not None:
@@ -348,7 +332,7 @@ def compare_arms(w: str, a: subprocess.Popen, a_port: int, b: subprocess.Popen, 
 
 def summarize(cmp: dict) -> dict:
     out = {}
-    for kind in KINDS:
+    for kind in cmp["runs"]:
         a, b = cmp["runs"][kind]["a"], cmp["runs"][kind]["b"]
         med = lambda rs, k: statistics.median(x[k] for x in rs)  # noqa: E731
         ratios = [y["rps"] / x["rps"] for x, y in zip(a, b)]  # paired: the same round, adjacent in time
@@ -419,7 +403,7 @@ def engine(w: str, quick: bool) -> dict:
         return json.load(f)
 
 
-def instructions(w: str, n: int, out_dir: str, started: float) -> None:
+def instructions(w: str, n: int, out_dir: str, started: float, kinds: tuple[str, ...] = KINDS) -> None:
     import instructions as I
     if not shutil.which("valgrind"):
         if os.geteuid() == 0 and shutil.which("apt-get"):
@@ -434,7 +418,7 @@ def instructions(w: str, n: int, out_dir: str, started: float) -> None:
     mapping = make_inputs(w, ngx_port)
     say(f"\n== instructions per request (callgrind), {n} requests per arm and kind after {I.WARMUP} "
         f"to warm up, one keep-alive connection ==")
-    res = I.run(w, n, mitmdump_args, ngx_port, mapping, wait_http, PROCS, say, free_port)
+    res = I.run(w, n, mitmdump_args, ngx_port, mapping, wait_http, PROCS, say, free_port, kinds)
     PROCS.stop(ngx)
     for kind, r in res.items():
         say(f"{kind:10s} bare/router {r['ratio']:.3f}  target {TARGET_RATIO[kind]}  "
@@ -456,6 +440,7 @@ def profile(w: str, seconds: float, out_dir: str, kind: str = "saml_post", arm: 
     mapping = make_inputs(w, ngx_port)
     b = start_mitmdump(w, arm, b_port, "1", router_mapping=mapping if arm == "router" else None,
                        upstream_port=ngx_port)
+    U.prepare(kind, b_port)
     run_load(kind, [(b_port, b)], 2, w, "0", [ngx])
     raw = os.path.join(out_dir, f"{kind}-{arm}-profile.folded")
     load = subprocess.Popen(wrk_args(kind, b_port, seconds + 4, CONNS, "0", w), stdout=subprocess.PIPE,
@@ -517,12 +502,17 @@ def main() -> None:
     ap.add_argument("--profile-arm", choices=("router", "bare"), default="router", help="process for --profile")
     ap.add_argument("--instructions", type=int, nargs="?", const=300, metavar="N",
                     help="only count instructions per request with callgrind (N requests per arm and kind, "
-                         "default 300; ~6 min)")
+                         "default 300; ~25 min for all kinds, see --kinds)")
+    ap.add_argument("--kinds", default=",".join(KINDS),
+                    help=f"comma-separated kinds to measure (default all: {','.join(KINDS)})")
     ap.add_argument("--out", default=os.path.join(HERE, "results"), help="where results go (bench/results)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, inputs)")
     a = ap.parse_args()
     rounds = a.rounds or (1 if a.quick else 3)
     seconds = a.seconds or (4 if a.quick else 10)
+    kinds = tuple(k for k in KINDS if k in a.kinds.split(","))
+    if not kinds or set(a.kinds.split(",")) - set(KINDS):
+        ap.error(f"--kinds: choose from {', '.join(KINDS)}")
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -535,7 +525,7 @@ def main() -> None:
         if a.profile:
             return profile(w, a.profile, a.out, a.profile_kind, a.profile_arm)
         if a.instructions:
-            return instructions(w, a.instructions, a.out, started)
+            return instructions(w, a.instructions, a.out, started, kinds)
         info = machine_info()
         info["background_load_cores_at_start"] = round(background_load(), 2)
         say(f"bench: {info['date']}  {info['nproc']} cores  {info['cpu_model']}  Python {info['python']}  "
@@ -553,7 +543,7 @@ def main() -> None:
         say(f"bench: nginx :{ngx_port} (core 0), bare mitmdump :{a_port} and sso-router mitmdump :{b_port} "
             f"(both pinned to core 1, one loaded at a time), wrk -t1 -c{CONNS} on core 0; "
             f"{rounds} round(s) x {seconds:g}s per arm and kind")
-        cmp = compare_arms(w, a_proc, a_port, b_proc, b_port, rounds, seconds, 1 if a.quick else 2, [ngx])
+        cmp = compare_arms(w, a_proc, a_port, b_proc, b_port, rounds, seconds, 1 if a.quick else 2, [ngx], kinds)
         summary = summarize(cmp)
         print_summary(summary)
         PROCS.stop(a_proc)

@@ -23,6 +23,7 @@ import sys
 import time
 
 import fixtures as F
+import upstream as U
 
 WARMUP = 30
 
@@ -30,6 +31,7 @@ WARMUP = 30
 def send(port: int, kind: str, n: int, saml_body: bytes, seed: int) -> None:
     """``n`` requests of ``kind`` over one connection; every answer must be nginx's 200."""
     rng = random.Random(seed)
+    states = U.hosted_states()
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
     try:
         for _ in range(n):
@@ -37,10 +39,14 @@ def send(port: int, kind: str, n: int, saml_body: bytes, seed: int) -> None:
             if kind == "oidc_get":
                 c.request("GET", f"{F.AUTHORIZE_PATH}?{F.authorize_query(org, rng)}",
                           headers={**F.BROWSER_HEADERS, "Host": F.PUBLIC_HOST})
-            elif kind == "token_post":
+            elif kind == "hosted_page":
+                c.request("GET", f"{U.HOSTED_PATH}?state={rng.choice(states)}",
+                          headers={**F.BROWSER_HEADERS, "Host": F.PUBLIC_HOST})
+            elif kind in ("token_post", "token_exchange"):
+                answer = {U.ANSWER_HEADER: "tokens"} if kind == "token_exchange" else {}
                 c.request("POST", F.TOKEN_PATH, F.token_body(rng), headers={
                     "Host": F.PUBLIC_HOST, "authorization": F.basic_auth(org),
-                    "content-type": "application/x-www-form-urlencoded", "accept": "application/json"})
+                    "content-type": "application/x-www-form-urlencoded", "accept": "application/json", **answer})
             else:
                 c.request("POST", F.ACS_PATH, saml_body, headers={
                     **F.BROWSER_HEADERS, "Host": F.PUBLIC_HOST, "content-type": "application/x-www-form-urlencoded"})
@@ -60,6 +66,7 @@ def count(args: list[str], port: int, probe: str, kind: str, n: int, saml_body: 
     p = procs.start(cmd, log)
     try:
         wait_http(port, probe, F.PUBLIC_HOST, p, "mitmdump under valgrind", timeout=600)
+        U.prepare(kind, port)
         send(port, kind, WARMUP, saml_body, seed=1)
         subprocess.run(["callgrind_control", "-i", "on", str(p.pid)], check=True, capture_output=True)
         send(port, kind, n, saml_body, seed=2)
@@ -76,12 +83,13 @@ def count(args: list[str], port: int, probe: str, kind: str, n: int, saml_body: 
     raise SystemExit(f"bench: no callgrind total in {log}")
 
 
-def run(w: str, n: int, mitmdump_args, ngx_port: int, mapping: str, wait_http, procs, say, free_port) -> dict:
-    """Both arms, every kind, bare first; returns {kind: {bare, router, ratio}}."""
+def run(w: str, n: int, mitmdump_args, ngx_port: int, mapping: str, wait_http, procs, say, free_port,
+        kinds: tuple[str, ...]) -> dict:
+    """Both arms, each kind, bare first; returns {kind: {bare, router, ratio}}."""
     with open(os.path.join(w, "saml-body.txt"), "rb") as f:
         saml_body = f.read()
     out: dict[str, dict] = {}
-    for kind in ("oidc_get", "saml_post", "token_post"):
+    for kind in kinds:
         got = {}
         for arm in ("bare", "router"):
             port = free_port()

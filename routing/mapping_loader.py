@@ -36,7 +36,7 @@ from .ca_file import read_ca_file
 from .errors import MappingError
 from .limits import Limits
 from .view import host_of
-from .model import (_NO_PATHS, PROVIDER_KINDS, AdminSettings, CanarySettings, Mapping, Network, Org, Provider,
+from .model import (PROVIDER_KINDS, AdminSettings, CanarySettings, Mapping, Network, OrgRow, OrgTable, Provider,
                     RouterSettings, Upstream)
 
 _ROUTER_KEYS = {
@@ -127,10 +127,23 @@ def load_mapping(data: bytes) -> Mapping:
             doc = _parse_toml(text)
         except ValueError as e:
             raise MappingError("", f"invalid TOML: {e}") from e
-        return _Builder(doc, text).build(version)
+        mapping = _Builder(doc, text).build(version)
+        del doc
+        untrack_built()
+        return mapping
     finally:
         if paused:
             gc.enable()
+
+
+def untrack_built() -> None:
+    """Hand what was just built to the cyclic GC to untrack (``model.OrgRow`` says why it can): a
+    pass over the youngest generation untracks the rows' tuples of strings, a pass over the next one
+    the rows themselves (the first pass leaves each row ahead of its tuples, so it sees the row
+    still holding tracked ones). Done after each chunk, each pass is a few milliseconds; left to
+    the GC, the first one would walk a whole 100,000-org mapping at once (~200 ms, see bench/README.md)."""
+    gc.collect(0)
+    gc.collect(1)
 
 
 class _Builder:
@@ -240,19 +253,9 @@ class _Builder:
                     doc = _parse_toml(chunk)
                 except ValueError as e:
                     raise _Fallback from e
-                for k, v in doc.items():
-                    if k == "orgs":
-                        if type(v) is not dict:
-                            raise _Fallback
-                        for name, o in v.items():
-                            if name in self._orgs:  # one org's tables spread over two chunks
-                                raise _Fallback
-                            self._org(name, o)
-                    elif k not in rest:
-                        rest[k] = v
-                    else:  # [router] or [providers.*] in two chunks: only the whole document can tell
-                        raise _Fallback  # a legal split from a table defined twice
-                del doc
+                self._take(doc, rest)
+                del doc  # the chunk's parse tree goes here, before the GC passes over what was built
+                untrack_built()
             self.doc = {**rest, "orgs": {}}
             self.unknown(self.doc, {"router", "providers", "orgs"}, "")
             providers = self.providers(self.table(rest.get("providers", {}), "providers"))
@@ -260,6 +263,21 @@ class _Builder:
             return self.index(settings, providers, self._orgs, version)
         except MappingError as e:
             raise _Fallback from e  # the whole-document path words the error, with its line
+
+    def _take(self, doc: dict[str, Any], rest: dict[str, Any]) -> None:
+        """One chunk's orgs built and indexed; its other tables kept in ``rest``."""
+        for k, v in doc.items():
+            if k == "orgs":
+                if type(v) is not dict:
+                    raise _Fallback
+                for name, o in v.items():
+                    if name in self._orgs:  # one org's tables spread over two chunks
+                        raise _Fallback
+                    self._org(name, o)
+            elif k not in rest:
+                rest[k] = v
+            else:  # [router] or [providers.*] in two chunks: only the whole document can tell
+                raise _Fallback  # a legal split from a table defined twice
 
     def router(self, t: dict[str, Any], providers: dict[str, Provider]) -> RouterSettings:
         self.unknown(t, _ROUTER_KEYS, "router")
@@ -386,7 +404,7 @@ class _Builder:
         except ValueError as e:
             raise self.fail(f"{key}.ca_file", str(e)) from None
 
-    def orgs(self, t: dict[str, Any]) -> dict[str, Org]:
+    def orgs(self, t: dict[str, Any]) -> dict[str, OrgRow]:
         """Validate every org and index its identifiers in one pass. Fills ``self.idx``."""
         self._start_orgs()
         for name, o in t.items():
@@ -394,7 +412,7 @@ class _Builder:
         return self._orgs
 
     def _start_orgs(self) -> None:
-        self._orgs: dict[str, Org] = {}
+        self._orgs: dict[str, OrgRow] = {}
         self.idx = {k: {} for k in _INDEXES}
         self._by_domain, self._by_user = self.idx["domain"], self.idx["test_user"]
         self._exact = tuple((_LIST_SLOT[field], self.idx[kind], field) for field, kind in _EXACT_INDEXES)
@@ -424,13 +442,13 @@ class _Builder:
                 raise self._org_error(name, o)
             vals[8] = tuple(h.lower() for h in vals[8])
         tp = o.get("target_paths")
-        paths = _NO_PATHS
+        paths: tuple[str, ...] = ()
         if tp is not None:
             if type(tp) is not dict or not all(
                     type(d) is str and k.startswith("/") and d.startswith("/") for k, d in tp.items()):
                 raise self._org_error(name, o)
-            paths = MappingProxyType(dict(tp))
-        self._orgs[name] = Org(name, migrated, *vals, paths)
+            paths = tuple(x for pair in tp.items() for x in pair)  # model.OrgRow says why flat
+        self._orgs[name] = (name, migrated, *vals, paths)  # an OrgRow (model.py says why not an Org)
         dom = self._by_domain
         for d in (name, *vals[0]):
             low = d.lower()
@@ -472,7 +490,8 @@ class _Builder:
     def _conflict(self, kind: str, value: str, org: str, field: str) -> MappingError:
         return self.fail(f'orgs."{org}".{field}', f"{value!r} is already claimed by org {self.idx[kind][value]!r}")
 
-    def index(self, settings: RouterSettings, providers: dict[str, Provider], orgs: dict[str, Org], version: str) -> Mapping:
+    def index(self, settings: RouterSettings, providers: dict[str, Provider], orgs: dict[str, OrgRow],
+              version: str) -> Mapping:
         idx = self.idx
         by_path: dict[str, str] = {}
         for p in providers.values():
@@ -482,7 +501,7 @@ class _Builder:
                     raise self.fail(f"providers.{p.name}.paths", f"prefix {pre!r} is already claimed by provider {owner!r}")
         ro = MappingProxyType
         return Mapping(
-            settings=settings, providers=ro(providers), orgs=ro(orgs),
+            settings=settings, providers=ro(providers), orgs=OrgTable(orgs),
             by_domain=ro(idx["domain"]), by_test_user=ro(idx["test_user"]), by_org_id=ro(idx["org_id"]),
             by_connection=ro(idx["connection"]), by_entity_id=ro(idx["entity_id"]), by_issuer=ro(idx["issuer"]),
             by_client_id=ro(idx["client_id"]), by_directory=ro(idx["directory"]), by_scim_token=ro(idx["scim_token"]),

@@ -7,6 +7,7 @@ whatever the number of orgs (path prefixes: O(path depth)).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
 from collections.abc import Mapping as _ReadOnly
 from dataclasses import dataclass, field
 from enum import Enum
@@ -84,6 +85,45 @@ class Org(NamedTuple):
     target_paths: _ReadOnly[str, str] = _NO_PATHS
 
 
+# An org as the mapping stores it: Org's fields as a plain tuple, ``target_paths`` flattened to
+# (from, to, from, to, ...). Only strings, bools and exact tuples of strings, so that CPython's
+# cyclic GC untracks the row and its tuples (mapping_loader.untrack_built): it never untracks a tuple
+# subclass such as Org, nor a tuple holding a dict or a MappingProxyType, and each level of nested
+# tuples costs one more pass. A 100,000-org mapping then leaves nothing for a collection to walk.
+OrgRow = tuple
+
+
+class OrgTable(_ReadOnly[str, Org]):
+    """The orgs by key, read-only: each lookup builds the ``Org`` view of the stored row.
+    ``tests/unit/test_mapping_gc.py`` checks that a loaded mapping leaves no tracked objects per org."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: dict[str, OrgRow]) -> None:
+        self._rows = rows
+
+    def __getitem__(self, key: str) -> Org:
+        return _org_of(self._rows[key])
+
+    def get(self, key: str, default: Org | None = None) -> Org | None:  # type: ignore[override]
+        row = self._rows.get(key)
+        return default if row is None else _org_of(row)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+def _org_of(row: OrgRow) -> Org:
+    p = row[-1]
+    return tuple.__new__(Org, row[:-1] + (MappingProxyType(dict(zip(p[::2], p[1::2]))) if p else _NO_PATHS,))
+
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
 
@@ -131,7 +171,7 @@ class Mapping:
 
     settings: RouterSettings
     providers: _ReadOnly[str, Provider]
-    orgs: _ReadOnly[str, Org]
+    orgs: OrgTable
     by_domain: _ReadOnly[str, str]  # lower-case email domain or org key -> org key
     by_test_user: _ReadOnly[str, str]  # lower-case email -> org key
     by_org_id: _ReadOnly[str, str]

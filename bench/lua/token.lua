@@ -1,9 +1,11 @@
 -- Token POST (authorization_code grant) with HTTP Basic client auth; a fresh code per request,
 -- the client cycling over N orgs' client ids (cli_%08dm2mAbCdEf, as bench/fixtures.py generates).
--- args: host n_orgs
+-- With a third argument "tokens" (the token_exchange kind), nginx answers with JSON tokens
+-- (bench/upstream.py) instead of "ok".
+-- args: host n_orgs [tokens]
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(dir .. "common.lua")
-local host, n_orgs, i
+local host, n_orgs, i, answer
 local auths = {}
 
 -- base64 (wrk's LuaJIT has no library for it)
@@ -24,6 +26,7 @@ end
 function init(args)
   host = args[1] or "auth.yourapp.com"
   n_orgs = tonumber(args[2]) or 1000
+  answer = args[3]
   math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
   for k = 0, math.min(n_orgs, 256) - 1 do
     auths[k] = "Basic " .. enc(string.format("cli_%08dm2mAbCdEf", k) .. ":" .. token(48))
@@ -35,11 +38,13 @@ function request()
   i = (i + 1) % math.min(n_orgs, 256)
   local body = "grant_type=authorization_code&code=" .. token(40) ..
     "&redirect_uri=https%3A%2F%2Fapp.yourapp.com%2Fauth%2Fcallback"
-  return wrk.format("POST", "/oauth/token", {
+  local headers = {
     ["Host"] = host,
     ["Authorization"] = auths[i],
     ["Content-Type"] = "application/x-www-form-urlencoded",
     ["Accept"] = "application/json",
     ["User-Agent"] = "node-fetch/1.0",
-  }, body)
+  }
+  if answer then headers["X-Bench-Answer"] = answer end
+  return wrk.format("POST", "/oauth/token", headers, body)
 end

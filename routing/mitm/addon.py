@@ -12,7 +12,6 @@ from mitmproxy.proxy import server_hooks
 
 from . import errorpage, logfilter, marks, mitm12, upstream_tls, views
 from .drain import Drain
-from .heap import thaw_heap
 from .options import NAMES, declare, parse
 from .process import PROCESS, ProcessState
 from .respond import on_error, on_response
@@ -78,7 +77,6 @@ class SSORouter:
 
     def done(self) -> None:
         self.drain.uninstall()
-        thaw_heap()
         views.unregister()
         logfilter.uninstall()
         if self.runtime is not None:

@@ -18,6 +18,7 @@ class ProcessState:
     random_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     warned_random_key: bool = False
     quieted_dumper: bool = False  # the router turned mitmdump's flow lines off (flow_detail=0)
+    heap_frozen: bool = False  # mitmproxy's start-up objects are out of the GC's walks (mitm/heap.py)
     memory_stores: dict[str, CorrelationStore] = field(default_factory=dict)
     memory_figures: FigureStore | None = None
 

@@ -29,7 +29,7 @@ from .figure_calls import FigureCalls
 from .figures_task import FiguresTask
 from .options import RouterOptions
 from .process import ProcessState
-from .heap import freeze_heap
+from .heap import freeze_startup
 from .store_guard import StoreGuard
 from .watcher import watch_mapping
 
@@ -125,7 +125,7 @@ class Runtime:
     def start(self) -> None:
         """From ``running()``: the proxy serves; watch the mapping file and probe the store."""
         self.serving = True
-        freeze_heap()
+        freeze_startup(self.process)
         self._tasks = [
             asyncio_utils.create_task(watch_mapping(self.holder, self.metrics), name="sso-router mapping watcher",
                                       keep_ref=True),

@@ -7,7 +7,6 @@ import logging
 
 from ..metrics import Metrics
 from ..reload import MappingHolder
-from .heap import freeze_heap
 
 log = logging.getLogger("sso_router")
 RELOAD_INTERVAL = 0.5  # seconds between mapping mtime polls
@@ -24,7 +23,6 @@ async def watch_mapping(holder: MappingHolder, metrics: Metrics) -> None:
             log.warning(f"sso-router: mapping reload failed: {type(e).__name__}: {e}")
             continue
         if result.status == "ok":
-            freeze_heap()
             metrics.mapping_reload("ok")
             metrics.set_gauge("sso_router_mapping_last_reload_ok", 1)
             log.info(f"sso-router: mapping {holder.path} reloaded: {result.message}")

@@ -474,15 +474,35 @@ def test_header_dict_joins_repeats_as_mitmproxy_does():
     assert d["x-bad"] == h["x-bad"]  # undecodable bytes: the same surrogate escapes as mitmproxy
 
 
-def test_running_moves_the_mapping_out_of_the_cyclic_gcs_reach(mapping_file):
+def test_only_the_first_running_freezes_and_reloads_never_do(mapping_file, tmp_path):
+    """gc.freeze() pins whatever is alive (connections, flows, their cycles) for ever: it runs once
+    per process, at the first running(), before the proxy is ready (mitm/heap.py); a script reload
+    and every mapping reload freeze nothing (the mapping stays out of the GC's way by its shape,
+    tests/unit/test_mapping_gc.py; tests/e2e/test_reload_memory.py measures the RSS)."""
     import gc
+
+    from routing.mitm.watcher import watch_mapping
 
     async def fn(router, tctx):
         gc.unfreeze()
-        before = gc.get_freeze_count()
         router.running()
-        frozen = gc.get_freeze_count()
+        first = gc.get_freeze_count()
         router.done()
-        return before, frozen, gc.get_freeze_count()
-    before, frozen, after = with_router(fn, mapping_file)
-    assert before == 0 and frozen > 1000 and after == 0
+        gc.unfreeze()
+        tctx.configure(router, sso_mapping=str(mapping_file))
+        router.running()  # a script reload: the same process
+        again = gc.get_freeze_count()
+        rt = router.runtime
+        mapping_file.write_bytes(mapping_file.read_bytes() + b"\n# edited\n")
+        task = asyncio.ensure_future(watch_mapping(rt.holder, rt.metrics))
+        for _ in range(60):  # bounded: the watcher polls every 0.5 s
+            await asyncio.sleep(0.1)
+            if rt.metrics.get("sso_router_mapping_reloads_total", result="ok"):
+                break
+        task.cancel()
+        reloaded = rt.metrics.get("sso_router_mapping_reloads_total", result="ok")
+        after_reload = gc.get_freeze_count()
+        router.done()
+        return first, again, reloaded, after_reload
+    first, again, reloaded, after_reload = with_router(fn, mapping_file)
+    assert first > 1000 and again == 0 and reloaded == 1 and after_reload == 0
