@@ -1,6 +1,7 @@
 """Graceful drain on SIGTERM: ``/ready`` says 503 at once, the process keeps serving (the flows it has
-and any the balancer still sends) until none is in flight or ``sso_drain_timeout`` runs out, flushes
-the login figures and the decision log and exits 0. A second SIGTERM, or a SIGINT while draining, exits at once.
+and any the balancer still sends) until no flow has come or gone for ``QUIET`` seconds, or
+``sso_drain_timeout`` runs out; then it flushes the login figures and the decision log and exits 0.
+A second SIGTERM, or a SIGINT while draining, exits at once.
 
 mitmdump installs its own SIGTERM handler (exit now) before addons run; ``install`` replaces it from
 ``running()`` and ``uninstall`` puts mitmproxy's behaviour back (a script reload, ``done``).
@@ -19,8 +20,10 @@ from mitmproxy.utils import asyncio_utils
 from .runtime import Runtime
 
 log = logging.getLogger("sso_router")
-POLL = 0.05  # seconds between looks at the flows still in flight
-QUIET = 2.0  # nothing in flight for this long: a balancer checking /ready every second has stopped sending
+POLL = 0.05  # seconds between looks at the flows in flight
+# no flow came or went for this long: the balancer has stopped sending (HAProxy as shipped takes a
+# 503 server out within 2 checks 2 s apart; a request it still sends after is replayed elsewhere)
+QUIET = 2.0
 
 
 class Drain:
@@ -67,15 +70,9 @@ class Drain:
         self._task = asyncio_utils.create_task(self._drain(rt), name="sso-router drain", keep_ref=True)
 
     async def _drain(self, rt: Runtime) -> None:
-        deadline = time.monotonic() + rt.options.drain_timeout
-        quiet_since: float | None = None
-        while (now := time.monotonic()) < deadline:
-            if rt.in_flight:
-                quiet_since = None
-            elif quiet_since is None:
-                quiet_since = now
-            elif now - quiet_since >= QUIET:
-                break
+        began = time.monotonic()
+        deadline = began + rt.options.drain_timeout
+        while time.monotonic() < deadline and rt.in_flight.quiet_for(since=began) < QUIET:
             await asyncio.sleep(POLL)
         if rt.in_flight:
             log.warning(f"sso-router: drain timeout: exiting with {len(rt.in_flight)} flows still in flight")

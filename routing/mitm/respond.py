@@ -29,8 +29,23 @@ log = logging.getLogger("sso_router")
 
 def on_response(rt: Runtime, flow: http.HTTPFlow, *, flow_lines: bool) -> Awaitable[None] | None:
     """Synchronous unless what the response taught must go to a blocking store: then the returned
-    coroutine holds the response until it is stored, before the browser moves on."""
-    rt.in_flight.discard(flow.id)
+    coroutine holds the response until it is stored, before the browser moves on. The flow is in
+    flight (a draining process waits for it) until then."""
+    held = _answer(rt, flow, flow_lines=flow_lines)
+    if held is None:
+        rt.in_flight.discard(flow.id)
+        return None
+    return _release_after(rt, flow.id, held)
+
+
+async def _release_after(rt: Runtime, flow_id: str, held: Awaitable[None]) -> None:
+    try:
+        await held
+    finally:
+        rt.in_flight.discard(flow_id)
+
+
+def _answer(rt: Runtime, flow: http.HTTPFlow, *, flow_lines: bool) -> Awaitable[None] | None:
     rec = flow.metadata.get(META)
     m = rt.holder.mapping
     resp = flow.response

@@ -30,6 +30,7 @@ from .figures_task import FiguresTask
 from .options import RouterOptions
 from .process import ProcessState
 from .heap import freeze_startup
+from .inflight import InFlight
 from .store_guard import StoreGuard
 from .watcher import watch_mapping
 
@@ -43,7 +44,7 @@ class Runtime:
         self.metrics = Metrics()
         self.serving = False  # set by running(): /ready stays 503 until mitmproxy is fully up
         self.draining = False  # set on SIGTERM: /ready says 503 while the flows in hand finish
-        self.in_flight: set[str] = set()  # ids of flows routed upstream whose response or error is to come
+        self.in_flight = InFlight()  # flows routed upstream whose answer is still to go out
         self.holder = _load(opts.mapping)
         self.metrics.set_gauge("sso_router_mapping_last_reload_ok", 1)
         self.stores = self._guard(opts, check_now=True)
