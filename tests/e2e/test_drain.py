@@ -81,7 +81,9 @@ def test_requests_that_keep_arriving_while_draining_are_served(peers, start_prox
     wait_until("/ready 503 after SIGTERM", lambda: ready_of(px.url)[0] == 503, AT_ONCE, every=0.05)
     answers = []
     until = time.monotonic() + 2 * QUIET
+    last_sent = time.monotonic()
     while time.monotonic() < until:  # a quick request every 0.3 s, for twice the quiet spell
+        last_sent = time.monotonic()  # the router saw it arrive after this, and released it later still
         try:
             answers.append(requests.get(px.url + "/keys", timeout=5, proxies={"http": None}).status_code)
         except requests.RequestException as e:
@@ -89,10 +91,9 @@ def test_requests_that_keep_arriving_while_draining_are_served(peers, start_prox
         time.sleep(0.3)
     assert answers and set(answers) == {200}, answers
     assert px.proc.poll() is None, "left while requests were still arriving"
-    last = time.monotonic()
     rc = px.proc.wait(QUIET + SLACK)
     assert rc == 0, px.output()
-    assert time.monotonic() - last >= QUIET - 0.1, "left before a quiet spell after the last request"
+    assert time.monotonic() - last_sent >= QUIET, "left before a quiet spell after the last request"
     assert len([d for d in px.decisions() if d["path"] == "/keys"]) == len(answers)
 
 
