@@ -226,7 +226,7 @@ def test_cli_and_offline_modules_do_not_import_mitmproxy():
     code = ("import sys, routing.cli, routing.har, routing.redact, routing.replay, routing.mapping_edit; "
             "from routing.cli import build_parser; build_parser(); "
             "print(sorted(m for m in sys.modules if m.startswith('mitmproxy')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
                          cwd=pathlib.Path(__file__).parents[2]).stdout
     assert out.strip() == "[]"
 

@@ -176,11 +176,12 @@ def test_hung_redis_never_stalls_the_proxy(peers, start_proxy, start_redis):  # 
         redis.resume()  # SIGCONT, even when an assertion failed (the fixture also does it on stop)
 
     took = wait_ready(px, 200, READY_WITHIN, why="after SIGCONT ")
+    since = px.mark()
     b, page = start_saml_login(px, "alice@megasoft.com", "legacy")
     acs = finish_at_proxy(b, page, px.url)
     assert acs.peer == "legacy" and acs.status == 302, (acs, acs.text[:300], f"ready after {took:.1f}s")
     assert route(acs) == ("legacy", "correlation"), acs
-    d = px.decision_for("POST", "/login/callback")
+    d = px.decision_for("POST", "/login/callback", since=since)
     assert (d["provider"], d["reason"]) == ("legacy", "correlation"), d
     assert [r.path for r in accepted(peers.legacy.server.records)].count("/login/callback") == 2
 

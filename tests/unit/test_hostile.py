@@ -89,7 +89,8 @@ def test_corpus_files_are_small_and_reproducible():
     listed = {e["file"] for e in MANIFEST}
     on_disk = {p.name for p in HOSTILE.iterdir()} - {"README.md", "manifest.json", "make_corpus.py", "__pycache__"}
     assert listed == on_disk
-    r = subprocess.run([sys.executable, str(HOSTILE / "make_corpus.py"), "--check"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, str(HOSTILE / "make_corpus.py"), "--check"], capture_output=True, text=True,
+                       timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
