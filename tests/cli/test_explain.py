@@ -3,9 +3,6 @@ import pathlib
 
 import pytest
 
-from routing.har import read_har
-from routing.mapping_loader import load_mapping
-from routing.replay import Row, Skipped, replay
 
 from . import captures
 from .conftest import rows, run
@@ -183,16 +180,6 @@ def test_usage_errors_exit_2(mapping):
     assert run("explain").returncode == 2
     assert run("explain", "x", "--bogus").returncode == 2
     assert run().returncode == 2
-
-
-def test_replay_directly():
-    m = load_mapping(captures.MAPPING.encode())
-    data = json.dumps(captures.har_document(captures.login_steps(), cookies=True)).encode()
-    out = list(replay(read_har(data), m, secret=b"k"))
-    got = [(o.method, o.path, o.decision.provider, o.decision.reason.value, o.decision.org)
-           for o in out if isinstance(o, Row)]
-    assert got == captures.EXPECTED
-    assert [o.index for o in out if isinstance(o, Skipped)] == [3, 8]
 
 
 def test_a_sanitized_har_replays_no_cookie_and_says_so(mapping, tmp_path):
