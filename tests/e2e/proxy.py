@@ -32,7 +32,7 @@ class Mitmdump:
     (``--listen-port 0``) and :attr:`port` is the one it reports; otherwise the port is one the
     caller reserved (``tests/ports.py``) because others had to know it first (a world's peers)."""
 
-    def __init__(self, workdir: pathlib.Path, port: int, mapping: dict, *, extra_args: list[str] = (),
+    def __init__(self, workdir: pathlib.Path, port: int, mapping: dict | None, *, extra_args: list[str] = (),
                  secret: str | None = SECRET, name: str = "mitmdump", readme: bool = False,
                  addon: pathlib.Path = ADDON, mapping_path: pathlib.Path | None = None,
                  mode: str = "reverse:https://legacy.invalid", env: dict[str, str] | None = None):
@@ -73,8 +73,10 @@ class Mitmdump:
 
     def start(self, timeout: float = STARTUP_TIMEOUT, wait_ready: bool = True) -> "Mitmdump":
         """Starts mitmdump; with ``wait_ready`` returns once ``/ready`` answers 200 (what the contract
-        says load balancers, scripts and tests wait for), polled from the first moment on."""
-        write_mapping(self.mapping_path, self.mapping)
+        says load balancers, scripts and tests wait for), polled from the first moment on.
+        ``mapping=None``: the file at ``mapping_path`` is used as it is (or is missing)."""
+        if self.mapping is not None:
+            write_mapping(self.mapping_path, self.mapping)
         self._offset = self.stdout_path.stat().st_size if self.stdout_path.exists() else 0
         self._out = open(self.stdout_path, "ab")
         self._err = open(self.stderr_path, "ab")

@@ -82,6 +82,7 @@ class Record:
     headers: dict[str, str]
     status: int = 0
     outcome: str = ""  # "accepted: ..." or "rejected: ..." (set by the handler), or "" for plain pages
+    body: bytes = b""  # the request body exactly as it arrived
 
     @property
     def accepted(self) -> bool:
@@ -222,7 +223,7 @@ def _make_handler_class(peer: PeerServer):
                 form = dict(urllib.parse.parse_qsl(body.decode("latin-1"), keep_blank_values=True))
             query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
             req = Request(self.command, split.path, query, headers, body, form)
-            record = Record(self.command, split.path, query, form, headers)
+            record = Record(self.command, split.path, query, form, headers, body=body)
             try:
                 resp = peer.handler(req, record)
             except Exception as exc:  # a peer bug must show up as a 500 with the reason
