@@ -73,7 +73,8 @@ class Mitmdump:
 
     def start(self, timeout: float = STARTUP_TIMEOUT, wait_ready: bool = True) -> "Mitmdump":
         """Starts mitmdump; with ``wait_ready`` returns once ``/ready`` answers 200 (what the contract
-        says load balancers, scripts and tests wait for), polled from the first moment on.
+        says load balancers, scripts and tests wait for), polled from the first moment on, and this
+        process has said it listens (so a 200 from another process on the port never counts).
         ``mapping=None``: the file at ``mapping_path`` is used as it is (or is missing)."""
         if self.mapping is not None:
             write_mapping(self.mapping_path, self.mapping)
@@ -96,7 +97,7 @@ class Mitmdump:
             self._check_alive()
             try:
                 r = requests.get(f"{self.url}/.sso-router/ready", timeout=1, proxies={"http": None})
-                if r.status_code == 200:
+                if r.status_code == 200 and self._listening_port() == self.port:
                     return self
                 last = f"{r.status_code} {r.text[:200]}"
             except requests.RequestException as exc:
@@ -114,14 +115,18 @@ class Mitmdump:
         """What this run (since the last ``start``) printed on stdout."""
         return self.stdout_path.read_bytes()[self._offset:] if self.stdout_path.exists() else b""
 
+    def _listening_port(self) -> int | None:
+        m = _LISTENING.search(self.run_output())
+        return int(m.group(1)) if m else None
+
     def wait_listening(self, timeout: float = STARTUP_TIMEOUT) -> int:
         """Waits for mitmdump's "listening at" line; sets and returns :attr:`port` (the one it bound)."""
         deadline = time.monotonic() + timeout
         while True:
-            m = _LISTENING.search(self.run_output())
-            if m:
-                self.port = int(m.group(1))
-                return self.port
+            port = self._listening_port()
+            if port is not None:
+                self.port = port
+                return port
             self._check_alive()
             if time.monotonic() > deadline:
                 raise RuntimeError(f"mitmdump did not listen within {timeout}s:\n{self.output()}")
