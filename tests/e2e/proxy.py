@@ -22,7 +22,8 @@ SECRET = "test-secret"
 
 
 STARTUP_TIMEOUT = 20.0  # s from exec to /ready 200: mitmdump imports ~1 s, slower on a loaded 2-core box
-STOP_TIMEOUT = 8.0  # s a SIGTERMed mitmdump may take (drain off: flows finish, the log is flushed)
+STOP_TIMEOUT = 8.0  # s a SIGTERMed mitmdump may take to exit (a drain: its quiet period, then the log flushed)
+DRAIN_NOTICED_WITHIN = 2.0  # s for the router to log that it drains (then a second SIGTERM exits at once)
 DECISION_TIMEOUT = 3.0  # s for a request's decision-log line to appear once its response was read
 _LISTENING = re.compile(rb"listening at \[?[0-9a-fA-F.:]*?\]?:(\d+)")
 
@@ -150,9 +151,14 @@ class Mitmdump:
                 raise RuntimeError(f"mitmdump not serving within {timeout}s:\n{self.output()}")
             time.sleep(0.05)
 
-    def stop(self) -> None:
+    def stop(self, *, drain: bool = False) -> None:
+        """Stops mitmdump by its PID. ``drain``: one SIGTERM, the graceful drain production gets (its
+        quiet period costs ~2 s); otherwise a second SIGTERM right after, which exits at once
+        (routing/mitm/drain.py) — the decision log is still flushed and closed by ``done``."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
+            if not drain:
+                self._second_sigterm()
             try:
                 self.proc.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
@@ -162,6 +168,15 @@ class Mitmdump:
         for f in (getattr(self, "_out", None), getattr(self, "_err", None)):
             if f is not None and not f.closed:
                 f.close()
+
+    def _second_sigterm(self) -> None:
+        """Once the router has taken the first SIGTERM (two sent at once arrive as one), the second."""
+        deadline = time.monotonic() + DRAIN_NOTICED_WITHIN
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            if b"SIGTERM: draining" in self.run_output():
+                self.proc.send_signal(signal.SIGTERM)
+                return
+            time.sleep(0.01)
 
     def output(self) -> str:
         parts = []

@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 import urllib.parse
 
+import pytest
+
 from .browser import Browser, query_of
 from .peers.provider import APP_CALLBACK
 from .routes import route
@@ -24,6 +26,7 @@ def sticky_cookie(hop) -> str:
     return ours[-1]
 
 
+@pytest.mark.slow  # waits out a correlation_ttl
 def test_a_login_start_older_than_correlation_ttl_no_longer_correlates(peers, start_proxy):
     mapping = peers.base_mapping()
     mapping["router"]["correlation_ttl"] = TTL
@@ -42,6 +45,7 @@ def test_a_login_start_older_than_correlation_ttl_no_longer_correlates(peers, st
     assert acs.peer == "scalekit" and acs.status == 403, (acs, acs.text[:200])  # which refuses it, rightly
 
 
+@pytest.mark.slow  # waits out a correlation_ttl
 def test_the_routers_cookie_lives_no_longer_than_correlation_ttl(peers, start_proxy):
     mapping = peers.base_mapping()
     mapping["router"]["correlation_ttl"] = TTL
