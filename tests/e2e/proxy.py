@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -19,8 +19,6 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 MITMDUMP = pathlib.Path(sys.executable).with_name("mitmdump")
 ADDON = REPO / "sso_router_addon.py"
 SECRET = "test-secret"
-
-
 STARTUP_TIMEOUT = 20.0  # s from exec to /ready 200: mitmdump imports ~1 s, slower on a loaded 2-core box
 STOP_TIMEOUT = 8.0  # s a SIGTERMed mitmdump may take to exit (a drain: its quiet period, then the log flushed)
 DRAIN_NOTICED_WITHIN = 2.0  # s for the router to log that it drains (then a second SIGTERM exits at once)

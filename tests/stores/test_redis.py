@@ -16,6 +16,7 @@ from tests.ports import free_port
 
 A = Route("legacy", "megasoft.com")
 TIMEOUT = 0.25
+FREED_WITHIN = 5.0  # s until a caller of a dead or hung store is answered: its timeout, and a loaded 2-core box
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ def test_down_when_built_then_comes_up(start_redis):
         store.recall(["k1"])
     with pytest.raises(StoreUnavailable):
         store.remember([("k1", A, 900)])
-    assert time.monotonic() - t < 5.0
+    assert time.monotonic() - t < FREED_WITHIN
     start_redis(port)  # the same store object recovers: it connects lazily, per call
     assert store.ping() is True
     store.remember([("k1", A, 900)])
@@ -96,11 +97,11 @@ def test_killed_redis_fails_fast(start_redis):
     t = time.monotonic()
     with pytest.raises(StoreUnavailable):
         store.recall(["k1"])
-    assert time.monotonic() - t < 5.0
+    assert time.monotonic() - t < FREED_WITHIN
     with pytest.raises(StoreUnavailable):
         store.remember([("k2", A, 900)])
     assert store.ping() is False
-    assert time.monotonic() - t < 5.0
+    assert time.monotonic() - t < FREED_WITHIN
     store.close()
 
 
@@ -113,10 +114,10 @@ def test_hung_redis_frees_callers_within_the_timeout(start_redis):
         t = time.monotonic()
         with pytest.raises(StoreUnavailable):
             store.recall(["k1"])
-        assert time.monotonic() - t < 5.0
+        assert time.monotonic() - t < FREED_WITHIN
         t = time.monotonic()
         assert store.ping() is False
-        assert time.monotonic() - t < 5.0
+        assert time.monotonic() - t < FREED_WITHIN
 
         def call(i):  # many worker threads at once, each on its own (new) connection
             t0 = time.monotonic()
@@ -129,7 +130,7 @@ def test_hung_redis_frees_callers_within_the_timeout(start_redis):
         with ThreadPoolExecutor(16) as pool:
             results = list(pool.map(call, range(16)))
         assert {r for r, _ in results} == {"unavailable"}
-        assert max(d for _, d in results) < 5.0
+        assert max(d for _, d in results) < FREED_WITHIN
     finally:
         server.resume()
     assert store.recall(["k1"]) == {"k1": A}  # SIGCONT: works again, entries intact
