@@ -19,7 +19,7 @@ from tests.unit.samples import saml_response
 
 from .browser import Browser
 from .routes import route
-from .steps import accepted, authorize_url, finish_at_proxy, flip
+from .steps import accepted, authorize_url, finish_at_proxy
 from .world import MEGASOFT_IDP, NEWCO_IDP, TEST_USER
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"

@@ -5,7 +5,6 @@ reads; anything the head cannot read that way must fall back to the whole parse 
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 from urllib.parse import quote
 
