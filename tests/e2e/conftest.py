@@ -52,7 +52,7 @@ def _launch(workdir: pathlib.Path, port: int, mapping: dict, wait_ready: bool = 
         m.start(wait_ready=wait_ready)
     except BaseException:
         _running.remove(m)
-        m.stop()
+        m.stop(drain=False)
         raise
     return m
 
@@ -67,7 +67,7 @@ def proxy(world, request, tmp_path_factory):
     try:
         yield m
     finally:
-        m.stop()
+        m.stop(drain=False)
         _running.remove(m)
 
 
@@ -86,7 +86,7 @@ def start_proxy(world, tmp_path):
         yield start
     finally:
         for m in started:
-            m.stop()
+            m.stop(drain=False)
             _running.remove(m)
 
 

@@ -149,10 +149,11 @@ class Mitmdump:
                 raise RuntimeError(f"mitmdump not serving within {timeout}s:\n{self.output()}")
             time.sleep(0.05)
 
-    def stop(self, *, drain: bool = False) -> None:
+    def stop(self, *, drain: bool = True) -> None:
         """Stops mitmdump by its PID. ``drain``: one SIGTERM, the graceful drain production gets (its
-        quiet period costs ~2 s); otherwise a second SIGTERM right after, which exits at once
-        (routing/mitm/drain.py) — the decision log is still flushed and closed by ``done``."""
+        quiet period costs ~2 s); ``drain=False`` (the fixtures' teardown): a second SIGTERM once the
+        router drains, which exits at once (routing/mitm/drain.py) — the decision log is still
+        flushed and closed by ``done``."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             if not drain:

@@ -79,7 +79,7 @@ def router(tls_world, auth_leaf, ca, tmp_path_factory):
     try:
         yield m
     finally:
-        m.stop()
+        m.stop(drain=False)
 
 
 @pytest.fixture(scope="module")

@@ -190,7 +190,7 @@ def proxies(world, tmp_path_factory):
         yield started
     finally:
         for px in started.values():
-            px.stop()
+            px.stop(drain=False)
 
 
 def test_every_row_is_carried():

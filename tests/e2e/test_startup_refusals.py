@@ -77,4 +77,4 @@ def test_the_secret_from_the_environment_is_enough(peers, tmp_path):
         px.start()
         assert px.proc.poll() is None and "sso_secret is required" not in px.output()
     finally:
-        px.stop()
+        px.stop(drain=False)
