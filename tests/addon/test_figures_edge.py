@@ -21,7 +21,7 @@ from routing.mitm import figure_calls
 from routing.mitm.addon import SSORouter
 from routing.mitm.outcome_watch import EXCHANGE
 from routing.mitm.process import ProcessState
-from tests.addon.test_addon import hook, make_flow, mapping_file, run, with_router  # noqa: F401 — fixture
+from tests.addon.harness import hook, make_flow, routing
 from tests.unit.samples import saml_response
 
 
@@ -36,8 +36,8 @@ def acs_flow() -> http.HTTPFlow:
                      headers={"content-type": "application/x-www-form-urlencoded"})
 
 
-def test_the_hooks_note_outcomes_only_for_login_exchanges(mapping_file):
-    async def fn(router, tctx):
+async def test_the_hooks_note_outcomes_only_for_login_exchanges(mapping_file):
+    with routing(mapping_file) as (router, tctx):
         rt = router.runtime
         asset = make_flow("/assets/app.css")
         await hook(router.request, asset)
@@ -50,8 +50,8 @@ def test_the_hooks_note_outcomes_only_for_login_exchanges(mapping_file):
         await hook(router.response, answered(failed, 302, {"location": "https://yourapp.com/cb?error=access_denied"
                                                                         "&error_description=No+such+user"}))
         batch = rt.figure_buffer.drain()
-        return asset, acs, batch, rt.metrics
-    asset, acs, batch, metrics = with_router(fn, mapping_file)
+        _result = asset, acs, batch, rt.metrics
+    asset, acs, batch, metrics = _result
     assert EXCHANGE not in asset.metadata and acs.metadata[EXCHANGE] == "acs"
     assert [(e.org, e.provider, e.stage, e.ok, e.kind) for e in batch.outcomes] == [
         ("newcompany.com", "scalekit", "login", True, None), ("newcompany.com", "scalekit", "login", False,
@@ -62,8 +62,8 @@ def test_the_hooks_note_outcomes_only_for_login_exchanges(mapping_file):
     assert metrics.get("sso_router_login_outcomes_total", provider="scalekit", outcome="failure") == 1
 
 
-def test_an_unreachable_provider_fails_the_login_exchange(mapping_file):
-    async def fn(router, tctx):
+async def test_an_unreachable_provider_fails_the_login_exchange(mapping_file):
+    with routing(mapping_file) as (router, tctx):
         f = acs_flow()
         await hook(router.request, f)
         f.error = flow_module.Error("sso-router: provider 'scalekit' failed: connection refused")
@@ -72,8 +72,8 @@ def test_an_unreachable_provider_fails_the_login_exchange(mapping_file):
         await hook(router.request, gone)
         gone.error = flow_module.Error("Client disconnected.")
         router.error(gone)
-        return router.runtime.figure_buffer.drain()
-    batch = with_router(fn, mapping_file)
+        _result = router.runtime.figure_buffer.drain()
+    batch = _result
     assert [(e.provider, e.ok, e.kind) for e in batch.outcomes] == [("scalekit", False, "upstream_error")]
 
 
@@ -88,8 +88,8 @@ class Down(MemoryFigures):
         return super().__getattribute__(name)
 
 
-def test_a_failing_figure_store_is_counted_and_never_raised(mapping_file):
-    async def fn(router, tctx):
+async def test_a_failing_figure_store_is_counted_and_never_raised(mapping_file):
+    with routing(mapping_file) as (router, tctx):
         rt = router.runtime
         rt.figures = Down(clock=time.time)
         rt.figure_buffer.outcome("newcompany.com", "scalekit", "login", True, None, time.time())
@@ -97,15 +97,15 @@ def test_a_failing_figure_store_is_counted_and_never_raised(mapping_file):
             await rt.figures_task.step()
         page = make_flow("/.sso-router/orgs/newcompany.com")
         await hook(router.request, page)
-        return rt.metrics, page
-    metrics, page = with_router(fn, mapping_file)
+        _result = rt.metrics, page
+    metrics, page = _result
     for op in ("figures_flips", "figures_record", "figures_expire", "figures_read"):
         assert metrics.get("sso_router_store_errors_total", operation=op, kind="refused") >= 1, op
     assert page.response.status_code == 503
     assert json.loads(page.response.content)["error"] == "figure store unavailable"
 
 
-def test_a_hung_figure_store_delays_nothing_but_its_own_calls(mapping_file, monkeypatch):
+async def test_a_hung_figure_store_delays_nothing_but_its_own_calls(mapping_file, monkeypatch):
     release = threading.Event()
 
     class Hung(MemoryFigures):
@@ -113,7 +113,7 @@ def test_a_hung_figure_store_delays_nothing_but_its_own_calls(mapping_file, monk
             release.wait(10)
             return super().figures(orgs, now, windows=windows)
 
-    async def fn(router, tctx):
+    with routing(mapping_file, sso_store_timeout="0.3") as (router, tctx):
         rt = router.runtime
         rt.figures = Hung(clock=time.time)
         try:
@@ -123,10 +123,9 @@ def test_a_hung_figure_store_delays_nothing_but_its_own_calls(mapping_file, monk
             took = time.monotonic() - started
             routed = make_flow("/authorize?login_hint=bob@newcompany.com")
             await hook(router.request, routed)  # routing never asks the figure store
-            return pages, took, routed, rt.metrics
+            metrics = rt.metrics
         finally:
             release.set()
-    pages, took, routed, metrics = with_router(fn, mapping_file, sso_store_timeout="0.3")
     assert [p.response.status_code for p in pages] == [503] * len(pages)
     assert took < 3, took  # each waited its bound (0.3 s), not the hung call
     assert metrics.get("sso_router_store_errors_total", operation="figures_read", kind="timeout") == \
@@ -135,8 +134,8 @@ def test_a_hung_figure_store_delays_nothing_but_its_own_calls(mapping_file, monk
     assert routed.metadata["sso_router"]["provider"] == "scalekit"
 
 
-def test_orgs_pages_come_from_the_figure_store(mapping_file):
-    async def fn(router, tctx):
+async def test_orgs_pages_come_from_the_figure_store(mapping_file):
+    with routing(mapping_file) as (router, tctx):
         rt = router.runtime
         rt.figure_buffer.outcome("newcompany.com", "scalekit", "login", False, "http_4xx", time.time())
         await rt.figures_task.step()
@@ -144,8 +143,8 @@ def test_orgs_pages_come_from_the_figure_store(mapping_file):
                                                       "/.sso-router/orgs/nobody.example"))
         for f in (one, every, unknown):
             await hook(router.request, f)
-        return one, every, unknown
-    one, every, unknown = with_router(fn, mapping_file)
+        _result = one, every, unknown
+    one, every, unknown = _result
     page = json.loads(one.response.content)
     assert page["org"] == "newcompany.com" and page["migrated_since"] is not None
     assert page["outcomes"]["5m"]["scalekit"]["login"] == {"success": 0, "failure": 1}
@@ -154,50 +153,43 @@ def test_orgs_pages_come_from_the_figure_store(mapping_file):
     assert unknown.response.status_code == 404
 
 
-def test_memory_figures_outlive_a_script_reload(mapping_file):
+async def test_memory_figures_outlive_a_script_reload(mapping_file):
     process = ProcessState()
-
-    async def once(note: bool):
-        router = SSORouter(process)
-        with taddons.context(Proxyserver(), router) as tctx:
-            tctx.configure(router, sso_mapping=str(mapping_file), sso_secret="s3cret")
+    for note in (True, False):  # the second router is the reloaded script's
+        with routing(mapping_file, process=process) as (router, tctx):
             if note:
                 router.runtime.figure_buffer.outcome("megasoft.com", "legacy", "login", True, None, time.time())
             router.done()  # the last batch goes to the process's store
-        return process.memory_figures.figures(["megasoft.com"], time.time(), windows=False)["megasoft.com"]
-    run(once(True))
-    fig = run(once(False))
+    fig = process.memory_figures.figures(["megasoft.com"], time.time(), windows=False)["megasoft.com"]
     assert fig.since_flip["legacy"].login.success == 1
 
 
-def under_web(mapping_file, **opts):
-    async def main():
-        router = SSORouter(ProcessState())
-        with taddons.context(Proxyserver(), WebAddon(), router) as tctx:
-            tctx.configure(router, sso_mapping=str(mapping_file), sso_secret="s3cret", **opts)
-            flows = [make_flow(p) for p in ("/authorize?login_hint=bob@newcompany.com",
-                                            "/authorize?login_hint=alice@megasoft.com", "/assets/x.css")]
-            for f in flows:
-                await hook(router.request, f)
-            return list(tctx.options.web_columns), [f.marked for f in flows]
-    return run(main())
+async def under_web(mapping_file, **opts):
+    router = SSORouter(ProcessState())
+    with taddons.context(Proxyserver(), WebAddon(), router) as tctx:
+        tctx.configure(router, sso_mapping=str(mapping_file), sso_secret="s3cret", **opts)
+        flows = [make_flow(p) for p in ("/authorize?login_hint=bob@newcompany.com",
+                                        "/authorize?login_hint=alice@megasoft.com", "/assets/x.css")]
+        for f in flows:
+            await hook(router.request, f)
+        return list(tctx.options.web_columns), [f.marked for f in flows]
 
 
-def test_mitmweb_gets_the_comment_column_and_marks(mapping_file):
-    columns, marks = under_web(mapping_file)
+async def test_mitmweb_gets_the_comment_column_and_marks(mapping_file):
+    columns, marks = await under_web(mapping_file)
     assert columns == ["tls", "icon", "path", "method", "status", "size", "time", "comment"]
     assert marks == [":large_blue_circle:", ":orange_circle:", ":white_circle:"]
-    columns, marks = under_web(mapping_file, web_columns=["path", "status"])
+    columns, marks = await under_web(mapping_file, web_columns=["path", "status"])
     assert columns == ["path", "status"]  # the user's choice stands
     assert marks[0] == ":large_blue_circle:"
 
 
-def test_mitmdump_marks_nothing(mapping_file):
-    async def fn(router, tctx):
+async def test_mitmdump_marks_nothing(mapping_file):
+    with routing(mapping_file) as (router, tctx):
         f = make_flow("/authorize?login_hint=bob@newcompany.com")
         await hook(router.request, f)
-        return f
-    assert with_router(fn, mapping_file).marked == ""
+        _result = f
+    assert _result.marked == ""
 
 
 def test_the_canary_reads_active_orgs_first_then_the_others_in_turn(monkeypatch):

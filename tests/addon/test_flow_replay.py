@@ -4,32 +4,20 @@ correlations are rebuilt, and every decision compared with the sidecar's expecte
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
-import inspect
-
 import pytest
 from mitmproxy import http
-from mitmproxy.addons.proxyserver import Proxyserver
-from mitmproxy.test import taddons, tflow
+from mitmproxy.test import tflow
 
-from routing.mitm.addon import SSORouter
-from routing.mitm.process import ProcessState
 from routing.mitm.capture import read_flows
 from routing.mitm.flows import REQUEST_META
+from tests.addon.harness import hook, routing
 
 FLOWS = Path(__file__).resolve().parents[1] / "flows"
 CAPTURES = sorted(p.stem for p in FLOWS.glob("*.mitm"))
 
-
-
-async def hook(fn, *args):
-    """Call an addon hook as mitmproxy does: await what it returns if that is awaitable."""
-    res = fn(*args)
-    if res is not None and inspect.isawaitable(res):
-        await res
 
 def as_sent(recorded: http.HTTPFlow) -> http.HTTPFlow:
     orig = recorded.metadata[REQUEST_META]
@@ -45,28 +33,22 @@ def test_there_are_at_least_three_captures():
 
 
 @pytest.mark.parametrize("name", CAPTURES)
-def test_replay_gives_the_expected_decisions(name):
+async def test_replay_gives_the_expected_decisions(name):
     expected = json.loads((FLOWS / f"{name}.expected.json").read_text())
-
-    async def main():
-        router = SSORouter(ProcessState())
-        rows = []
-        with taddons.context(Proxyserver(), router) as tctx:
-            tctx.configure(router, sso_mapping=str(FLOWS / f"{name}.mapping.toml"), sso_secret="test-secret")
-            for recorded in read_flows(str(FLOWS / f"{name}.mitm")):
-                if REQUEST_META not in recorded.metadata:
-                    continue  # the router's own endpoints (the recorder's /ready polls)
-                f = as_sent(recorded)
-                await hook(router.request, f)
-                d = f.metadata["sso_router"]
-                rows.append({"method": f.request.method, "path": recorded.metadata[REQUEST_META]["path"].split("?")[0],
-                             "provider": d["provider"], "reason": d["reason"], "org": d["org"]})
-                # the recorded decision agrees with the replayed one
-                assert {k: recorded.metadata["sso_router"][k] for k in ("provider", "reason", "org")} == \
-                    {k: d[k] for k in ("provider", "reason", "org")}
-                if recorded.response is not None:
-                    f.response = recorded.response.copy()
-                    await hook(router.response, f)
-        return rows
-
-    assert asyncio.run(main()) == expected
+    rows = []
+    with routing(FLOWS / f"{name}.mapping.toml", secret="test-secret") as (router, tctx):
+        for recorded in read_flows(str(FLOWS / f"{name}.mitm")):
+            if REQUEST_META not in recorded.metadata:
+                continue  # the router's own endpoints (the recorder's /ready polls)
+            f = as_sent(recorded)
+            await hook(router.request, f)
+            d = f.metadata["sso_router"]
+            rows.append({"method": f.request.method, "path": recorded.metadata[REQUEST_META]["path"].split("?")[0],
+                         "provider": d["provider"], "reason": d["reason"], "org": d["org"]})
+            # the recorded decision agrees with the replayed one
+            assert {k: recorded.metadata["sso_router"][k] for k in ("provider", "reason", "org")} == \
+                {k: d[k] for k in ("provider", "reason", "org")}
+            if recorded.response is not None:
+                f.response = recorded.response.copy()
+                await hook(router.response, f)
+    assert rows == expected

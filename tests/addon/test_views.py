@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import resource
-import tracemalloc
 import urllib.parse
 import zlib
 from pathlib import Path
@@ -20,6 +18,8 @@ from mitmproxy.test import taddons, tflow
 
 from routing.mitm import views
 from routing.mitm.views import jwt_view, saml_view
+from tests import memory
+from tests.memory import Measured
 
 HOSTILE = Path(__file__).resolve().parents[1] / "hostile"
 MANIFEST: list[dict] = json.loads((HOSTILE / "manifest.json").read_text())
@@ -309,15 +309,9 @@ def _feeds(entry: dict):
 
 
 def _guarded(fn, *args):
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    tracemalloc.start()
-    try:
+    with Measured() as m:
         out = fn(*args)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 50 * 2**20, f"Python allocations peaked at {peak / 2**20:.1f} MiB"
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0 < 100 * 1024
+    memory.check(m.growth)
     return out
 
 

@@ -24,12 +24,13 @@ import os
 import pathlib
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from typing import Any, Callable, Iterator, Sequence
 
 import requests
+
+from tests.ports import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -53,12 +54,6 @@ class WebDriverError(AssertionError):
     pass
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Chromium:
     def __init__(self, workdir: pathlib.Path, *, host_rules: Sequence[str] = (), trusted_spki: Sequence[str] = (),
                  args: Sequence[str] = (), page_load_timeout: float = 20.0):
@@ -67,7 +62,7 @@ class Chromium:
         self.trusted_spki = list(trusted_spki)  # base64 SHA-256 SPKI hashes whose chains are accepted
         self.args = list(args)
         self.page_load_timeout = page_load_timeout
-        self.port = _free_port()
+        self.port = free_port()
         self.proc: subprocess.Popen | None = None
         self.session: str | None = None
         self._http = requests.Session()

@@ -5,12 +5,15 @@
   proxy port picked up front. ``peers`` (function) is the same world with its request logs cleared.
 - ``proxy`` (module): mitmdump with the module's mapping (``world.base_mapping()`` passed through the
   module's ``configure_mapping(mapping, world)`` when it defines one).
-- ``start_proxy`` (function): a factory for mitmdumps that live for one test.
+- ``start_proxy`` (function): a factory for mitmdumps that live for one test (``port=0``: one that
+  binds its own port, for a proxy no peer needs to know in advance).
+- every running proxy's ``decision_for`` looks only at requests made since the test began.
 """
 
 from __future__ import annotations
 
 import pathlib
+import time
 
 import pytest
 
@@ -49,7 +52,7 @@ def _launch(workdir: pathlib.Path, port: int, mapping: dict, wait_ready: bool = 
         m.start(wait_ready=wait_ready)
     except BaseException:
         _running.remove(m)
-        m.stop()
+        m.stop(drain=False)
         raise
     return m
 
@@ -64,7 +67,7 @@ def proxy(world, request, tmp_path_factory):
     try:
         yield m
     finally:
-        m.stop()
+        m.stop(drain=False)
         _running.remove(m)
 
 
@@ -74,7 +77,8 @@ def start_proxy(world, tmp_path):
     started: list[Mitmdump] = []
 
     def start(mapping: dict | None = None, *, port: int | None = None, name: str = "mitmdump", **kw) -> Mitmdump:
-        m = _launch(tmp_path, port or world.proxy_port, mapping or world.base_mapping(), name=name, **kw)
+        m = _launch(tmp_path, world.proxy_port if port is None else port, mapping or world.base_mapping(),
+                    name=name, **kw)
         started.append(m)
         return m
 
@@ -82,8 +86,17 @@ def start_proxy(world, tmp_path):
         yield start
     finally:
         for m in started:
-            m.stop()
+            m.stop(drain=False)
             _running.remove(m)
+
+
+@pytest.fixture(autouse=True)
+def _decisions_of_this_test():
+    """A decision-log line an earlier test left behind never answers ``decision_for`` in this one."""
+    now = time.time()
+    for m in _running:
+        m.since = now
+    yield
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -109,7 +109,8 @@ def record(out: pathlib.Path) -> list[str]:
             write_mapping(out / f"{name}.mapping.toml", mapping)
             # shared captures are redacted, as a customer's would be (sso-router redact keeps them explainable)
             subprocess.run([str(SSO_ROUTER), "redact", str(flow_file), "-o", str(out / f"{name}.mitm"),
-                            "--mapping", str(out / f"{name}.mapping.toml")], check=True, capture_output=True)
+                            "--mapping", str(out / f"{name}.mapping.toml")], check=True, capture_output=True,
+                           timeout=120)
             rows = [dict(zip(("method", "path", "provider", "reason", "org"), e)) for e in expected]
             (out / f"{name}.expected.json").write_text(json.dumps(rows, indent=2) + "\n")
     return problems

@@ -24,7 +24,7 @@ from .proxy import Mitmdump
 from .steps import authorize_url, flip
 from .world import SK_APP_CALLBACK, PeerTls, World
 
-pytestmark = pytest.mark.skipif(missing() is not None, reason=f"no browser: {missing()}")
+pytestmark = [pytest.mark.skipif(missing() is not None, reason=f"no browser: {missing()}"), pytest.mark.slow]
 
 AUTH_HOST = "auth.yourapp.test"
 IDP_HOST = "idp.customer-idp.test"
@@ -79,7 +79,7 @@ def router(tls_world, auth_leaf, ca, tmp_path_factory):
     try:
         yield m
     finally:
-        m.stop()
+        m.stop(drain=False)
 
 
 @pytest.fixture(scope="module")

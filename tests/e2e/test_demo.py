@@ -21,6 +21,8 @@ import pytest
 
 from .browser import Browser, Hop
 
+pytestmark = pytest.mark.slow  # the whole demo: its peers, its mitmdump, its logins
+
 SSO_ROUTER = pathlib.Path(sys.executable).with_name("sso-router")
 START_TIMEOUT = 90.0
 

@@ -5,12 +5,13 @@
 from __future__ import annotations
 
 import http.server
-import socket
 import ssl
 import threading
 
 import pytest
 import requests
+
+from tests.ports import free_port
 
 from .peers.keys import make_keypair
 from .proxy import Mitmdump
@@ -59,12 +60,6 @@ def tls_upstream(tmp_path):
         yield up
     finally:
         up.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_https_provider_gets_sni_host_header_headers_and_client_ip(tmp_path, tls_upstream):

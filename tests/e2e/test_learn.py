@@ -66,9 +66,10 @@ def test_learned_issuer_routes_idp_initiated_logins_after_apply(peers, start_pro
     assert applied.returncode == 0 and "written" in applied.stdout, applied.stdout + applied.stderr
     wait_reloaded(px, version)
 
+    since = px.mark()
     after = idp_initiated(peers)
     assert after.peer == "legacy" and after.status == 302 and route(after) == ("legacy", "org"), after
-    rec = px.decision_for("POST", "/login/callback")
+    rec = px.decision_for("POST", "/login/callback", since=since)
     assert (rec["org"], rec["identifier"]) == ("megasoft.com", "SAML Issuer")
 
     version = px.health()["mapping"]["version"]

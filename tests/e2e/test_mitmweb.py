@@ -184,7 +184,8 @@ class Mitmweb:
         return r.json()
 
     def views_registered(self) -> bool:
-        return "saml" in self.api.get(f"{self.web}/state", timeout=5).json().get("contentViews", [])
+        views = {v.lower() for v in self.api.get(f"{self.web}/state", timeout=5).json().get("contentViews", [])}
+        return {"saml", "jwt"} <= views
 
     def option(self, name: str):
         return self.api.get(f"{self.web}/options", timeout=5).json()[name]["value"]
@@ -276,7 +277,7 @@ def test_saml_flows_render_with_the_saml_view(mitmweb):
     assert r.status_code == 200
     redirect = mitmweb.flow_for("GET", "/saml2?SAMLRequest=")
 
-    assert mitmweb.views_registered(), "mitmweb does not list the router's SAML contentview"
+    assert mitmweb.views_registered(), "mitmweb lists no SAML/JWT contentview: the addon did not register them"
     view = mitmweb.content_view(redirect["id"])
     assert view["view_name"] == "SAML" and view["syntax_highlight"] == "xml", view
     assert "SAMLRequest · query · HTTP-Redirect binding · AuthnRequest" in view["text"]

@@ -60,13 +60,14 @@ def test_code_exchange_with_basic_auth_goes_to_the_issuer(peers, proxy):
     for lg, issuer, other in ((legacy_login, peers.legacy, peers.scalekit), (sk_login, peers.scalekit, peers.legacy)):
         assert lg.code, lg.app_location
         before = len(other.server.records)
+        since = proxy.mark()
         r = exchange_code(proxy.url, lg.code)
         assert r.status_code == 200, r.text
         assert r.headers.get("X-Peer") == issuer.name
         assert issuer.server.seen("/oauth/token")[-1].accepted
         assert len(other.server.records) == before
         assert set(r.json()) >= {"access_token", "id_token", "refresh_token", "expires_in"}
-        d = proxy.decision_for("POST", "/oauth/token")
+        d = proxy.decision_for("POST", "/oauth/token", since=since, last=False)
         assert (d["provider"], d["reason"]) == (issuer.name, "correlation")
         again = exchange_code(proxy.url, lg.code)  # a code is redeemed once, at its issuer
         assert again.status_code == 400 and again.headers.get("X-Peer") == issuer.name

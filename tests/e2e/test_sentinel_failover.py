@@ -12,12 +12,15 @@ from __future__ import annotations
 import time
 import urllib.parse
 
+import pytest
 import requests
 
 from tests.stores.conftest import failover_group, redis_bin, sentinel_bin  # noqa: F401 — real Redis + Sentinel
 
 from .browser import parse_form
 from .steps import accepted, finish_at_proxy, flip, start_saml_login
+
+pytestmark = pytest.mark.slow
 
 
 def ready(px) -> int:

@@ -122,6 +122,9 @@ def test_saml_login_over_tls_with_the_company_certificate(tls_world, router, ca,
         assert start.http_version == want
         assert served_certificate(start) == auth_leaf.der  # the company's leaf, not mitmproxy's CA
         assert start.status_code == 302 and start.headers["x-peer"] == "legacy", (start, start.text[:300])
+        # an https public_url: the router's cookie is for cross-site IdP round trips, and never sent in clear
+        ours = [c for c in start.headers.get_list("set-cookie") if c.startswith("sso_router=")]
+        assert len(ours) == 1 and "; HttpOnly" in ours[0] and ours[0].endswith("; SameSite=None; Secure"), ours
         idp = httpx.get(start.headers["location"], timeout=10, trust_env=False)  # the customer's IdP (http)
         assert idp.status_code == 200, idp.text[:300]
         action, fields = form_of(idp.text)

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import copy
 import pathlib
-import socket
 from dataclasses import dataclass
+
+from tests.ports import free_port  # noqa: F401 — re-exported: `from .world import free_port`
 
 from .certs import CertAuthority
 from .peers.keys import KeyPair
@@ -32,12 +33,6 @@ MEGASOFT_IDP = "http://idp.megasoft.test/"
 NEWCO_IDP = "http://idp.newcompany.test/"
 TEST_USER = "it-admin@megasoft.com"
 SK_APP_CALLBACK = "https://app.test/auth/scalekit/callback"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass(frozen=True)

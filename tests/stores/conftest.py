@@ -22,11 +22,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.ports import free_port
 
 
 def _answers(port: int) -> bool:

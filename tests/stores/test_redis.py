@@ -3,7 +3,6 @@ and how it degrades: killed, hung (SIGSTOP), or down before the store was built.
 
 from __future__ import annotations
 
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,15 +11,11 @@ import pytest
 from routing.correlation import open_store
 from routing.errors import StoreUnavailable
 from routing.model import Route
+from tests.ports import free_port
 
 A = Route("legacy", "megasoft.com")
 TIMEOUT = 0.25
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+FREED_WITHIN = 5.0  # s until a caller of a dead or hung store is answered: its timeout, and a loaded 2-core box
 
 
 @pytest.fixture
@@ -74,7 +69,7 @@ def test_down_when_built_then_comes_up(start_redis):
         store.recall(["k1"])
     with pytest.raises(StoreUnavailable):
         store.remember([("k1", A, 900)])
-    assert time.monotonic() - t < 5.0
+    assert time.monotonic() - t < FREED_WITHIN
     start_redis(port)  # the same store object recovers: it connects lazily, per call
     assert store.ping() is True
     store.remember([("k1", A, 900)])
@@ -101,11 +96,11 @@ def test_killed_redis_fails_fast(start_redis):
     t = time.monotonic()
     with pytest.raises(StoreUnavailable):
         store.recall(["k1"])
-    assert time.monotonic() - t < 5.0
+    assert time.monotonic() - t < FREED_WITHIN
     with pytest.raises(StoreUnavailable):
         store.remember([("k2", A, 900)])
     assert store.ping() is False
-    assert time.monotonic() - t < 5.0
+    assert time.monotonic() - t < FREED_WITHIN
     store.close()
 
 
@@ -118,10 +113,10 @@ def test_hung_redis_frees_callers_within_the_timeout(start_redis):
         t = time.monotonic()
         with pytest.raises(StoreUnavailable):
             store.recall(["k1"])
-        assert time.monotonic() - t < 5.0
+        assert time.monotonic() - t < FREED_WITHIN
         t = time.monotonic()
         assert store.ping() is False
-        assert time.monotonic() - t < 5.0
+        assert time.monotonic() - t < FREED_WITHIN
 
         def call(i):  # many worker threads at once, each on its own (new) connection
             t0 = time.monotonic()
@@ -134,7 +129,7 @@ def test_hung_redis_frees_callers_within_the_timeout(start_redis):
         with ThreadPoolExecutor(16) as pool:
             results = list(pool.map(call, range(16)))
         assert {r for r, _ in results} == {"unavailable"}
-        assert max(d for _, d in results) < 5.0
+        assert max(d for _, d in results) < FREED_WITHIN
     finally:
         server.resume()
     assert store.recall(["k1"]) == {"k1": A}  # SIGCONT: works again, entries intact
@@ -155,12 +150,11 @@ def test_close_then_reuse_reconnects(redis_url):
 
 
 def test_no_password_from_a_query_string_reaches_messages():
-    from routing.correlation import open_store
     from routing.logsafe import safe_url
-    s = open_store("REDIS://127.0.0.1:1/0?password=hunter2", clock=lambda: 0.0, timeout=0.05)
-    assert s.url == "redis://127.0.0.1:1/0" and "hunter2" not in safe_url("redis://:hunter2@h/0?password=hunter2")
-    try:
+    port = free_port()  # nothing listens: refused
+    s = open_store(f"REDIS://127.0.0.1:{port}/0?password=hunter2", clock=lambda: 0.0, timeout=0.05)
+    assert s.url == f"redis://127.0.0.1:{port}/0" and "hunter2" not in safe_url("redis://:hunter2@h/0?password=hunter2")
+    with pytest.raises(StoreUnavailable) as e:  # down on purpose: the error must not carry the password
         s.recall(["k"])
-    except Exception as e:  # down on purpose: the error must not carry the password
-        assert "hunter2" not in str(e)
+    assert "hunter2" not in str(e.value) and "hunter2" not in repr(e.value.__cause__)
     s.close()

@@ -14,6 +14,8 @@ from routing.errors import StoreUnavailable
 from routing.model import Route
 from tests.stores.conftest import free_port
 
+FREED_WITHIN = 5.0  # s until a caller of a dead or hung store is answered: its timeout, and a loaded 2-core box
+
 A = Route("legacy", "megasoft.com")
 B = Route("scalekit", "newcompany.com")
 TIMEOUT = 0.25
@@ -64,7 +66,7 @@ def test_sentinels_down_is_store_unavailable_fast_and_secret_free():
         text = f"{e.value} {e.value.__cause__!r}"
         assert "hunter2" not in text and "hunter3" not in text
     assert store.ping() is False
-    assert time.monotonic() - t < 5.0
+    assert time.monotonic() - t < FREED_WITHIN
     store.close()
 
 
@@ -95,7 +97,7 @@ def test_failover_keeps_what_was_written_with_no_new_store(failover_group):
     t = time.monotonic()
     with pytest.raises(StoreUnavailable):
         store.recall(["k1"])
-    assert time.monotonic() - t < 5.0  # bounded, though the primary is gone
+    assert time.monotonic() - t < FREED_WITHIN  # bounded, though the primary is gone
     new = failover_group.wait_promoted(old)
     assert new == failover_group.replica.port
     deadline = time.monotonic() + 10

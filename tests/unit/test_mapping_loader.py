@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
 import time
+import tomllib
 
 import pytest
 
 from routing.errors import MappingError
+from routing.limits import Limits
 from routing.mapping_loader import load_mapping, load_mapping_file
 from routing.reload import MappingHolder
 from tests.unit.samples import MAPPING
@@ -28,6 +31,8 @@ def test_indexes(mapping):
 def test_objects_are_frozen(mapping):
     with pytest.raises(AttributeError):  # Org is a NamedTuple: its fields are read-only
         mapping.orgs["megasoft.com"].migrated = True  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        mapping.settings.shadow = True  # type: ignore[misc]
     with pytest.raises(TypeError):
         mapping.by_domain["x.com"] = "y"  # type: ignore[index]
 
@@ -123,7 +128,9 @@ def test_holder_keeps_last_good_and_applies_a_later_good_edit(tmp_path):
     assert h.reload_if_changed().status == "unchanged"
 
 
-# -- the streamed path for big mappings must give exactly what the whole-document path gives --
+# -- the streamed path for big mappings: what it builds is what the TOML says ------------------------
+# The expected mapping is read from the document by the standard library's tomllib and the contract's
+# rules (keys and domains case-insensitive, every identifier indexed to its org), not by the loader.
 
 def _big(n: int, *, extra: str = "", scalekit_last: bool = False) -> bytes:
     head = ('[router]\npublic_url = "https://auth.example.com"\nhosts = ["localhost"]\n'
@@ -140,30 +147,48 @@ def _big(n: int, *, extra: str = "", scalekit_last: bool = False) -> bytes:
 
 
 @pytest.fixture
-def small_chunks(monkeypatch):
+def streamed(monkeypatch):
+    """Every document takes the streamed path, cut into chunks of ``streamed(chunk)`` bytes."""
     import routing.mapping_loader as ml
-    monkeypatch.setattr(ml, "STREAM_ABOVE", 0)
-    monkeypatch.setattr(ml, "CHUNK_BYTES", 700)
-    calls = []
-    real = ml._Builder.build_streamed
 
-    def streamed(self, v):
-        try:
-            return real(self, v)
-        except ml._Fallback:
-            calls.append("whole")
-            raise
-    monkeypatch.setattr(ml._Builder, "build_streamed", streamed)
-    return calls
+    def cut(chunk: int = 700) -> None:
+        monkeypatch.setattr(ml, "STREAM_ABOVE", 0)
+        monkeypatch.setattr(ml, "CHUNK_BYTES", chunk)
+    cut()
+    return cut
 
 
-def _whole(data: bytes):
-    import routing.mapping_loader as ml
-    try:
-        doc = ml._parse_toml(data.decode())
-    except ValueError as e:
-        raise MappingError("", f"invalid TOML: {e}") from e
-    return ml._Builder(doc, data.decode()).build("v")
+def toml_says(data: bytes) -> dict:
+    """The orgs, indexes and settings the contract derives from ``data``, via tomllib."""
+    doc = tomllib.loads(data.decode())
+    orgs = doc.get("orgs", {})
+    by_domain, by_connection, by_entity_id = {}, {}, {}
+    for key, body in orgs.items():
+        by_domain[key.lower()] = key
+        by_domain.update({d.lower(): key for d in body.get("domains", ())})
+        by_connection.update({c: key for c in body.get("connections", ())})
+        by_entity_id.update({e: key for e in body.get("idp_entity_ids", ())})
+    router = doc["router"]
+    return {
+        "orgs": {k: (b.get("migrated", False), sorted(d.lower() for d in b.get("domains", ())),
+                     tuple(b.get("idp_entity_ids", ())), tuple(b.get("connections", ())),
+                     dict(b.get("target_paths", {}))) for k, b in orgs.items()},
+        "by_domain": by_domain, "by_connection": by_connection, "by_entity_id": by_entity_id,
+        "providers": sorted(doc["providers"]),
+        "router": (router["public_url"], router.get("shadow", False),
+                   router.get("limits", {}).get("max_body", Limits().max_body)),
+    }
+
+
+def loader_built(m) -> dict:
+    return {
+        "orgs": {k: (o.migrated, sorted(d.lower() for d in o.domains), o.idp_entity_ids, o.connections,
+                     dict(o.target_paths)) for k, o in m.orgs.items()},
+        "by_domain": {k: v for k, v in m.by_domain.items() if k != "localhost"},
+        "by_connection": dict(m.by_connection), "by_entity_id": dict(m.by_entity_id),
+        "providers": sorted(m.providers),
+        "router": (m.settings.public_url, m.settings.shadow, m.settings.limits.max_body),
+    }
 
 
 def test_chunks_cut_only_before_table_headers():
@@ -179,62 +204,69 @@ def test_chunks_cut_only_before_table_headers():
     assert all(p.startswith("[") and not p.startswith("[[") for p in pieces[1:])
 
 
-def test_streamed_equals_whole_document(small_chunks):
+def test_streamed_builds_what_the_toml_says(streamed):
     data = _big(53)
-    streamed = load_mapping(data)
-    assert small_chunks == []  # the streamed path did it all
-    whole = _whole(data)
-    assert dict(streamed.orgs) == dict(whole.orgs)
-    for name in ("by_domain", "by_connection", "by_entity_id", "by_path"):
-        assert dict(getattr(streamed, name)) == dict(getattr(whole, name))
-    assert streamed.settings == whole.settings and dict(streamed.providers) == dict(whole.providers)
+    assert loader_built(load_mapping(data)) == toml_says(data)
 
 
-@pytest.mark.parametrize("extra,fallback", [
-    ('[orgs."org1.com".target_paths]\n"/x" = "/y"\n', True),  # one org's tables in two chunks
-    ('[orgs."org2.com"]\nmigrated = true\n', True),  # an org defined twice: TOML refuses it
-    ('[router.limits]\nmax_body = 10\n', True),  # a sub-table of [router] in another chunk
-    ('[router]\nshadow = true\n', True),  # [router] defined twice: TOML refuses it
-])
-def test_streamed_falls_back_and_agrees(small_chunks, extra, fallback):
+def test_a_big_file_takes_the_streamed_path_without_help():
+    """No knob turned: a mapping over a megabyte (7,000 orgs) takes the streamed path and reads right."""
+    data = _big(7000)
+    assert len(data) > 1 << 20
+    assert loader_built(load_mapping(data)) == toml_says(data)
+
+
+@pytest.mark.parametrize("extra", [
+    '[orgs."org1.com".target_paths]\n"/x" = "/y"\n',  # one org's tables in two chunks
+    '[router.limits]\nmax_body = 10\n',  # a sub-table of [router] in another chunk
+    '[router]\n',  # an empty [router] again: TOML refuses a table defined twice
+], ids=["org-subtable-far-away", "router-subtable-far-away", "router-twice"])
+def test_tables_split_across_chunks_build_what_the_toml_says(streamed, extra):
     data = _big(12, extra=extra)
     try:
-        got = load_mapping(data)
-    except MappingError as e:
-        got = e
-    assert small_chunks == (["whole"] if fallback else [])
-    try:
-        want = _whole(data)
-    except MappingError as e:
-        want = e
-    if isinstance(want, MappingError):
-        assert isinstance(got, MappingError) and str(got) == str(want)
-    else:
-        assert dict(got.orgs) == dict(want.orgs)
+        want = toml_says(data)
+    except tomllib.TOMLDecodeError:
+        with pytest.raises(MappingError, match="invalid TOML"):
+            load_mapping(data)
+        return
+    assert loader_built(load_mapping(data)) == want
 
 
-def test_streamed_error_is_worded_with_its_line(small_chunks):
+@pytest.mark.parametrize("extra, header", [
+    ('[orgs."org2.com"]\nmigrated = true\n', '[orgs."org2.com"]'),  # an org defined twice
+    ('[router]\nshadow = true\n', "[router]"),  # [router] defined twice
+])
+def test_a_table_defined_twice_is_refused_naming_its_line(streamed, extra, header):
+    data = _big(12, extra=extra)
+    with pytest.raises(tomllib.TOMLDecodeError):
+        tomllib.loads(data.decode())
+    line = max(i for i, text in enumerate(data.decode().splitlines(), 1) if text.startswith(header))
+    with pytest.raises(MappingError) as e:
+        load_mapping(data)
+    assert "invalid TOML" in str(e.value) and f"line {line}" in str(e.value), str(e.value)
+
+
+def test_streamed_error_is_worded_with_its_line(streamed):
     data = _big(20).replace(b'[orgs."org13.com"]  # org 13\nmigrated = false', b'[orgs."org13.com"]  # org 13\nmigrated = "no"')
     with pytest.raises(MappingError) as e:
         load_mapping(data)
-    assert e.value.key == 'orgs."org13.com".migrated' and e.value.line and small_chunks == ["whole"]
+    assert e.value.key == 'orgs."org13.com".migrated'
+    assert e.value.line == data.decode().splitlines().index('migrated = "no"') + 1
 
 
-def test_providers_after_the_orgs_falls_back_and_agrees(small_chunks):
+def test_providers_after_the_orgs_build_what_the_toml_says(streamed):
     data = _big(12, scalekit_last=True)
-    assert dict(load_mapping(data).providers) == dict(_whole(data).providers) and small_chunks == ["whole"]
+    assert loader_built(load_mapping(data)) == toml_says(data)
 
 
 @pytest.mark.parametrize("chunk", [1, 40, 80, 120, 160, 200, 400])
-def test_a_header_like_line_inside_a_multiline_string_is_not_a_table(monkeypatch, chunk):
-    import routing.mapping_loader as ml
-    monkeypatch.setattr(ml, "STREAM_ABOVE", 0)
-    monkeypatch.setattr(ml, "CHUNK_BYTES", chunk)
+def test_a_header_like_line_inside_a_multiline_string_is_not_a_table(streamed, chunk):
+    streamed(chunk)
     data = _big(6).replace(b'hosts = ["localhost"]',
                            b'hosts = ["localhost"]\nforce_header_secret = """\n[orgs."fake.com"]\nmigrated = true\n"""')
     got = load_mapping(data)
     assert "fake.com" not in got.orgs and got.settings.force_header_secret.startswith('[orgs."fake.com"]')
-    assert dict(got.orgs) == dict(_whole(data).orgs)
+    assert loader_built(got) == toml_says(data)
 
 
 def test_health_says_ok_again_when_a_bad_edit_is_reverted(tmp_path):

@@ -83,6 +83,7 @@ class Record:
     status: int = 0
     body: bytes = b""  # the request body as it arrived (byte-for-byte checks)
     outcome: str = ""  # "accepted: ..." or "rejected: ..." (set by the handler), or "" for plain pages
+    body: bytes = b""  # the request body exactly as it arrived
 
     @property
     def accepted(self) -> bool:

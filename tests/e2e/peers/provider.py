@@ -79,6 +79,10 @@ class Provider:
         # auto-post form to the app's own ACS there (SAMLResponse + the IdP's RelayState echoed), as a
         # provider acting as the app's SAML IdP answers
         self.app_saml_acs: str | None = None
+        self.saml_post_binding = False  # True: AuthnRequests go out in an auto-post page (HTTP-POST binding)
+        # True: an IdP-initiated login lands at the app with ``idp_initiated_login`` (a token the app
+        # hands back to the authorize endpoint), not a code — Scalekit's way
+        self.idp_initiated_login = False
         self.session_cookie_domain = "Domain=127.0.0.1"  # its session cookies' Domain attribute, as written
         self._lock = threading.RLock()
         self._saml: dict[str, dict] = {}  # AuthnRequest ID -> login transaction
@@ -93,13 +97,15 @@ class Provider:
         self.directories: dict[str, str] = {}  # SCIM directory id -> its bearer token
         self.issued: dict[str, list[str]] = {"relay_state": [], "request_uri": [], "saml_id": [], "state": [], "code": [],
                                             "access_token": [], "refresh_token": [], "id_token": [],
-                                            "cookie": []}
+                                            "cookie": [], "idp_initiated_login": []}
+        self._idp_logins: dict[str, str] = {}  # idp_initiated_login it issued -> connection name
 
     # -- set-up ---------------------------------------------------------
     def reset_behaviour(self) -> None:
         """What tests switch on for themselves, back to the defaults."""
         self.allow_unsolicited = self.unsolicited_in_response_to = False
         self.app_saml_acs = None
+        self.saml_post_binding = self.idp_initiated_login = False
         self.session_cookie_domain = "Domain=127.0.0.1"
 
     @property
@@ -238,6 +244,11 @@ class Provider:
             return self._reject(rec, 400, f"redirect_uri {redirect_uri!r} not allowed")
         txn = {"client_id": q["client_id"], "redirect_uri": redirect_uri, "app_state": q.get("state", ""),
                "hint": q.get("login_hint", ""), "nonce": q.get("nonce", "")}
+        if "idp_initiated_login" in q:  # only one this provider issued, once
+            name = self._idp_logins.pop(q["idp_initiated_login"], None)
+            if name is None:
+                return self._reject(rec, 400, f"idp_initiated_login was not issued by {self.name}")
+            return self._begin_sso(self.connections[name], txn, rec)
         conn, error = self._find_connection(q)
         if error:
             return self._reject(rec, 400, error)
@@ -252,6 +263,14 @@ class Provider:
         txn = {**txn, "conn": conn.name}
         if conn.protocol == "saml":
             relay = self._new("relay_state", "rs_")
+            if self.saml_post_binding:
+                req_id, page = conn.sp.authn_request_page(relay)
+                self.issued["saml_id"].append(req_id)
+                self._saml[req_id] = {**txn, "relay": relay}
+                rec.outcome = f"accepted: SAML AuthnRequest {req_id} via {conn.name} (POST binding)"
+                resp = Response.text(200, page, "text/html")
+                resp.headers.append(("Set-Cookie", self._session_cookie()))
+                return resp
             req_id, location = conn.sp.authn_request_location(relay)
             self.issued["saml_id"].append(req_id)
             self._saml[req_id] = {**txn, "relay": relay}
@@ -338,6 +357,11 @@ class Provider:
         except SamlRejected as exc:
             return self._reject(rec, 403, f"SAML response refused: {exc}")
         rec.outcome = f"accepted: IdP-initiated SAML for {user} via {conn.name}"
+        if self.idp_initiated_login:  # the app is told to start a login of its own, with this token
+            token = self._new("idp_initiated_login", "iil_", 24)
+            self._idp_logins[token] = conn.name
+            app = next(uris[0] for _, uris in self.clients.values() if uris)
+            return Response.redirect(f"{app}?{urllib.parse.urlencode({'idp_initiated_login': token})}")
         if self.app_saml_acs:  # as the app's SAML IdP: an assertion of its own, posted to the app
             fields = {"SAMLResponse": base64.b64encode(f"<{self.name} assertion for {user}>".encode()).decode()}
             if req.form.get("RelayState"):

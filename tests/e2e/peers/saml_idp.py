@@ -56,7 +56,8 @@ class SamlIdP:
             "entityid": tenant.entity_id,
             "service": {
                 "idp": {
-                    "endpoints": {"single_sign_on_service": [(self.sso_url(tenant.slug), saml2.BINDING_HTTP_REDIRECT)]},
+                    "endpoints": {"single_sign_on_service": [(self.sso_url(tenant.slug), saml2.BINDING_HTTP_REDIRECT),
+                                                             (self.sso_url(tenant.slug), saml2.BINDING_HTTP_POST)]},
                     "policy": {"default": {"lifetime": {"minutes": 15}, "attribute_restrictions": None,
                                            "name_form": saml.NAME_FORMAT_URI}},
                     "name_id_format": [saml.NAMEID_FORMAT_EMAILADDRESS],
@@ -105,7 +106,7 @@ class SamlIdP:
             rec.outcome = "rejected: no SAMLRequest"
             return Response.text(400, "saml-idp: no SAMLRequest")
         try:
-            parsed = srv.parse_authn_request(params["SAMLRequest"], saml2.BINDING_HTTP_REDIRECT)
+            parsed = _parse_request(srv, params["SAMLRequest"], posted=req.method == "POST")
             args = srv.response_args(parsed.message, [saml2.BINDING_HTTP_POST])
         except Exception as exc:
             rec.outcome = f"rejected: bad AuthnRequest {exc!r}"
@@ -172,6 +173,17 @@ class SamlIdP:
         if relay_state:
             q["relay_state"] = relay_state
         return f"{self.server.url}/{slug}/idp-init?{urllib.parse.urlencode(q)}"
+
+
+def _parse_request(srv: Server, value: str, *, posted: bool):
+    """A SAMLRequest in either binding: deflated (HTTP-Redirect, or the sign-in page posting that
+    value back), else, when posted, plain base64 (HTTP-POST)."""
+    try:
+        return srv.parse_authn_request(value, saml2.BINDING_HTTP_REDIRECT)
+    except Exception:
+        if not posted:
+            raise
+        return srv.parse_authn_request(value, saml2.BINDING_HTTP_POST)
 
 
 def sign_in_page(action: str, user: str, fields: dict[str, str]) -> str:

@@ -79,6 +79,17 @@ class SamlSP:
         location = dict(info["headers"])["Location"]
         return req_id, location
 
+    def authn_request_page(self, relay_state: str) -> tuple[str, str]:
+        """(request ID, an auto-post HTML page carrying the SAMLRequest, not deflated, and RelayState to
+        the IdP's SSO URL): the HTTP-POST binding, as providers send large or signed requests."""
+        with self._lock:
+            req_id, info = self.client.prepare_for_authenticate(
+                entityid=self.idp_entity_id, relay_state=relay_state, binding=saml2.BINDING_HTTP_POST,
+                assertion_consumer_service_url=self.acs_urls[0],
+                nameid_format=saml.NAMEID_FORMAT_EMAILADDRESS,
+            )
+        return req_id, info["data"]
+
     def consume(self, saml_response_b64: str, *, in_response_to: str | None, allow_unsolicited: bool) -> str:
         """Verifies a posted response; returns the NameID. Raises SamlRejected with the reason."""
         outstanding = {in_response_to: "/"} if in_response_to else {}
