@@ -15,6 +15,7 @@ core's table names — and nothing else here changes.
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import json
 import re
@@ -25,6 +26,8 @@ import pytest
 import requests
 
 from tests.unit.samples import jwt as unsigned_jwt
+
+from routing.precedence import RULES
 
 from .proxy import Mitmdump
 
@@ -51,6 +54,10 @@ def _row_of(identifier: str, matches: str) -> Row:
     """What the README says a row reads and matches, in the core's words."""
     if matches == "`test_users`":
         return ("emails", "by_test_user")
+    if matches == "`directories`":
+        return ("directories", "by_directory")
+    if matches == "`scim_token_sha256`":
+        return ("scim_tokens", "by_scim_token")
     if "in the path" in identifier:
         return ("path_connections", "by_connection")
     if "Audience" in identifier:
@@ -71,10 +78,13 @@ def _row_of(identifier: str, matches: str) -> Row:
         return ("domains", "by_domain")
     if "email's domain" in identifier:
         return ("emails", "by_domain")
+
     raise AssertionError(f"a README precedence row this test cannot carry: {identifier!r} → {matches!r}")
 
 
-PRECEDENCE: list[Row] = readme_precedence()  # the one line that changes when the core has its table
+# the core's table (routing/precedence.py); the README shows the same (tests/unit/test_precedence.py),
+# which readme_precedence() reads back here as a second check
+PRECEDENCE: list[Row] = [(r.clues, f"by_{r.lookups[0].index}") for r in RULES]
 
 
 # -- two orgs, each named by every kind of identifier ---------------------------------------------
@@ -87,7 +97,7 @@ def ids(org: str) -> dict[str, str]:
     return {"test_user": f"qa@{org}", "connection": f"{s}-conn", "idp_identifier": f"{s}-cognito",
             "path_connection": f"{s}-workos", "org_id": f"org_{s}", "entity_id": f"http://idp.{s}.test/",
             "audience_connection": f"{s}-aud", "oidc_issuer": f"https://oidc.{s}.test", "client_id": f"client-{s}",
-            "domain": org, "email": f"user@{org}"}
+            "domain": org, "email": f"user@{org}", "directory": f"directory_{s}", "scim_token": f"scim-token-{s}"}
 
 
 def mapping(base: dict, *, test_users: bool) -> dict:
@@ -98,7 +108,8 @@ def mapping(base: dict, *, test_users: bool) -> dict:
         m["orgs"][org] = {
             "migrated": migrated, "idp_entity_ids": [i["entity_id"]], "oidc_issuers": [i["oidc_issuer"]],
             "connections": [i["connection"], i["idp_identifier"], i["path_connection"], i["audience_connection"]],
-            "org_ids": [i["org_id"]], "client_ids": [i["client_id"]],
+            "org_ids": [i["org_id"]], "client_ids": [i["client_id"]], "directories": [i["directory"]],
+            "scim_token_sha256": [hashlib.sha256(i["scim_token"].encode()).hexdigest()],
             **({"test_users": [i["test_user"]]} if test_users else {}),
         }
     return m
@@ -111,6 +122,7 @@ class Request:
     issuer: str | None = None  # of a posted SAMLResponse, when a row puts one in
     audience: str | None = None
     name_id: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -148,6 +160,12 @@ CARRIERS: dict[Row, list[Carrier]] = {
                                        "id_token iss")],
     ("client_ids", "by_client_id"): [Carrier("client_id", _form("client_id", "client_id"), "client_id")],
     ("domains", "by_domain"): [Carrier("domain_hint", _form("domain_hint", "domain"), "domain_hint")],
+    # a SCIM request names its directory in the path, or is known by its bearer token: both take the path
+    ("directories", "by_directory"): [Carrier("path", _set("path", lambda i: f"/scim/v2.0/{i['directory']}/Users"),
+                                              "SCIM directory in the path")],
+    ("scim_tokens", "by_scim_token"): [Carrier("path", lambda r, i: (setattr(r, "path", "/scim/v2.0/Users"),
+                                                                    r.headers.update(authorization=f"Bearer {i['scim_token']}")),
+                                               "SCIM bearer token (SHA-256)")],
     ("emails", "by_domain"): [Carrier("username", _form("username", "email"), "username domain"),
                               Carrier("name_id", _set("name_id", lambda i: i["email"]), "SAML NameID domain")],
 }
@@ -195,7 +213,8 @@ def proxies(world, tmp_path_factory):
 
 def test_every_row_is_carried():
     assert set(PRECEDENCE) <= set(CARRIERS), set(PRECEDENCE) - set(CARRIERS)
-    assert len(PRECEDENCE) == len(set(PRECEDENCE)) == 11
+    assert len(PRECEDENCE) == len(set(PRECEDENCE)) == len(RULES)
+    assert readme_precedence() == PRECEDENCE  # the README documents the order the core follows
 
 
 def _cases(variant: str):
@@ -217,7 +236,7 @@ def test_the_higher_level_wins(world, proxies, variant, higher, carrier, lower, 
     for winner, loser in (ORGS, ORGS[::-1]):
         req = build([(carrier, winner), (other, loser)])
         since = px.mark()
-        r = requests.post(px.url + req.path, data=req.form, allow_redirects=False, timeout=10)
+        r = requests.post(px.url + req.path, data=req.form, headers=req.headers, allow_redirects=False, timeout=10)
         d = px.decision_for("POST", req.path, since=since)
         test_user = higher == ("emails", "by_test_user")
         provider = "scalekit" if test_user or winner == "alpha.test" else "legacy"
