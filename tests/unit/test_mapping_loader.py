@@ -192,14 +192,9 @@ def loader_built(m) -> dict:
 
 
 def test_chunks_cut_only_before_table_headers():
-    import routing.mapping_loader as ml
+    from routing.mapping_loader.toml import chunks
     text = _big(30).decode() + "[[odd]]\nx = 1\n"
-    old = ml.CHUNK_BYTES
-    try:
-        ml.CHUNK_BYTES = 300
-        pieces = list(ml._chunks(text))
-    finally:
-        ml.CHUNK_BYTES = old
+    pieces = list(chunks(text, 300))
     assert "".join(pieces) == text and len(pieces) > 10
     assert all(p.startswith("[") and not p.startswith("[[") for p in pieces[1:])
 
