@@ -30,7 +30,7 @@ def test_another_version_warns_once_and_takes_the_public_paths(monkeypatch, capl
     assert [r.levelname for r in caplog.records if "written for mitmproxy" in r.getMessage()] == ["WARNING"]
     assert mitm12.wrap_upstream_errors(errorpage.upstream_message) is False
     with taddons.context():
-        assert mitm12.option_is_default("keep_host_header") is None  # can't tell: the caller leaves it alone
+        assert mitm12.option_is_default("ssl_insecure") is None  # can't tell: the caller leaves it alone
 
 
 def test_the_placeholder_layers_are_the_ones_it_stacks():
@@ -78,9 +78,9 @@ def test_the_error_event_can_be_rebuilt_with_another_message():
 
 def test_option_is_default_tells_a_set_option_from_an_unset_one():
     with taddons.context() as tctx:
-        assert mitm12.option_is_default("keep_host_header") is True
-        tctx.options.update(keep_host_header=False)  # the user's value, even if it equals the default
-        assert mitm12.option_is_default("keep_host_header") is False
+        assert mitm12.option_is_default("ssl_insecure") is True
+        tctx.options.update(ssl_insecure=False)  # the user's value, even if it equals the default
+        assert mitm12.option_is_default("ssl_insecure") is False
         assert mitm12.option_is_default("no_such_option") is None
 
 
