@@ -43,8 +43,13 @@ ADDON = os.path.join(ROOT, "sso_router_addon.py")
 LUA = os.path.join(HERE, "lua")
 CLK = os.sysconf("SC_CLK_TCK")
 KINDS = ("oidc_get", "saml_post", "token_post", "hosted_page", "token_exchange")
-LUA_OF = {"oidc_get": "oidc.lua", "saml_post": "saml.lua", "token_post": "token.lua", "hosted_page": "hosted.lua",
-          "token_exchange": "token.lua"}
+LUA_OF = {
+    "oidc_get": "oidc.lua",
+    "saml_post": "saml.lua",
+    "token_post": "token.lua",
+    "hosted_page": "hosted.lua",
+    "token_exchange": "token.lua",
+}
 TARGET_RATIO = {"oidc_get": 0.95, "saml_post": 0.85, "token_post": 0.95, "hosted_page": 0.90, "token_exchange": 0.90}
 PROXY_ORGS = 1000  # orgs in the mapping the proxy arm serves (the engine bench covers 100k)
 CONNS = 16  # wrk connections per proxy
@@ -97,8 +102,13 @@ def ensure_tools() -> None:
         cmd = "apt-get update && apt-get install -y " + " ".join(pkgs[t] for t in missing)
         if os.geteuid() == 0 and shutil.which("apt-get"):
             say(f"bench: installing {', '.join(missing)}: {cmd}")
-            subprocess.run(cmd, shell=True, check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                cmd,
+                shell=True,
+                check=True,
+                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+                stdout=subprocess.DEVNULL,
+            )
         else:
             raise SystemExit(f"bench: missing {', '.join(missing)}; install them with: sudo {cmd}")
     if not os.path.exists(MITMDUMP):
@@ -119,12 +129,16 @@ def machine_info() -> dict:
             return (r.stdout + r.stderr).strip().splitlines()[0]
         except Exception:  # noqa: BLE001
             return "?"
+
     return {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "nproc": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "kernel": platform.release(),
         "python": platform.python_version(),
         "mitmproxy": ver([PY, "-c", "import mitmproxy.version as v; print(v.VERSION)"]),
-        "wrk": ver(["wrk", "-v"]).split(" Copyright")[0], "nginx": ver(["nginx", "-v"]),
+        "wrk": ver(["wrk", "-v"]).split(" Copyright")[0],
+        "nginx": ver(["nginx", "-v"]),
     }
 
 
@@ -164,26 +178,50 @@ def start_nginx(w: str, port: int, core: str) -> subprocess.Popen:
     U.write_inputs(w)
     with open(conf, "w") as f:
         f.write(U.nginx_conf(w, port))
-    p = PROCS.start(["taskset", "-c", core, "nginx", "-p", w, "-e", f"{w}/nginx-error.log", "-c", conf],
-                    os.path.join(w, "nginx.out"))
+    p = PROCS.start(
+        ["taskset", "-c", core, "nginx", "-p", w, "-e", f"{w}/nginx-error.log", "-c", conf],
+        os.path.join(w, "nginx.out"),
+    )
     wait_http(port, "/", "127.0.0.1", p, "nginx")
     return p
 
 
 def mitmdump_args(w: str, port: int, *, router_mapping: str | None, upstream_port: int) -> tuple[list[str], str]:
     """The command line of one arm, and the path that answers 200 once it serves."""
-    args = [MITMDUMP, "-q", "--listen-host", "127.0.0.1", "-p", str(port),
-            "--set", "termlog_verbosity=warn", "--set", "flow_detail=0",
-            "--set", "connection_strategy=lazy",  # what the router sets itself; the same in both arms
-            "--set", f"confdir={w}/mitmproxy"]
+    args = [
+        MITMDUMP,
+        "-q",
+        "--listen-host",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--set",
+        "termlog_verbosity=warn",
+        "--set",
+        "flow_detail=0",
+        "--set",
+        "connection_strategy=lazy",  # what the router sets itself; the same in both arms
+        "--set",
+        f"confdir={w}/mitmproxy",
+    ]
     if router_mapping:
-        return args + ["--mode", "reverse:https://legacy.invalid", "-s", ADDON,
-                       "--set", f"sso_mapping={router_mapping}", "--set", "sso_secret=x"], "/.sso-router/ready"
-    return args + ["--mode", f"reverse:http://127.0.0.1:{upstream_port}"], "/"
+        return [
+            *args,
+            "--mode",
+            "reverse:https://legacy.invalid",
+            "-s",
+            ADDON,
+            "--set",
+            f"sso_mapping={router_mapping}",
+            "--set",
+            "sso_secret=x",
+        ], "/.sso-router/ready"
+    return [*args, "--mode", f"reverse:http://127.0.0.1:{upstream_port}"], "/"
 
 
-def start_mitmdump(w: str, name: str, port: int, core: str, *, router_mapping: str | None,
-                   upstream_port: int) -> subprocess.Popen:
+def start_mitmdump(
+    w: str, name: str, port: int, core: str, *, router_mapping: str | None, upstream_port: int
+) -> subprocess.Popen:
     args, probe = mitmdump_args(w, port, router_mapping=router_mapping, upstream_port=upstream_port)
     p = PROCS.start(["taskset", "-c", core, *args], os.path.join(w, f"{name}.log"))
     wait_http(port, probe, F.PUBLIC_HOST, p, name)
@@ -219,44 +257,79 @@ def router_metrics(port: int) -> Counter:
     _, body = http_get(port, "/.sso-router/metrics", F.PUBLIC_HOST)
     out: Counter = Counter()
     for line in body.decode().splitlines():
-        m = re.match(r'(sso_router_\w+)\{([^}]*)\}\s+([0-9.e+]+)$', line)
+        m = re.match(r"(sso_router_\w+)\{([^}]*)\}\s+([0-9.e+]+)$", line)
         if not m:
             continue
         name, labels, val = m.groups()
         lab = dict(re.findall(r'(\w+)="([^"]*)"', labels))
         if name == "sso_router_decisions_total":
             out[f"{lab.get('reason')}:{lab.get('provider')}"] += int(float(val))
-        elif name in ("sso_router_parse_failures_total", "sso_router_store_errors_total",
-                      "sso_router_upstream_errors_total", "sso_router_refused_total"):
+        elif name in (
+            "sso_router_parse_failures_total",
+            "sso_router_store_errors_total",
+            "sso_router_upstream_errors_total",
+            "sso_router_refused_total",
+        ):
             out[f"{name.removeprefix('sso_router_')}:{lab.get('kind', lab.get('status', ''))}"] += int(float(val))
     return out
 
 
 # -- load ----------------------------------------------------------------------------------------
 def wrk_args(kind: str, port: int, seconds: float, conns: int, core: str, w: str) -> list[str]:
-    extra = {"saml_post": [os.path.join(w, "saml-body.txt")], "hosted_page": [os.path.join(w, "hosted-states.txt")],
-             "token_exchange": [str(PROXY_ORGS), "tokens"]}.get(kind, [str(PROXY_ORGS)])
-    return ["taskset", "-c", core, "wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "--timeout", "5s",
-            "-s", os.path.join(LUA, LUA_OF[kind]), f"http://127.0.0.1:{port}", "--", F.PUBLIC_HOST, *extra]
+    extra = {
+        "saml_post": [os.path.join(w, "saml-body.txt")],
+        "hosted_page": [os.path.join(w, "hosted-states.txt")],
+        "token_exchange": [str(PROXY_ORGS), "tokens"],
+    }.get(kind, [str(PROXY_ORGS)])
+    return [
+        "taskset",
+        "-c",
+        core,
+        "wrk",
+        "-t1",
+        f"-c{conns}",
+        f"-d{seconds:g}s",
+        "--timeout",
+        "5s",
+        "-s",
+        os.path.join(LUA, LUA_OF[kind]),
+        f"http://127.0.0.1:{port}",
+        "--",
+        F.PUBLIC_HOST,
+        *extra,
+    ]
 
 
 def parse_wrk(out: str) -> dict:
     for line in out.splitlines():
         if line.startswith("BENCH_JSON "):
-            return json.loads(line[len("BENCH_JSON "):])
+            return json.loads(line[len("BENCH_JSON ") :])
     raise SystemExit(f"bench: wrk gave no result:\n{out[-2000:]}")
 
 
-def run_load(kind: str, targets: list[tuple[int, subprocess.Popen]], seconds: float, w: str,
-             wrk_core: str, others: list[subprocess.Popen]) -> dict:
+def run_load(
+    kind: str,
+    targets: list[tuple[int, subprocess.Popen]],
+    seconds: float,
+    w: str,
+    wrk_core: str,
+    others: list[subprocess.Popen],
+) -> dict:
     """One measured run: wrk against each (port, proxy) at once; the proxies' CPU from /proc."""
     cpu0 = [proc_cpu(p.pid) for _, p in targets]
     oth0 = sum(proc_cpu(p.pid) for p in others)
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy0, steal0 = machine_busy()
     t0 = time.perf_counter()
-    ws = [subprocess.Popen(wrk_args(kind, port, seconds, CONNS, wrk_core, w), stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True) for port, _ in targets]
+    ws = [
+        subprocess.Popen(
+            wrk_args(kind, port, seconds, CONNS, wrk_core, w),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for port, _ in targets
+    ]
     outs = [p.communicate()[0] for p in ws]
     wall = time.perf_counter() - t0
     busy1, steal1 = machine_busy()
@@ -291,20 +364,32 @@ def make_inputs(w: str, ngx_port: int) -> str:
     body = F.saml_post_body(org, w, n)
     import base64
     from urllib.parse import parse_qs
+
     xml = base64.b64decode(parse_qs(body.decode())["SAMLResponse"][0])
     if not F.verify_signature(xml, w):
         raise SystemExit("bench: the generated SAML Response does not verify")
     with open(os.path.join(w, "saml-body.txt"), "wb") as f:
         f.write(body)
-    say(f"bench: inputs: {PROXY_ORGS}-org mapping; SAMLResponse POST body {len(body):,} B "
+    say(
+        f"bench: inputs: {PROXY_ORGS}-org mapping; SAMLResponse POST body {len(body):,} B "
         f"(signed Response+Assertion, {len(xml):,} B XML, {n} group values; xmlsec1 --verify OK); "
-        f"authorize query ~{len(F.authorize_query(1, random.Random(1)))} B")
+        f"authorize query ~{len(F.authorize_query(1, random.Random(1)))} B"
+    )
     return mapping
 
 
-def compare_arms(w: str, a: subprocess.Popen, a_port: int, b: subprocess.Popen, b_port: int,
-                 rounds: int, seconds: float, warm: float, others: list[subprocess.Popen],
-                 kinds: tuple[str, ...] = KINDS) -> dict:
+def compare_arms(
+    w: str,
+    a: subprocess.Popen,
+    a_port: int,
+    b: subprocess.Popen,
+    b_port: int,
+    rounds: int,
+    seconds: float,
+    warm: float,
+    others: list[subprocess.Popen],
+    kinds: tuple[str, ...] = KINDS,
+) -> dict:
     arms = {"a": (a_port, a), "b": (b_port, b)}
     runs: dict = {k: {"a": [], "b": []} for k in kinds}
     decided: dict[str, Counter] = defaultdict(Counter)
@@ -323,10 +408,12 @@ def compare_arms(w: str, a: subprocess.Popen, a_port: int, b: subprocess.Popen, 
                 if before is not None:
                     decided[kind] += router_metrics(b_port) - before
                 runs[kind][arm].append(res)
-                say(f"  round {r + 1}/{rounds} {kind:10s} {'bare  ' if arm == 'a' else 'router'}: "
+                say(
+                    f"  round {r + 1}/{rounds} {kind:10s} {'bare  ' if arm == 'a' else 'router'}: "
                     f"{res['rps']:8,.0f} req/s  p50 {res['p50_ms']:6.2f} ms  p99 {res['p99_ms']:6.2f} ms  "
                     f"{res['cpu_us_per_req']:6.0f} µs CPU/req  proxy {res['proxy_cores']:.2f} cores  "
-                    f"errors {res['errors']}  other load {res['foreign_cores']:.2f} cores")
+                    f"errors {res['errors']}  other load {res['foreign_cores']:.2f} cores"
+                )
     return {"runs": runs, "decisions": {k: dict(v) for k, v in decided.items()}}
 
 
@@ -335,16 +422,21 @@ def summarize(cmp: dict) -> dict:
     for kind in cmp["runs"]:
         a, b = cmp["runs"][kind]["a"], cmp["runs"][kind]["b"]
         med = lambda rs, k: statistics.median(x[k] for x in rs)  # noqa: E731
-        ratios = [y["rps"] / x["rps"] for x, y in zip(a, b)]  # paired: the same round, adjacent in time
+        ratios = [y["rps"] / x["rps"] for x, y in zip(a, b, strict=False)]  # paired: the same round, adjacent in time
         out[kind] = {
-            **{f"{arm}_{k}": med(rs, k) for arm, rs in (("a", a), ("b", b))
-               for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req", "foreign_cores")},
-            "ratio_rps": statistics.median(ratios), "ratio_rps_rounds": ratios,
+            **{
+                f"{arm}_{k}": med(rs, k)
+                for arm, rs in (("a", a), ("b", b))
+                for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req", "foreign_cores")
+            },
+            "ratio_rps": statistics.median(ratios),
+            "ratio_rps_rounds": ratios,
             "ratio_cpu": med(b, "cpu_us_per_req") / med(a, "cpu_us_per_req"),
             # req/s one fully used core gives, b over a: the figure other load on the machine disturbs least
             "ratio_capacity": med(a, "cpu_us_per_req") / med(b, "cpu_us_per_req"),
             "router_cpu_us_extra": med(b, "cpu_us_per_req") - med(a, "cpu_us_per_req"),
-            "target": TARGET_RATIO[kind], "errors": sum(x["errors"] for x in a + b),
+            "target": TARGET_RATIO[kind],
+            "errors": sum(x["errors"] for x in a + b),
             "decisions": cmp["decisions"].get(kind, {}),
         }
     return out
@@ -352,23 +444,40 @@ def summarize(cmp: dict) -> dict:
 
 def print_summary(s: dict) -> None:
     say("\n== bare mitmdump (a) vs mitmdump + sso-router (b); medians over rounds ==")
-    say(f"{'kind':11s} {'a req/s':>8s} {'b req/s':>8s} {'b/a':>6s} {'target':>6s}  "
-        f"{'a p50':>6s} {'b p50':>6s} {'a p99':>6s} {'b p99':>6s}  {'a µs/req':>8s} {'b µs/req':>8s} {'cap b/a':>7s}")
+    say(
+        f"{'kind':11s} {'a req/s':>8s} {'b req/s':>8s} {'b/a':>6s} {'target':>6s}  "
+        f"{'a p50':>6s} {'b p50':>6s} {'a p99':>6s} {'b p99':>6s}  {'a µs/req':>8s} {'b µs/req':>8s} {'cap b/a':>7s}"
+    )
     for kind, x in s.items():
         ok = "ok" if x["ratio_rps"] >= x["target"] else "BELOW"
-        say(f"{kind:11s} {x['a_rps']:8,.0f} {x['b_rps']:8,.0f} {x['ratio_rps']:6.3f} {x['target']:6.2f}  "
+        say(
+            f"{kind:11s} {x['a_rps']:8,.0f} {x['b_rps']:8,.0f} {x['ratio_rps']:6.3f} {x['target']:6.2f}  "
             f"{x['a_p50_ms']:6.2f} {x['b_p50_ms']:6.2f} {x['a_p99_ms']:6.2f} {x['b_p99_ms']:6.2f}  "
-            f"{x['a_cpu_us_per_req']:8.0f} {x['b_cpu_us_per_req']:8.0f} {x['ratio_capacity']:7.3f}  {ok}")
-    say("(latencies in ms; µs/req = mitmdump CPU time per request; cap b/a = per-core capacity ratio = a µs/req / "
+            f"{x['a_cpu_us_per_req']:8.0f} {x['b_cpu_us_per_req']:8.0f} {x['ratio_capacity']:7.3f}  {ok}"
+        )
+    say(
+        "(latencies in ms; µs/req = mitmdump CPU time per request; cap b/a = per-core capacity ratio = a µs/req / "
         "b µs/req; ok/BELOW compares the req/s ratio b/a with the target; per-round req/s b/a: "
-        + "; ".join(f"{k} {', '.join(f'{r:.3f}' for r in x['ratio_rps_rounds'])}" for k, x in s.items()) + ")")
+        + "; ".join(f"{k} {', '.join(f'{r:.3f}' for r in x['ratio_rps_rounds'])}" for k, x in s.items())
+        + ")"
+    )
     for kind, x in s.items():
-        say(f"router decisions during {kind}: {x['decisions']}  (wrk errors, both arms: {x['errors']}; "
-            "upstream_errors are the flows in flight when wrk stops and drops its connections)")
+        say(
+            f"router decisions during {kind}: {x['decisions']}  (wrk errors, both arms: {x['errors']}; "
+            "upstream_errors are the flows in flight when wrk stops and drops its connections)"
+        )
 
 
-def scale_out(w: str, b: subprocess.Popen, b_port: int, mapping: str, ngx_port: int, rounds: int,
-              seconds: float, others: list[subprocess.Popen]) -> dict:
+def scale_out(
+    w: str,
+    b: subprocess.Popen,
+    b_port: int,
+    mapping: str,
+    ngx_port: int,
+    rounds: int,
+    seconds: float,
+    others: list[subprocess.Popen],
+) -> dict:
     port2 = free_port()
     b2 = start_mitmdump(w, "router2", port2, "0", router_mapping=mapping, upstream_port=ngx_port)
     try:
@@ -377,19 +486,25 @@ def scale_out(w: str, b: subprocess.Popen, b_port: int, mapping: str, ngx_port: 
             one, two = [], []
             run_load(kind, [(b_port, b), (port2, b2)], 1, w, "0,1", others)  # warm the new process
             for r in range(rounds):
-                for n in ((1, 2) if r % 2 == 0 else (2, 1)):
+                for n in (1, 2) if r % 2 == 0 else (2, 1):
                     if n == 1:
                         one.append(run_load(kind, [(b_port, b)], seconds, w, "0", others))
                     else:
                         two.append(run_load(kind, [(b_port, b), (port2, b2)], seconds, w, "0,1", others))
             r1 = statistics.median(x["rps"] for x in one)
             r2 = statistics.median(x["rps"] for x in two)
-            out[kind] = {"one_rps": r1, "two_rps": r2, "ratio": r2 / r1,
-                         "one_cpu_us": statistics.median(x["cpu_us_per_req"] for x in one),
-                         "two_cpu_us": statistics.median(x["cpu_us_per_req"] for x in two),
-                         "two_p99_ms": statistics.median(x["p99_ms"] for x in two)}
-            say(f"scale-out {kind:10s}: 1 router {r1:8,.0f} req/s; 2 routers {r2:8,.0f} req/s; ratio {r2 / r1:.2f} "
-                f"(CPU/req {out[kind]['one_cpu_us']:.0f} vs {out[kind]['two_cpu_us']:.0f} µs)")
+            out[kind] = {
+                "one_rps": r1,
+                "two_rps": r2,
+                "ratio": r2 / r1,
+                "one_cpu_us": statistics.median(x["cpu_us_per_req"] for x in one),
+                "two_cpu_us": statistics.median(x["cpu_us_per_req"] for x in two),
+                "two_p99_ms": statistics.median(x["p99_ms"] for x in two),
+            }
+            say(
+                f"scale-out {kind:10s}: 1 router {r1:8,.0f} req/s; 2 routers {r2:8,.0f} req/s; ratio {r2 / r1:.2f} "
+                f"(CPU/req {out[kind]['one_cpu_us']:.0f} vs {out[kind]['two_cpu_us']:.0f} µs)"
+            )
         return out
     finally:
         PROCS.stop(b2)
@@ -397,38 +512,53 @@ def scale_out(w: str, b: subprocess.Popen, b_port: int, mapping: str, ngx_port: 
 
 def engine(w: str, quick: bool) -> dict:
     out = os.path.join(w, "engine.json")
-    subprocess.run(["taskset", "-c", "1", PY, os.path.join(HERE, "engine.py"), "--json", out, "--workdir", w]
-                   + (["--quick"] if quick else []), check=True)
+    subprocess.run(
+        ["taskset", "-c", "1", PY, os.path.join(HERE, "engine.py"), "--json", out, "--workdir", w]
+        + (["--quick"] if quick else []),
+        check=True,
+    )
     with open(out) as f:
         return json.load(f)
 
 
 def instructions(w: str, n: int, out_dir: str, started: float, kinds: tuple[str, ...] = KINDS) -> None:
     import instructions as I
+
     if not shutil.which("valgrind"):
         if os.geteuid() == 0 and shutil.which("apt-get"):
             say("bench: installing valgrind: apt-get install -y valgrind")
-            subprocess.run("apt-get update && apt-get install -y valgrind", shell=True, check=True,
-                           env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                "apt-get update && apt-get install -y valgrind",
+                shell=True,
+                check=True,
+                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+                stdout=subprocess.DEVNULL,
+            )
         else:
             raise SystemExit("bench: --instructions needs valgrind; install it with: sudo apt-get install -y valgrind")
     info = machine_info()
     ngx_port = free_port()
     ngx = start_nginx(w, ngx_port, "0")
     mapping = make_inputs(w, ngx_port)
-    say(f"\n== instructions per request (callgrind), {n} requests per arm and kind after {I.WARMUP} "
-        f"to warm up, one keep-alive connection ==")
+    say(
+        f"\n== instructions per request (callgrind), {n} requests per arm and kind after {I.WARMUP} "
+        f"to warm up, one keep-alive connection =="
+    )
     res = I.run(w, n, mitmdump_args, ngx_port, mapping, wait_http, PROCS, say, free_port, kinds)
     PROCS.stop(ngx)
     for kind, r in res.items():
-        say(f"{kind:10s} bare/router {r['ratio']:.3f}  target {TARGET_RATIO[kind]}  "
-            f"{'ok' if r['ratio'] >= TARGET_RATIO[kind] else 'BELOW'}")
+        say(
+            f"{kind:10s} bare/router {r['ratio']:.3f}  target {TARGET_RATIO[kind]}  "
+            f"{'ok' if r['ratio'] >= TARGET_RATIO[kind] else 'BELOW'}"
+        )
     result = {"machine": info, "instructions": res, "runtime_s": time.time() - started}
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     for name in (f"{stamp}-instructions.json", "latest-instructions.json"):
         with open(os.path.join(out_dir, name), "w") as f:
             json.dump(result, f, indent=1)
-    say(f"\nbench: done in {time.time() - started:.0f}s; results in {os.path.join(out_dir, 'latest-instructions.json')}")
+    say(
+        f"\nbench: done in {time.time() - started:.0f}s; results in {os.path.join(out_dir, 'latest-instructions.json')}"
+    )
 
 
 def profile(w: str, seconds: float, out_dir: str, kind: str = "saml_post", arm: str = "router") -> None:
@@ -438,21 +568,40 @@ def profile(w: str, seconds: float, out_dir: str, kind: str = "saml_post", arm: 
     ngx_port, b_port = free_port(), free_port()
     ngx = start_nginx(w, ngx_port, "0")
     mapping = make_inputs(w, ngx_port)
-    b = start_mitmdump(w, arm, b_port, "1", router_mapping=mapping if arm == "router" else None,
-                       upstream_port=ngx_port)
+    b = start_mitmdump(w, arm, b_port, "1", router_mapping=mapping if arm == "router" else None, upstream_port=ngx_port)
     U.prepare(kind, b_port)
     run_load(kind, [(b_port, b)], 2, w, "0", [ngx])
     raw = os.path.join(out_dir, f"{kind}-{arm}-profile.folded")
-    load = subprocess.Popen(wrk_args(kind, b_port, seconds + 4, CONNS, "0", w), stdout=subprocess.PIPE,
-                            text=True)
+    load = subprocess.Popen(wrk_args(kind, b_port, seconds + 4, CONNS, "0", w), stdout=subprocess.PIPE, text=True)
     time.sleep(1)
     spy_cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(["taskset", "-c", "0", spy, "record", "--pid", str(b.pid), "--duration", str(int(seconds)),
-                    "--rate", "200", "--format", "raw", "-o", raw], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "taskset",
+            "-c",
+            "0",
+            spy,
+            "record",
+            "--pid",
+            str(b.pid),
+            "--duration",
+            str(int(seconds)),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "-o",
+            raw,
+        ],
+        check=True,
+        capture_output=True,
+    )
     del spy_cpu0
     res = parse_wrk(load.communicate()[0])
-    say(f"bench: under py-spy (it pauses the process to sample): {res['requests'] / (res['duration_us'] / 1e6):,.0f} "
-        "req/s — not a figure to compare")
+    say(
+        f"bench: under py-spy (it pauses the process to sample): {res['requests'] / (res['duration_us'] / 1e6):,.0f} "
+        "req/s — not a figure to compare"
+    )
     summarize_profile(raw, kind=f"{kind}, {arm} arm")
     say(f"bench: collapsed stacks in {raw} (flamegraph.pl or speedscope.app render them)")
 
@@ -469,8 +618,15 @@ def summarize_profile(path: str, top: int = 18, kind: str = "saml_post") -> None
             if "concurrent/futures/thread.py" in stack:  # idle executor threads waiting on their queue
                 continue
             total += n
-            frames = [fr.split(" (")[0] + " (" + fr.split(" (")[1].split(":")[0].replace(
-                ROOT + "/", "").split("site-packages/")[-1] + ")" if " (" in fr else fr for fr in stack.split(";")]
+            frames = [
+                fr.split(" (")[0]
+                + " ("
+                + fr.split(" (")[1].split(":")[0].replace(ROOT + "/", "").split("site-packages/")[-1]
+                + ")"
+                if " (" in fr
+                else fr
+                for fr in stack.split(";")
+            ]
             self_c[frames[-1]] += n
             for fr in set(frames):
                 incl[fr] += n
@@ -479,10 +635,23 @@ def summarize_profile(path: str, top: int = 18, kind: str = "saml_post") -> None
     for fr, n in self_c.most_common(top):
         say(f"  {100 * n / total:5.1f}%  {fr}")
     say("inclusive time, sso-router (routing/) and the mitmproxy phases:")
-    keys = [k for k in incl if "routing/" in k or any(s in k for s in (
-        "AddonManager.trigger_event", "Http1Server.read_headers", "Http1Client.read_headers", "HttpLayer._handle_event",
-        "_SelectorSocketTransport.write", "read_request_head"))]
-    for fr in sorted(keys, key=lambda k: -incl[k])[:2 * top]:
+    keys = [
+        k
+        for k in incl
+        if "routing/" in k
+        or any(
+            s in k
+            for s in (
+                "AddonManager.trigger_event",
+                "Http1Server.read_headers",
+                "Http1Client.read_headers",
+                "HttpLayer._handle_event",
+                "_SelectorSocketTransport.write",
+                "read_request_head",
+            )
+        )
+    ]
+    for fr in sorted(keys, key=lambda k: -incl[k])[: 2 * top]:
         if incl[fr] / total < 0.004:
             break
         say(f"  {100 * incl[fr] / total:5.1f}%  {fr}")
@@ -496,15 +665,26 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, help="seconds per measured run (default 10; --quick 4)")
     ap.add_argument("--skip-engine", action="store_true", help="leave out the engine microbenchmarks")
     ap.add_argument("--skip-scale", action="store_true", help="leave out the scale-out figure")
-    ap.add_argument("--profile", type=float, metavar="SECONDS",
-                    help="only profile the router arm under load with py-spy (see --profile-kind)")
+    ap.add_argument(
+        "--profile",
+        type=float,
+        metavar="SECONDS",
+        help="only profile the router arm under load with py-spy (see --profile-kind)",
+    )
     ap.add_argument("--profile-kind", choices=KINDS, default="saml_post", help="traffic for --profile")
     ap.add_argument("--profile-arm", choices=("router", "bare"), default="router", help="process for --profile")
-    ap.add_argument("--instructions", type=int, nargs="?", const=300, metavar="N",
-                    help="only count instructions per request with callgrind (N requests per arm and kind, "
-                         "default 300; ~25 min for all kinds, see --kinds)")
-    ap.add_argument("--kinds", default=",".join(KINDS),
-                    help=f"comma-separated kinds to measure (default all: {','.join(KINDS)})")
+    ap.add_argument(
+        "--instructions",
+        type=int,
+        nargs="?",
+        const=300,
+        metavar="N",
+        help="only count instructions per request with callgrind (N requests per arm and kind, "
+        "default 300; ~25 min for all kinds, see --kinds)",
+    )
+    ap.add_argument(
+        "--kinds", default=",".join(KINDS), help=f"comma-separated kinds to measure (default all: {','.join(KINDS)})"
+    )
     ap.add_argument("--out", default=os.path.join(HERE, "results"), help="where results go (bench/results)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, inputs)")
     a = ap.parse_args()
@@ -528,45 +708,65 @@ def main() -> None:
             return instructions(w, a.instructions, a.out, started, kinds)
         info = machine_info()
         info["background_load_cores_at_start"] = round(background_load(), 2)
-        say(f"bench: {info['date']}  {info['nproc']} cores  {info['cpu_model']}  Python {info['python']}  "
-            f"mitmproxy {info['mitmproxy']}  {info['wrk']}  {info['nginx']}")
+        say(
+            f"bench: {info['date']}  {info['nproc']} cores  {info['cpu_model']}  Python {info['python']}  "
+            f"mitmproxy {info['mitmproxy']}  {info['wrk']}  {info['nginx']}"
+        )
         if os.cpu_count() and os.cpu_count() < 2:
             raise SystemExit("bench: needs at least 2 cores (proxy on core 1, wrk + nginx on core 0)")
         if info["background_load_cores_at_start"] > 0.2:
-            say(f"bench: WARNING: other processes already use {info['background_load_cores_at_start']:.2f} cores; "
-                "figures will be disturbed (see 'other load' per run)")
+            say(
+                f"bench: WARNING: other processes already use {info['background_load_cores_at_start']:.2f} cores; "
+                "figures will be disturbed (see 'other load' per run)"
+            )
         ngx_port, a_port, b_port = free_port(), free_port(), free_port()
         ngx = start_nginx(w, ngx_port, "0")
         mapping = make_inputs(w, ngx_port)
         a_proc = start_mitmdump(w, "bare", a_port, "1", router_mapping=None, upstream_port=ngx_port)
         b_proc = start_mitmdump(w, "router", b_port, "1", router_mapping=mapping, upstream_port=ngx_port)
-        say(f"bench: nginx :{ngx_port} (core 0), bare mitmdump :{a_port} and sso-router mitmdump :{b_port} "
+        say(
+            f"bench: nginx :{ngx_port} (core 0), bare mitmdump :{a_port} and sso-router mitmdump :{b_port} "
             f"(both pinned to core 1, one loaded at a time), wrk -t1 -c{CONNS} on core 0; "
-            f"{rounds} round(s) x {seconds:g}s per arm and kind")
+            f"{rounds} round(s) x {seconds:g}s per arm and kind"
+        )
         cmp = compare_arms(w, a_proc, a_port, b_proc, b_port, rounds, seconds, 1 if a.quick else 2, [ngx], kinds)
         summary = summarize(cmp)
         print_summary(summary)
         PROCS.stop(a_proc)
         scale = None
         if not a.skip_scale:
-            say("\n== scale-out: 1 sso-router process (core 1, wrk on core 0) vs 2 (cores 1 and 0, one wrk "
-                "each, unpinned) ==")
-            scale = scale_out(w, b_proc, b_port, mapping, ngx_port, 1 if a.quick else 2,
-                              seconds if a.quick else 6, [ngx])
+            say(
+                "\n== scale-out: 1 sso-router process (core 1, wrk on core 0) vs 2 (cores 1 and 0, one wrk "
+                "each, unpinned) =="
+            )
+            scale = scale_out(
+                w, b_proc, b_port, mapping, ngx_port, 1 if a.quick else 2, seconds if a.quick else 6, [ngx]
+            )
         PROCS.stop_all()
         eng = None
         if not a.skip_engine:
             say("\n== engine only (no mitmproxy), pinned to core 1 ==")
             eng = engine(w, a.quick)
             e = eng["engine"]
-            say(f"targets: >= 30,000 OIDC decisions/s: {e['oidc_get']['per_s_10']:,.0f}; "
+            say(
+                f"targets: >= 30,000 OIDC decisions/s: {e['oidc_get']['per_s_10']:,.0f}; "
                 f">= 8,000 SAML POST decisions/s: {e['saml_post']['per_s_10']:,.0f}; "
                 f"100k-org load < 2 s: {eng['load_seconds']:.1f} s; < 300 MB: +{eng['load_rss_growth_mb']:.0f} MB; "
                 f"cost ratio 100k/10 <= 1.1: "
-                + ", ".join(f"{k} {v['cost_ratio_big_over_10']:.2f}" for k, v in e.items()))
-        result = {"machine": info, "rounds": rounds, "seconds": seconds, "conns": CONNS, "proxy_orgs": PROXY_ORGS,
-                  "compare": summary, "runs": cmp["runs"], "scale_out": scale, "engine": eng,
-                  "runtime_s": time.time() - started}
+                + ", ".join(f"{k} {v['cost_ratio_big_over_10']:.2f}" for k, v in e.items())
+            )
+        result = {
+            "machine": info,
+            "rounds": rounds,
+            "seconds": seconds,
+            "conns": CONNS,
+            "proxy_orgs": PROXY_ORGS,
+            "compare": summary,
+            "runs": cmp["runs"],
+            "scale_out": scale,
+            "engine": eng,
+            "runtime_s": time.time() - started,
+        }
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         for name in (f"{stamp}{'-quick' if a.quick else ''}.json", "latest.json"):
             with open(os.path.join(a.out, name), "w") as f:

@@ -42,16 +42,34 @@ def views_for(kind: str, n_orgs: int, workdir: str, n_groups: int, rng: random.R
     for _ in range(count):
         org = rng.randrange(n_orgs)
         if kind == "oidc_get":
-            v = RequestView("GET", F.PUBLIC_HOST, F.AUTHORIZE_PATH, F.authorize_query(org, rng), dict(F.BROWSER_HEADERS))
+            v = RequestView(
+                "GET", F.PUBLIC_HOST, F.AUTHORIZE_PATH, F.authorize_query(org, rng), dict(F.BROWSER_HEADERS)
+            )
         elif kind == "saml_post":
             body = F.saml_post_body(org, workdir, n_groups)
-            v = RequestView("POST", F.PUBLIC_HOST, F.ACS_PATH, "", {**F.BROWSER_HEADERS,
-                            "content-type": "application/x-www-form-urlencoded"}, body,
-                            "application/x-www-form-urlencoded")
+            v = RequestView(
+                "POST",
+                F.PUBLIC_HOST,
+                F.ACS_PATH,
+                "",
+                {**F.BROWSER_HEADERS, "content-type": "application/x-www-form-urlencoded"},
+                body,
+                "application/x-www-form-urlencoded",
+            )
         else:
-            v = RequestView("POST", F.PUBLIC_HOST, F.TOKEN_PATH, "", {
-                "authorization": F.basic_auth(org), "content-type": "application/x-www-form-urlencoded",
-                "accept": "application/json"}, F.token_body(rng), "application/x-www-form-urlencoded")
+            v = RequestView(
+                "POST",
+                F.PUBLIC_HOST,
+                F.TOKEN_PATH,
+                "",
+                {
+                    "authorization": F.basic_auth(org),
+                    "content-type": "application/x-www-form-urlencoded",
+                    "accept": "application/json",
+                },
+                F.token_body(rng),
+                "application/x-www-form-urlencoded",
+            )
         out.append((v, F.org_key(org)))
     return out
 
@@ -92,10 +110,12 @@ def load_only(path: str, trace: bool) -> None:
     with open(path, "rb") as f:
         data = f.read()
     import gc
+
     gc.collect()
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if trace:
         import tracemalloc
+
         tracemalloc.start()
     t0 = time.perf_counter()
     m = load_mapping(data)
@@ -103,6 +123,7 @@ def load_only(path: str, trace: bool) -> None:
     out = {"seconds": dt, "orgs": len(m.orgs), "file_bytes": len(data)}
     if trace:
         import tracemalloc
+
         out["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out["peak_rss_mb"] = peak / 1024
@@ -138,15 +159,23 @@ def main() -> None:
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     big = load_mapping(data)  # and the one the decisions below use
-    loads.append({"seconds": time.perf_counter() - t0, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "rss_growth_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024})
+    loads.append(
+        {
+            "seconds": time.perf_counter() - t0,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_growth_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024,
+        }
+    )
     del data
     res["load_seconds"] = min(x["seconds"] for x in loads)
     res["load_seconds_all"] = [round(x["seconds"], 3) for x in loads]
     res["load_peak_rss_mb"] = max(x["peak_rss_mb"] for x in loads)
     res["load_rss_growth_mb"] = max(x["rss_growth_mb"] for x in loads)
-    print(f"engine: load_mapping({a.orgs} orgs): {res['load_seconds']:.2f}s (runs {res['load_seconds_all']}), "
-          f"peak RSS {res['load_peak_rss_mb']:.0f} MB (+{res['load_rss_growth_mb']:.0f} MB during the load)", flush=True)
+    print(
+        f"engine: load_mapping({a.orgs} orgs): {res['load_seconds']:.2f}s (runs {res['load_seconds_all']}), "
+        f"peak RSS {res['load_peak_rss_mb']:.0f} MB (+{res['load_rss_growth_mb']:.0f} MB during the load)",
+        flush=True,
+    )
 
     small = load_mapping(F.mapping_toml(10, "http://127.0.0.1:9").encode())
     # nothing frozen, as in the addon: a loaded mapping leaves the cyclic GC nothing to walk
@@ -165,17 +194,26 @@ def main() -> None:
         measure(bv, big, store, 0.2)
         s_runs, b_runs = [], []
         for r in range(reps):  # interleaved, so drift hits both alike
-            for which in ((0, 1) if r % 2 == 0 else (1, 0)):
+            for which in (0, 1) if r % 2 == 0 else (1, 0):
                 if which == 0:
                     s_runs.append(measure(sv, small, store, secs))
                 else:
                     b_runs.append(measure(bv, big, store, secs))
         s, b = statistics.median(s_runs), statistics.median(b_runs)
         size = len(sv[0][0].body) or len(sv[0][0].query)
-        res["engine"][kind] = {"per_s_10": s, "per_s_big": b, "cost_ratio_big_over_10": s / b,
-                               "payload_bytes": size, "runs_10": s_runs, "runs_big": b_runs}
-        print(f"engine: {kind:10s} ({size} B): {s:9,.0f}/s with 10 orgs, {b:9,.0f}/s with {a.orgs:,} orgs; "
-              f"cost ratio {a.orgs // 1000}k/10 = {s / b:.3f}", flush=True)
+        res["engine"][kind] = {
+            "per_s_10": s,
+            "per_s_big": b,
+            "cost_ratio_big_over_10": s / b,
+            "payload_bytes": size,
+            "runs_10": s_runs,
+            "runs_big": b_runs,
+        }
+        print(
+            f"engine: {kind:10s} ({size} B): {s:9,.0f}/s with 10 orgs, {b:9,.0f}/s with {a.orgs:,} orgs; "
+            f"cost ratio {a.orgs // 1000}k/10 = {s / b:.3f}",
+            flush=True,
+        )
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)

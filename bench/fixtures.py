@@ -85,28 +85,34 @@ def _rand(rng: random.Random, n: int) -> str:
 
 def authorize_query(org: int, rng: random.Random) -> str:
     """~400-byte authorization request query, as an SPA with PKCE sends it."""
-    q = urlencode({
-        "response_type": "code",
-        "client_id": "AbCdEfGhIjKlMnOpQrStUvWxYz012345",
-        "redirect_uri": "https://app.yourapp.com/auth/callback",
-        "scope": "openid profile email offline_access",
-        "state": _rand(rng, 43),
-        "nonce": _rand(rng, 43),
-        "login_hint": f"jane.doe{org}@org{org}.example",
-        "code_challenge": _rand(rng, 43),
-        "code_challenge_method": "S256",
-        "response_mode": "query",
-        "prompt": "login",
-    }, quote_via=quote)
+    q = urlencode(
+        {
+            "response_type": "code",
+            "client_id": "AbCdEfGhIjKlMnOpQrStUvWxYz012345",
+            "redirect_uri": "https://app.yourapp.com/auth/callback",
+            "scope": "openid profile email offline_access",
+            "state": _rand(rng, 43),
+            "nonce": _rand(rng, 43),
+            "login_hint": f"jane.doe{org}@org{org}.example",
+            "code_challenge": _rand(rng, 43),
+            "code_challenge_method": "S256",
+            "response_mode": "query",
+            "prompt": "login",
+        },
+        quote_via=quote,
+    )
     return q
 
 
 def token_body(rng: random.Random) -> bytes:
-    return urlencode({
-        "grant_type": "authorization_code",
-        "code": _rand(rng, 40),
-        "redirect_uri": "https://app.yourapp.com/auth/callback",
-    }, quote_via=quote).encode()
+    return urlencode(
+        {
+            "grant_type": "authorization_code",
+            "code": _rand(rng, 40),
+            "redirect_uri": "https://app.yourapp.com/auth/callback",
+        },
+        quote_via=quote,
+    ).encode()
 
 
 def basic_auth(org: int) -> str:
@@ -133,13 +139,23 @@ def _keypair(workdir: str) -> tuple[str, str]:
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench-idp.okta.example")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650)).sign(key, hashes.SHA256()))
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
     with open(key_path, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
     with open(cert_path, "wb") as f:
         f.write(cert.public_bytes(serialization.Encoding.PEM))
     return key_path, cert_path
@@ -154,9 +170,9 @@ def _sig_template(ref_id: str, cert_b64: str) -> str:
         '<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>'
         '<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>'
         '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/>'
-        '</ds:Reference></ds:SignedInfo><ds:SignatureValue/>'
-        f'<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert_b64}</ds:X509Certificate></ds:X509Data>'
-        '</ds:KeyInfo></ds:Signature>'
+        "</ds:Reference></ds:SignedInfo><ds:SignatureValue/>"
+        f"<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert_b64}</ds:X509Certificate></ds:X509Data>"
+        "</ds:KeyInfo></ds:Signature>"
     )
 
 
@@ -168,7 +184,7 @@ def signed_saml_response(org: int, workdir: str, *, n_groups: int = 40) -> bytes
     key_path, cert_path = _keypair(workdir)
     with open(cert_path) as f:
         cert_b64 = "".join(ln for ln in f.read().splitlines() if not ln.startswith("-----"))
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     ts = lambda d=0: (now + dt.timedelta(minutes=d)).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
     rid, aid = "id" + uuid.uuid4().hex, "id" + uuid.uuid4().hex
     req_id = "_" + uuid.uuid4().hex
@@ -178,18 +194,29 @@ def signed_saml_response(org: int, workdir: str, *, n_groups: int = 40) -> bytes
     audience = f"urn:auth0:{TENANT}:{connection(org)}"
 
     def attr(name: str, *values: str) -> str:
-        vals = "".join(f'<saml2:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" '
-                       f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">{v}'
-                       "</saml2:AttributeValue>" for v in values)
-        return (f'<saml2:Attribute Name="{name}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:'
-                f'unspecified">{vals}</saml2:Attribute>')
+        vals = "".join(
+            f'<saml2:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+            f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">{v}'
+            "</saml2:AttributeValue>"
+            for v in values
+        )
+        return (
+            f'<saml2:Attribute Name="{name}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:'
+            f'unspecified">{vals}</saml2:Attribute>'
+        )
 
-    attrs = "".join([
-        attr("email", email), attr("firstName", "Jane"), attr("lastName", f"Doe{org}"),
-        attr("displayName", f"Jane Doe {org}"), attr("department", "Platform Engineering"),
-        attr("employeeNumber", f"{100000 + org}"), attr("title", "Staff Engineer"),
-        attr("groups", *(f"org{org}-team-{g:03d}-{'eng' if g % 3 else 'ops'}" for g in range(n_groups))),
-    ])
+    attrs = "".join(
+        [
+            attr("email", email),
+            attr("firstName", "Jane"),
+            attr("lastName", f"Doe{org}"),
+            attr("displayName", f"Jane Doe {org}"),
+            attr("department", "Platform Engineering"),
+            attr("employeeNumber", f"{100000 + org}"),
+            attr("title", "Staff Engineer"),
+            attr("groups", *(f"org{org}-team-{g:03d}-{'eng' if g % 3 else 'ops'}" for g in range(n_groups))),
+        ]
+    )
     assertion = (
         f'<saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" ID="{aid}" '
         f'IssueInstant="{ts()}" Version="2.0">'
@@ -253,11 +280,21 @@ def verify_signature(xml: bytes, workdir: str) -> bool:
     """xmlsec1 --verify of the outer (Response) signature, to prove the fixture is really signed."""
     import subprocess
     import tempfile
+
     _, cert_path = _keypair(workdir)
     with tempfile.NamedTemporaryFile(suffix=".xml", dir=workdir, delete=False) as f:
         f.write(xml)
-    r = subprocess.run([shutil.which("xmlsec1") or "xmlsec1", "--verify", "--pubkey-cert-pem", cert_path,
-                        "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:Response", f.name],
-                       capture_output=True)
+    r = subprocess.run(
+        [
+            shutil.which("xmlsec1") or "xmlsec1",
+            "--verify",
+            "--pubkey-cert-pem",
+            cert_path,
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+            f.name,
+        ],
+        capture_output=True,
+    )
     os.unlink(f.name)
     return r.returncode == 0

@@ -37,19 +37,42 @@ def send(port: int, kind: str, n: int, saml_body: bytes, seed: int) -> None:
         for _ in range(n):
             org = rng.randrange(1000)
             if kind == "oidc_get":
-                c.request("GET", f"{F.AUTHORIZE_PATH}?{F.authorize_query(org, rng)}",
-                          headers={**F.BROWSER_HEADERS, "Host": F.PUBLIC_HOST})
+                c.request(
+                    "GET",
+                    f"{F.AUTHORIZE_PATH}?{F.authorize_query(org, rng)}",
+                    headers={**F.BROWSER_HEADERS, "Host": F.PUBLIC_HOST},
+                )
             elif kind == "hosted_page":
-                c.request("GET", f"{U.HOSTED_PATH}?state={rng.choice(states)}",
-                          headers={**F.BROWSER_HEADERS, "Host": F.PUBLIC_HOST})
+                c.request(
+                    "GET",
+                    f"{U.HOSTED_PATH}?state={rng.choice(states)}",
+                    headers={**F.BROWSER_HEADERS, "Host": F.PUBLIC_HOST},
+                )
             elif kind in ("token_post", "token_exchange"):
                 answer = {U.ANSWER_HEADER: "tokens"} if kind == "token_exchange" else {}
-                c.request("POST", F.TOKEN_PATH, F.token_body(rng), headers={
-                    "Host": F.PUBLIC_HOST, "authorization": F.basic_auth(org),
-                    "content-type": "application/x-www-form-urlencoded", "accept": "application/json", **answer})
+                c.request(
+                    "POST",
+                    F.TOKEN_PATH,
+                    F.token_body(rng),
+                    headers={
+                        "Host": F.PUBLIC_HOST,
+                        "authorization": F.basic_auth(org),
+                        "content-type": "application/x-www-form-urlencoded",
+                        "accept": "application/json",
+                        **answer,
+                    },
+                )
             else:
-                c.request("POST", F.ACS_PATH, saml_body, headers={
-                    **F.BROWSER_HEADERS, "Host": F.PUBLIC_HOST, "content-type": "application/x-www-form-urlencoded"})
+                c.request(
+                    "POST",
+                    F.ACS_PATH,
+                    saml_body,
+                    headers={
+                        **F.BROWSER_HEADERS,
+                        "Host": F.PUBLIC_HOST,
+                        "content-type": "application/x-www-form-urlencoded",
+                    },
+                )
             r = c.getresponse()
             r.read()
             if r.status != 200:
@@ -58,8 +81,9 @@ def send(port: int, kind: str, n: int, saml_body: bytes, seed: int) -> None:
         c.close()
 
 
-def count(args: list[str], port: int, probe: str, kind: str, n: int, saml_body: bytes, log: str,
-          wait_http, procs) -> int:
+def count(
+    args: list[str], port: int, probe: str, kind: str, n: int, saml_body: bytes, log: str, wait_http, procs
+) -> int:
     """Instructions the mitmdump started with ``args`` executes while serving ``n`` requests."""
     out = log + ".callgrind"
     cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", *args]
@@ -83,8 +107,9 @@ def count(args: list[str], port: int, probe: str, kind: str, n: int, saml_body: 
     raise SystemExit(f"bench: no callgrind total in {log}")
 
 
-def run(w: str, n: int, mitmdump_args, ngx_port: int, mapping: str, wait_http, procs, say, free_port,
-        kinds: tuple[str, ...]) -> dict:
+def run(
+    w: str, n: int, mitmdump_args, ngx_port: int, mapping: str, wait_http, procs, say, free_port, kinds: tuple[str, ...]
+) -> dict:
     """Both arms, each kind, bare first; returns {kind: {bare, router, ratio}}."""
     with open(os.path.join(w, "saml-body.txt"), "rb") as f:
         saml_body = f.read()
@@ -93,16 +118,25 @@ def run(w: str, n: int, mitmdump_args, ngx_port: int, mapping: str, wait_http, p
         got = {}
         for arm in ("bare", "router"):
             port = free_port()
-            args, probe = mitmdump_args(w, port, router_mapping=mapping if arm == "router" else None,
-                                        upstream_port=ngx_port)
-            total = count(args, port, probe, kind, n, saml_body, os.path.join(w, f"cg-{kind}-{arm}.log"),
-                          wait_http, procs)
+            args, probe = mitmdump_args(
+                w, port, router_mapping=mapping if arm == "router" else None, upstream_port=ngx_port
+            )
+            total = count(
+                args, port, probe, kind, n, saml_body, os.path.join(w, f"cg-{kind}-{arm}.log"), wait_http, procs
+            )
             got[arm] = total / n
         ratio = got["bare"] / got["router"]
-        out[kind] = {"bare_instr_per_req": round(got["bare"]), "router_instr_per_req": round(got["router"]),
-                     "router_extra_per_req": round(got["router"] - got["bare"]), "ratio": round(ratio, 3), "n": n}
-        say(f"  {kind:10s}  bare {got['bare'] / 1e6:6.3f}M  router {got['router'] / 1e6:6.3f}M instructions/request  "
-            f"(+{(got['router'] - got['bare']) / 1e3:,.0f}k)  bare/router {ratio:.3f}")
+        out[kind] = {
+            "bare_instr_per_req": round(got["bare"]),
+            "router_instr_per_req": round(got["router"]),
+            "router_extra_per_req": round(got["router"] - got["bare"]),
+            "ratio": round(ratio, 3),
+            "n": n,
+        }
+        say(
+            f"  {kind:10s}  bare {got['bare'] / 1e6:6.3f}M  router {got['router'] / 1e6:6.3f}M instructions/request  "
+            f"(+{(got['router'] - got['bare']) / 1e3:,.0f}k)  bare/router {ratio:.3f}"
+        )
     return out
 
 

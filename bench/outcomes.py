@@ -33,8 +33,9 @@ from routing.outcomes import classify, exchange_of, returning_candidate_keys  # 
 from routing.view import RequestView, ResponseView, media_type  # noqa: E402
 
 SECRET = b"x"
-IDP_REDIRECT = ("https://customer.okta.com/app/sso/saml?SAMLRequest=" + "fZJNb9swDIb%2F" * 110
-                + "&RelayState=rs_0123456789abcdef")
+IDP_REDIRECT = (
+    "https://customer.okta.com/app/sso/saml?SAMLRequest=" + "fZJNb9swDIb%2F" * 110 + "&RelayState=rs_0123456789abcdef"
+)
 ANSWERS = {  # what the provider typically answers each kind
     "oidc_get": ResponseView(302, IDP_REDIRECT, "text/html"),
     "saml_post": ResponseView(302, "https://yourapp.com/callback?code=3fJ7uL1Yq0aZ&state=app-state-1", "text/html"),
@@ -46,11 +47,27 @@ ANSWERS = {  # what the provider typically answers each kind
 def views(workdir: str, rng: random.Random) -> dict[str, RequestView]:
     form = {**F.BROWSER_HEADERS, "content-type": "application/x-www-form-urlencoded"}
     return {
-        "oidc_get": RequestView("GET", F.PUBLIC_HOST, F.AUTHORIZE_PATH, F.authorize_query(3, rng), dict(F.BROWSER_HEADERS)),
-        "saml_post": RequestView("POST", F.PUBLIC_HOST, F.ACS_PATH, "", form, F.saml_post_body(3, workdir, 40),
-                                 "application/x-www-form-urlencoded"),
-        "token_post": RequestView("POST", F.PUBLIC_HOST, F.TOKEN_PATH, "", {"authorization": F.basic_auth(3), **form},
-                                  F.token_body(rng), "application/x-www-form-urlencoded"),
+        "oidc_get": RequestView(
+            "GET", F.PUBLIC_HOST, F.AUTHORIZE_PATH, F.authorize_query(3, rng), dict(F.BROWSER_HEADERS)
+        ),
+        "saml_post": RequestView(
+            "POST",
+            F.PUBLIC_HOST,
+            F.ACS_PATH,
+            "",
+            form,
+            F.saml_post_body(3, workdir, 40),
+            "application/x-www-form-urlencoded",
+        ),
+        "token_post": RequestView(
+            "POST",
+            F.PUBLIC_HOST,
+            F.TOKEN_PATH,
+            "",
+            {"authorization": F.basic_auth(3), **form},
+            F.token_body(rng),
+            "application/x-www-form-urlencoded",
+        ),
         "asset_get": RequestView("GET", F.PUBLIC_HOST, "/assets/app.js", "", dict(F.BROWSER_HEADERS)),
     }
 
@@ -102,8 +119,11 @@ def main() -> None:
                     return
                 o = classify(p.kind, ex, ResponseView(answer.status, answer.location, media_type(answer.content_type)))
                 if o is not None:
-                    metrics.inc("sso_router_login_outcomes_total", provider=d.forward_to,
-                                outcome="success" if o.ok else "failure")
+                    metrics.inc(
+                        "sso_router_login_outcomes_total",
+                        provider=d.forward_to,
+                        outcome="success" if o.ok else "failure",
+                    )
                     buf.outcome(d.org, d.forward_to, o.stage, o.ok, o.kind, 1.0)
 
             for part, fn in (("engine", engine), ("request", request_side), ("response", response_side)):

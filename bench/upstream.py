@@ -100,16 +100,49 @@ def token_answer(w: str) -> str:
     authorization-code exchange with ``offline_access`` and an API audience."""
     now = int(time.time())
     sub = "samlp|org42-saml|jane.doe42@org42.example"
-    access = _jwt({"iss": ISSUER, "sub": sub, "aud": ["https://api.yourapp.com", f"{ISSUER}userinfo"],
-                   "iat": now, "exp": now + 86400, "scope": "openid profile email offline_access",
-                   "azp": SPA_CLIENT, "org_id": "org_42", "permissions": ["read:reports", "write:reports"]}, w)
-    ident = _jwt({"iss": ISSUER, "sub": sub, "aud": SPA_CLIENT, "iat": now, "exp": now + 36000,
-                  "nonce": "n-0S6_WzA2Mj", "sid": "k0pLq1yZ8xG3b7hN2mR4tV6wQ9eJ5cA", "org_id": "org_42",
-                  "email": "jane.doe42@org42.example", "email_verified": True, "name": "Jane Doe 42",
-                  "nickname": "jane.doe42", "picture": "https://s.gravatar.com/avatar/0f3c?s=480&r=pg&d=mp",
-                  "updated_at": "2026-11-23T14:05:00.000Z"}, w)
-    body = json.dumps({"access_token": access, "id_token": ident, "scope": "openid profile email offline_access",
-                       "expires_in": 86400, "token_type": "Bearer"}, separators=(",", ":"))
+    access = _jwt(
+        {
+            "iss": ISSUER,
+            "sub": sub,
+            "aud": ["https://api.yourapp.com", f"{ISSUER}userinfo"],
+            "iat": now,
+            "exp": now + 86400,
+            "scope": "openid profile email offline_access",
+            "azp": SPA_CLIENT,
+            "org_id": "org_42",
+            "permissions": ["read:reports", "write:reports"],
+        },
+        w,
+    )
+    ident = _jwt(
+        {
+            "iss": ISSUER,
+            "sub": sub,
+            "aud": SPA_CLIENT,
+            "iat": now,
+            "exp": now + 36000,
+            "nonce": "n-0S6_WzA2Mj",
+            "sid": "k0pLq1yZ8xG3b7hN2mR4tV6wQ9eJ5cA",
+            "org_id": "org_42",
+            "email": "jane.doe42@org42.example",
+            "email_verified": True,
+            "name": "Jane Doe 42",
+            "nickname": "jane.doe42",
+            "picture": "https://s.gravatar.com/avatar/0f3c?s=480&r=pg&d=mp",
+            "updated_at": "2026-11-23T14:05:00.000Z",
+        },
+        w,
+    )
+    body = json.dumps(
+        {
+            "access_token": access,
+            "id_token": ident,
+            "scope": "openid profile email offline_access",
+            "expires_in": 86400,
+            "token_type": "Bearer",
+        },
+        separators=(",", ":"),
+    )
     refresh = '"refresh_token":"v1.MRrT2x9bQ${request_id}Kp4sWq7LzN8vYc3hJ0aDfG5uE1iO6tXbR2mZ"'
     out = body[:-1] + "," + refresh + "}"
     assert "'" not in out and "\\" not in out  # it goes into a single-quoted nginx string
@@ -147,20 +180,45 @@ class _Names:
 
 def _page_head(nm: _Names, size: int) -> str:
     """<head>: ~45% of ``size`` inline stylesheet, ~15% inline scripts."""
-    props = ("color:#1e212a", "margin:0 0 16px", "padding:4px 16px", "border:1px solid #c9cace",
-             "border-radius:3px", "font-size:16px", "line-height:1.5", "display:flex", "align-items:center",
-             "background-color:#fff", "transition:box-shadow .2s ease-in-out", "width:100%")
-    config = {"clientID": SPA_CLIENT, "domain": f"{F.TENANT}.us.auth0.com", "locale": "en",
-              "prompt": "login-id", "screen": "login-id", "captcha": None, "colors": {"primary": "#635dff"}}
-    return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" '
-            'content="noindex, nofollow"><link rel="icon" href="https://cdn.auth0.com/favicon.png">'
-            f"<title>Log in | {F.TENANT}</title><style>"
-            + _fill(lambda: f".{nm.cls()} .{nm.cls()}{{{';'.join(nm.rng.sample(props, 4))}}}", int(size * 0.45))
-            + f"</style><script>window.__ULP_CONFIG__ = {json.dumps(config)};</script><script>"
-            + _fill(lambda: f"function f{nm.hex()}(e,t){{var n=e.querySelector('.{nm.cls()}');if(!n)return t;"
-                            f"n.classList.toggle('{nm.cls()}',!!t);return n.dataset.{nm.cls()}||t}}", int(size * 0.15))
-            + "</script></head>")
+    props = (
+        "color:#1e212a",
+        "margin:0 0 16px",
+        "padding:4px 16px",
+        "border:1px solid #c9cace",
+        "border-radius:3px",
+        "font-size:16px",
+        "line-height:1.5",
+        "display:flex",
+        "align-items:center",
+        "background-color:#fff",
+        "transition:box-shadow .2s ease-in-out",
+        "width:100%",
+    )
+    config = {
+        "clientID": SPA_CLIENT,
+        "domain": f"{F.TENANT}.us.auth0.com",
+        "locale": "en",
+        "prompt": "login-id",
+        "screen": "login-id",
+        "captcha": None,
+        "colors": {"primary": "#635dff"},
+    }
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" '
+        'content="noindex, nofollow"><link rel="icon" href="https://cdn.auth0.com/favicon.png">'
+        f"<title>Log in | {F.TENANT}</title><style>"
+        + _fill(lambda: f".{nm.cls()} .{nm.cls()}{{{';'.join(nm.rng.sample(props, 4))}}}", int(size * 0.45))
+        + f"</style><script>window.__ULP_CONFIG__ = {json.dumps(config)};</script><script>"
+        + _fill(
+            lambda: (
+                f"function f{nm.hex()}(e,t){{var n=e.querySelector('.{nm.cls()}');if(!n)return t;"
+                f"n.classList.toggle('{nm.cls()}',!!t);return n.dataset.{nm.cls()}||t}}"
+            ),
+            int(size * 0.15),
+        )
+        + "</script></head>"
+    )
 
 
 def _login_forms(nm: _Names, state: str) -> str:
@@ -181,7 +239,8 @@ def _login_forms(nm: _Names, state: str) -> str:
         f'value="google-oauth2"><button type="submit" class="{c()}">Continue with Google</button></form>'
         f'<select class="{c()}" name="country-code" hidden>'
         + "".join(f'<option value="A{k}" data-dial="+{k}">Country A{k} (+{k})</option>' for k in range(1, 241))
-        + "</select></div></section></main>")
+        + "</select></div></section></main>"
+    )
 
 
 def hosted_login_page(state: str, size: int = HOSTED_PAGE_BYTES) -> bytes:
@@ -193,15 +252,24 @@ def hosted_login_page(state: str, size: int = HOSTED_PAGE_BYTES) -> bytes:
     nm = _Names(7)
     r = nm.rng
     head = _page_head(nm, size)
-    sprite = ('<body class="_widget-auto-layout"><svg xmlns="http://www.w3.org/2000/svg" style="display:none">'
-              + "".join(f'<symbol id="i-{nm.hex(6)}" viewBox="0 0 24 24"><path d="M{r.randint(1, 23)} '
-                        f'{r.randint(1, 23)}l{r.randint(1, 9)} {r.randint(1, 9)}h-{r.randint(1, 9)}z"/></symbol>'
-                        for _ in range(120)) + "</svg>")
+    sprite = (
+        '<body class="_widget-auto-layout"><svg xmlns="http://www.w3.org/2000/svg" style="display:none">'
+        + "".join(
+            f'<symbol id="i-{nm.hex(6)}" viewBox="0 0 24 24"><path d="M{r.randint(1, 23)} '
+            f'{r.randint(1, 23)}l{r.randint(1, 9)} {r.randint(1, 9)}h-{r.randint(1, 9)}z"/></symbol>'
+            for _ in range(120)
+        )
+        + "</svg>"
+    )
     forms = _login_forms(nm, state)
     foot = '<script>document.getElementById("js-available").value="true";</script></body></html>'
-    links = _fill(lambda: (f'<div class="{nm.cls()}"><a class="{nm.cls()}" href="/u/help/{nm.hex(6)}">'
-                           f'<span class="{nm.cls()}">Help {nm.hex(4)}</span></a></div>'),
-                  size - len(head) - len(sprite) - len(forms) - len(foot) - 200)
+    links = _fill(
+        lambda: (
+            f'<div class="{nm.cls()}"><a class="{nm.cls()}" href="/u/help/{nm.hex(6)}">'
+            f'<span class="{nm.cls()}">Help {nm.hex(4)}</span></a></div>'
+        ),
+        size - len(head) - len(sprite) - len(forms) - len(foot) - 200,
+    )
     page = head + sprite + forms + links + foot
     page = page.replace("</body>", "<!--" + "x" * (size - len(page) - 7) + "--></body>", 1)
     data = page.encode()
@@ -226,8 +294,11 @@ def seed_hosted_states(port: int, states: list[str]) -> None:
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         for k, st in enumerate(states):
-            c.request("GET", f"{SEED_PATH}?login_hint=jane.doe{k}%40org{k}.example&state={st}",
-                      headers={**F.BROWSER_HEADERS, "Host": F.PUBLIC_HOST})
+            c.request(
+                "GET",
+                f"{SEED_PATH}?login_hint=jane.doe{k}%40org{k}.example&state={st}",
+                headers={**F.BROWSER_HEADERS, "Host": F.PUBLIC_HOST},
+            )
             r = c.getresponse()
             r.read()
             if r.status != 302 or not (r.getheader("location") or "").endswith(f"state={st}"):

@@ -21,7 +21,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 def parse_ip(value: str) -> IPAddress | None:
     v = value.strip()
     if v.startswith("[") and "]" in v:  # [v6]:port
-        v = v[1:v.index("]")]
+        v = v[1 : v.index("]")]
     elif v.count(":") == 1:  # v4:port
         v = v.split(":", 1)[0]
     try:

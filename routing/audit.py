@@ -39,8 +39,18 @@ def _path(path: str) -> str:
         return quote(raw, safe="/%:@!$&'()*+,;=~-._")
 
 
-def decision_record(d: Decision, *, flow_id: str, method: str, host: str, path: str, at: float,
-                    status: int | None, latency_ms: float | None, error: str | None = None) -> dict[str, Any]:
+def decision_record(
+    d: Decision,
+    *,
+    flow_id: str,
+    method: str,
+    host: str,
+    path: str,
+    at: float,
+    status: int | None,
+    latency_ms: float | None,
+    error: str | None = None,
+) -> dict[str, Any]:
     rec = {
         "time": round(at, 3),
         "flow": flow_id,

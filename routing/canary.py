@@ -40,26 +40,45 @@ class Verdict:
     reason: str = ""
 
     def as_dict(self) -> dict:
-        return {"state": self.state, "failures": self.failures, "attempts": self.attempts, "window": self.window,
-                "stage": self.stage, "until": self.until, "reason": self.reason}
+        return {
+            "state": self.state,
+            "failures": self.failures,
+            "attempts": self.attempts,
+            "window": self.window,
+            "stage": self.stage,
+            "until": self.until,
+            "reason": self.reason,
+        }
 
 
-def judge(s: CanarySettings, *, migrated: bool, target: str, legacy: str, fig: OrgFigures | None,
-          now: float) -> Verdict:
+def judge(
+    s: CanarySettings, *, migrated: bool, target: str, legacy: str, fig: OrgFigures | None, now: float
+) -> Verdict:
     """``migrated``: this instance's mapping; ``fig``: the org's figures (with windows) from the store."""
     fig = fig or OrgFigures("")
     flip, rb = fig.flip, fig.rollback
     if not migrated:
         if rb is not None and flip is not None and not flip.migrated and flip.since >= rb.at - TOLERANCE:
-            return Verdict("rolled_back", rb.failures, rb.attempts, rb.window, rb.stage,
-                           reason=_why(rb.failures, rb.attempts, rb.window, target, s))
+            return Verdict(
+                "rolled_back",
+                rb.failures,
+                rb.attempts,
+                rb.window,
+                rb.stage,
+                reason=_why(rb.failures, rb.attempts, rb.window, target, s),
+            )
         return Verdict("not_migrated")
     if not s.enabled:
         return Verdict("off")
     if rb is not None and _undone(flip, rb):  # another instance rolled this flip back: its file may be ours too
-        return Verdict("follow", rb.failures, rb.attempts, rb.window, rb.stage,
-                       reason="rolled back by another instance: "
-                       + _why(rb.failures, rb.attempts, rb.window, target, s))
+        return Verdict(
+            "follow",
+            rb.failures,
+            rb.attempts,
+            rb.window,
+            rb.stage,
+            reason="rolled back by another instance: " + _why(rb.failures, rb.attempts, rb.window, target, s),
+        )
     if flip is None or not flip.migrated:
         return Verdict("watching", window=s.window, reason="the flip is not recorded yet")
     until = flip.since + s.window
@@ -71,11 +90,24 @@ def judge(s: CanarySettings, *, migrated: bool, target: str, legacy: str, fig: O
         return Verdict("watching", *_sum(at_target), window=s.window, until=until)
     stage, t = tripped
     if not _baseline(fig.windows.get("24h", {}).get(legacy), s):
-        return Verdict("no_baseline", t.failure, t.attempts, s.window, stage, until,
-                       reason=f"failing at {target}, but no successful logins at {legacy} in the last 24 h "
-                       "to go back to")
-    return Verdict("rollback", t.failure, t.attempts, s.window, stage, until,
-                   reason=_why(t.failure, t.attempts, s.window, target, s))
+        return Verdict(
+            "no_baseline",
+            t.failure,
+            t.attempts,
+            s.window,
+            stage,
+            until,
+            reason=f"failing at {target}, but no successful logins at {legacy} in the last 24 h to go back to",
+        )
+    return Verdict(
+        "rollback",
+        t.failure,
+        t.attempts,
+        s.window,
+        stage,
+        until,
+        reason=_why(t.failure, t.attempts, s.window, target, s),
+    )
 
 
 def _undone(flip: FlipState | None, rb: Rollback) -> bool:
@@ -91,9 +123,9 @@ def _undone(flip: FlipState | None, rb: Rollback) -> bool:
 def _tripped(counts: StageCounts, s: CanarySettings) -> tuple[str, Tally] | None:
     worst: tuple[str, Tally] | None = None
     for stage, t in (("login", counts.login), ("token", counts.token)):
-        if t.attempts >= s.min_attempts and t.failure / t.attempts > s.max_failure_ratio:
-            if worst is None or t.failure / t.attempts > worst[1].failure / worst[1].attempts:
-                worst = (stage, t)
+        over = t.attempts >= s.min_attempts and t.failure / t.attempts > s.max_failure_ratio
+        if over and (worst is None or t.failure / t.attempts > worst[1].failure / worst[1].attempts):
+            worst = (stage, t)
     return worst
 
 
@@ -108,8 +140,10 @@ def _sum(c: StageCounts) -> tuple[int, int]:
 
 
 def _why(failures: int, attempts: int, window: int, target: str, s: CanarySettings) -> str:
-    return (f"{failures} of {attempts} logins failed at {target} within {window} s of the flip "
-            f"(above {s.max_failure_ratio:.0%})")
+    return (
+        f"{failures} of {attempts} logins failed at {target} within {window} s of the flip "
+        f"(above {s.max_failure_ratio:.0%})"
+    )
 
 
 # -- acting on a verdict -------------------------------------------------------------------------
@@ -118,8 +152,9 @@ def claim(store: FigureStore, org: str, owner: str, ttl: float = LOCK_TTL) -> bo
     return store.acquire(f"canary:{org}", owner, ttl)
 
 
-def enforce(v: Verdict, org: str, *, store: FigureStore, owner: str, mapping_path: str, target: str,
-            now: float) -> Action:
+def enforce(
+    v: Verdict, org: str, *, store: FigureStore, owner: str, mapping_path: str, target: str, now: float
+) -> Action:
     """Do what ``v`` asks for ``org``. Blocking (store calls, a file write): run it off the event loop.
     Raises ``StoreUnavailable``, and ``set_migrated``'s ``UnknownOrg``/``MappingError``/``OSError``."""
     if v.state == "follow":
@@ -133,8 +168,10 @@ def enforce(v: Verdict, org: str, *, store: FigureStore, owner: str, mapping_pat
         flip = fig.flip if fig else None
         if fig is not None and fig.rollback is not None and _undone(flip, fig.rollback):
             return "done_elsewhere"  # another instance got there between our verdict and the lock
-        store.save_rollback(org, Rollback(now, flip.since if flip else now, target, v.stage or "login",
-                                          v.failures, v.attempts, v.window))
+        store.save_rollback(
+            org,
+            Rollback(now, flip.since if flip else now, target, v.stage or "login", v.failures, v.attempts, v.window),
+        )
         set_migrated(mapping_path, org, False)
         return "rolled_back"
     finally:
@@ -143,8 +180,17 @@ def enforce(v: Verdict, org: str, *, store: FigureStore, owner: str, mapping_pat
 
 def rollback_log_record(org: str, v: Verdict, *, at: float, target: str, legacy: str) -> dict:
     """The decision-log line of a rollback (never a body, code or token: counts and names)."""
-    return {"time": round(at, 3), "event": "canary_rollback", "org": org, "failures": v.failures,
-            "attempts": v.attempts, "window": v.window, "stage": v.stage, "from": target, "to": legacy}
+    return {
+        "time": round(at, 3),
+        "event": "canary_rollback",
+        "org": org,
+        "failures": v.failures,
+        "attempts": v.attempts,
+        "window": v.window,
+        "stage": v.stage,
+        "from": target,
+        "to": legacy,
+    }
 
 
 def rollback_warning(org: str, v: Verdict) -> str:
@@ -192,8 +238,9 @@ class Act(NamedTuple):
     error: str | None = None
 
 
-def check(store: FigureStore, m: RoutingMapping, orgs: Sequence[str], *, owner: str, mapping_path: str,
-          now: float) -> list[Act]:
+def check(
+    store: FigureStore, m: RoutingMapping, orgs: Sequence[str], *, owner: str, mapping_path: str, now: float
+) -> list[Act]:
     """Judge ``orgs`` (migrated in ``m``, within their watch) from the shared figures and enforce each
     ``rollback`` / ``follow``. The 24 h window (the baseline at legacy) is read only for the orgs that
     fail at the target. Raises ``StoreUnavailable`` when the figures cannot be read."""
@@ -212,8 +259,15 @@ def check(store: FigureStore, m: RoutingMapping, orgs: Sequence[str], *, owner: 
         if v.state not in ("rollback", "follow"):
             continue
         try:
-            acts.append(Act(org, v, enforce(v, org, store=store, owner=owner, mapping_path=mapping_path,
-                                            target=s.migration_target, now=now)))
+            acts.append(
+                Act(
+                    org,
+                    v,
+                    enforce(
+                        v, org, store=store, owner=owner, mapping_path=mapping_path, target=s.migration_target, now=now
+                    ),
+                )
+            )
         except (StoreUnavailable, UnknownOrg, MappingError, OSError) as e:
             acts.append(Act(org, v, None, f"{type(e).__name__}: {e}"))
     return acts

@@ -31,8 +31,10 @@ def _lookup(clues: list[Clue], index: Callable[[str], str | None]) -> OrgHit | N
 
 
 # RULES compiled for the hot path: (the Clues field, ((Mapping attribute, key), ...), suffix, test user)
-_COMPILED = tuple((attrgetter(r.clues), tuple((f"by_{lk.index}", lk.key) for lk in r.lookups), r.evidence_suffix,
-                   r.test_user) for r in RULES)
+_COMPILED = tuple(
+    (attrgetter(r.clues), tuple((f"by_{lk.index}", lk.key) for lk in r.lookups), r.evidence_suffix, r.test_user)
+    for r in RULES
+)
 
 
 def find_org(clues: Clues, m: Mapping) -> OrgHit | None:
@@ -57,8 +59,10 @@ def is_forced(header_value: str | None, m: Mapping) -> bool:
     if not s.force_header or header_value is None:
         return False
     if s.force_header_secret:  # header values may carry undecodable bytes (surrogateescape)
-        return hmac.compare_digest(header_value.strip().encode("utf-8", "surrogateescape"),
-                                   s.force_header_secret.encode("utf-8", "surrogateescape"))
+        return hmac.compare_digest(
+            header_value.strip().encode("utf-8", "surrogateescape"),
+            s.force_header_secret.encode("utf-8", "surrogateescape"),
+        )
     return header_value.strip().lower() == "yes"
 
 

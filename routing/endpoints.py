@@ -37,27 +37,44 @@ def _json(status: int, obj: dict) -> Answer:
 def health(holder: MappingHolder | None, store: StoreStatus, version: str) -> Answer:
     m = holder.mapping if holder else None
     last = holder.last if holder else None
-    return _json(200, {
-        "status": "ok" if m is not None and store.ok else "degraded",
-        "router_version": version,
-        "mapping": {
-            "path": holder.path if holder else None,
-            "version": m.version if m else None,
-            "orgs": len(m.orgs) if m else 0,
-            "providers": sorted(m.providers) if m else [],
-            "last_reload": {"result": last.status, "message": last.message, "at": last.at} if last else None,
+    return _json(
+        200,
+        {
+            "status": "ok" if m is not None and store.ok else "degraded",
+            "router_version": version,
+            "mapping": {
+                "path": holder.path if holder else None,
+                "version": m.version if m else None,
+                "orgs": len(m.orgs) if m else 0,
+                "providers": sorted(m.providers) if m else [],
+                "last_reload": {"result": last.status, "message": last.message, "at": last.at} if last else None,
+            },
+            "store": {"url": store.url.split("@")[-1], "ok": store.ok, "detail": store.detail},
         },
-        "store": {"url": store.url.split("@")[-1], "ok": store.ok, "detail": store.detail},
-    })
+    )
 
 
-def ready(holder: MappingHolder | None, store: StoreStatus, serving: bool = True, draining: bool = False,
-          *, say_why: bool = True) -> Answer:
+def ready(
+    holder: MappingHolder | None,
+    store: StoreStatus,
+    serving: bool = True,
+    draining: bool = False,
+    *,
+    say_why: bool = True,
+) -> Answer:
     """200 when a mapping is loaded, the store answers and the process is not draining; else 503.
     Only an admitted client is told why (the rest of the world learns ready or not, nothing more)."""
-    why = ("starting" if not serving else "draining" if draining else "no mapping loaded"
-           if holder is None or holder.mapping is None else f"store unavailable: {store.detail}" if not store.ok
-           else "")
+    why = (
+        "starting"
+        if not serving
+        else "draining"
+        if draining
+        else "no mapping loaded"
+        if holder is None or holder.mapping is None
+        else f"store unavailable: {store.detail}"
+        if not store.ok
+        else ""
+    )
     if not why:
         return _json(200, {"ready": True})
     return _json(503, {"ready": False, "why": why} if say_why else {"ready": False})
@@ -71,10 +88,20 @@ NOT_FOUND: Answer = (404, {"content-type": "text/plain"}, b"unknown sso-router e
 PUBLIC = frozenset({"ready"})  # answered to anyone; every other endpoint only to admitted clients
 
 
-def answer(path: str, method: str, *, admitted: bool, holder: MappingHolder | None, store: StoreStatus,
-           m: Metrics, version: str, serving: bool = True, draining: bool = False,
-           evidence: Evidence | None = None) -> Answer | OrgsQuery:
-    name = path[len(PREFIX):]
+def answer(
+    path: str,
+    method: str,
+    *,
+    admitted: bool,
+    holder: MappingHolder | None,
+    store: StoreStatus,
+    m: Metrics,
+    version: str,
+    serving: bool = True,
+    draining: bool = False,
+    evidence: Evidence | None = None,
+) -> Answer | OrgsQuery:
+    name = path[len(PREFIX) :]
     if name not in PUBLIC and not admitted:
         return NOT_FOUND  # as for a path that does not exist: nothing to learn, nothing forwarded
     if method not in ("GET", "HEAD"):

@@ -17,7 +17,8 @@ _BYTES_LITERAL = re.compile(r"""\bb(['"])(?:\\.|(?!\1).)*\1""")
 _USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s'\"@]+@")
 _QUERY_VALUE = re.compile(r"([?&][^=\s&#'\"]*=)[^&\s#'\"]+")
 _CREDENTIAL_HEADER = re.compile(
-    r"(?i)\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key|cname-api-key)(\s*[:=]\s*)[^\r\n'\"]*")
+    r"(?i)\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key|cname-api-key)(\s*[:=]\s*)[^\r\n'\"]*"
+)
 _AUTH_SCHEME = re.compile(r"(?i)\b(bearer|basic|digest|negotiate)\s+[A-Za-z0-9._~+/=-]{8,}")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 
@@ -40,5 +41,6 @@ def redact(text: str) -> str:
     text = _CREDENTIAL_HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
     text = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _JWT.sub(REDACTED, text)
-    return _QUERY_VALUE.sub(lambda m: m.group(1) + REDACTED if m.group(0)[len(m.group(1)):] != REDACTED
-                            else m.group(0), text)
+    return _QUERY_VALUE.sub(
+        lambda m: m.group(1) + REDACTED if m.group(0)[len(m.group(1)) :] != REDACTED else m.group(0), text
+    )

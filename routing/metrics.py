@@ -15,25 +15,37 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.utils import floatToGoString
 
 _COUNTERS = {
-    "sso_router_decisions": ("Routing decisions by decided provider, reason and shadow flag.",
-                             ("provider", "reason", "shadow")),
+    "sso_router_decisions": (
+        "Routing decisions by decided provider, reason and shadow flag.",
+        ("provider", "reason", "shadow"),
+    ),
     "sso_router_upstream_errors": ("Requests whose upstream failed (connect, TLS, timeout).", ("provider",)),
     "sso_router_parse_failures": ("Payloads the router could not read, by kind.", ("kind",)),
     "sso_router_mapping_reloads": ("Mapping reloads by result.", ("result",)),
-    "sso_router_store_errors": ("Correlation store calls that failed or timed out, by operation and kind.",
-                                ("operation", "kind")),
+    "sso_router_store_errors": (
+        "Correlation store calls that failed or timed out, by operation and kind.",
+        ("operation", "kind"),
+    ),
     "sso_router_refused": ("Requests the router answered itself with a 4xx, by status.", ("status",)),
-    "sso_router_login_outcomes": ("Login outcomes (ACS posts, IdP callbacks, token exchanges) by the provider that "
-                                  "answered, and outcome (success, failure). No org label.", ("provider", "outcome")),
-    "sso_router_logins_unreturned": ("Logins that left for an IdP and never came back through the router within "
-                                     "correlation_ttl, by the provider that sent them.", ("provider",)),
+    "sso_router_login_outcomes": (
+        "Login outcomes (ACS posts, IdP callbacks, token exchanges) by the provider that "
+        "answered, and outcome (success, failure). No org label.",
+        ("provider", "outcome"),
+    ),
+    "sso_router_logins_unreturned": (
+        "Logins that left for an IdP and never came back through the router within "
+        "correlation_ttl, by the provider that sent them.",
+        ("provider",),
+    ),
     "sso_router_canary_rollbacks": ("Orgs the canary rolled back to the default provider.", ()),
 }
 _GAUGES = {
     "sso_router_store_up": ("1 while the shared store answers, 0 while it counts as unavailable.", ()),
     "sso_router_mapping_last_reload_ok": ("1 if the last mapping (re)load succeeded, 0 if it was refused.", ()),
-    "sso_router_provider_role": ("1 per provider and its role in the mapping (default, migration_target).",
-                                 ("provider", "role")),
+    "sso_router_provider_role": (
+        "1 per provider and its role in the mapping (default, migration_target).",
+        ("provider", "role"),
+    ),
 }
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_DOC = "Time to decide one request (extraction, store, engine)."
@@ -119,8 +131,10 @@ class Metrics:
         """The gauges of a mapping just (re)loaded: which provider has which role (the alerts find the
         migration target by it), and each provider's outcome series at 0, so ``rate()`` sees its first
         failure (a series that appears with 1 has no rate)."""
-        self.replace_gauge("sso_router_provider_role", [({"provider": default, "role": "default"}, 1),
-                                                        ({"provider": target, "role": "migration_target"}, 1)])
+        self.replace_gauge(
+            "sso_router_provider_role",
+            [({"provider": default, "role": "default"}, 1), ({"provider": target, "role": "migration_target"}, 1)],
+        )
         for p in providers:
             for outcome in ("success", "failure"):
                 self.inc("sso_router_login_outcomes_total", 0, provider=p, outcome=outcome)
@@ -160,7 +174,7 @@ class _Collector:
                 g.add_metric([labels.get(n, "") for n in labelnames], value)
             yield g
         cumulative, buckets = 0, []
-        for bound, n in zip((*(floatToGoString(b) for b in m._bounds), "+Inf"), m._buckets):
+        for bound, n in zip((*(floatToGoString(b) for b in m._bounds), "+Inf"), m._buckets, strict=True):
             cumulative += n
             buckets.append((bound, cumulative))
         yield HistogramMetricFamily("sso_router_decision_seconds", LATENCY_DOC, buckets=buckets, sum_value=m._sum)

@@ -121,7 +121,9 @@ class OrgTable(_ReadOnly[str, Org]):
 
 def _org_of(row: OrgRow) -> Org:
     p = row[-1]
-    return tuple.__new__(Org, row[:-1] + (MappingProxyType(dict(zip(p[::2], p[1::2]))) if p else _NO_PATHS,))
+    return tuple.__new__(
+        Org, (*row[:-1], MappingProxyType(dict(zip(p[::2], p[1::2], strict=True))) if p else _NO_PATHS)
+    )
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -18,9 +18,11 @@ from .model import Mapping as RoutingMapping
 
 PATH = "/.sso-router/orgs"
 DONE_AFTER = 7 * 86_400  # no request routed to a legacy provider for this long: the migration is done
-NEVER_BACK = ("logins left for this org's IdP and never came back through the router: its IdP answers the "
-              "provider's own host, not the auth domain, so the org cannot move until its customer points the "
-              "IdP's ACS / redirect URL at the auth domain")
+NEVER_BACK = (
+    "logins left for this org's IdP and never came back through the router: its IdP answers the "
+    "provider's own host, not the auth domain, so the org cannot move until its customer points the "
+    "IdP's ACS / redirect URL at the auth domain"
+)
 Answer = tuple[int, dict[str, str], bytes]
 
 
@@ -29,7 +31,7 @@ def parse_path(path: str) -> tuple[bool, str | None] | None:
     if path in (PATH, PATH + "/"):
         return True, None
     if path.startswith(PATH + "/"):
-        return True, unquote(path[len(PATH) + 1:]).strip("/") or None
+        return True, unquote(path[len(PATH) + 1 :]).strip("/") or None
     return None
 
 
@@ -50,8 +52,9 @@ def _fates(f: Mapping[str, Fate]) -> dict:
 
 def _judge(m: RoutingMapping, org: str, fig: OrgFigures | None, now: float) -> canary.Verdict:
     s = m.settings
-    return canary.judge(s.canary, migrated=m.orgs[org].migrated, target=s.migration_target,
-                        legacy=s.default_provider, fig=fig, now=now)
+    return canary.judge(
+        s.canary, migrated=m.orgs[org].migrated, target=s.migration_target, legacy=s.default_provider, fig=fig, now=now
+    )
 
 
 def _last(fig: OrgFigures) -> dict | None:
@@ -75,12 +78,20 @@ def org_report(m: RoutingMapping, org: str, fig: OrgFigures, *, now: float, figu
         "outcomes": {w: {p: c.as_dict() for p, c in sorted(fig.windows.get(w, {}).items())} for w in WINDOWS},
         "since_flip": {p: c.as_dict() for p, c in sorted(fig.since_flip.items())},
         "last_failure": _last(fig),
-        "canary": {"enabled": s.canary.enabled, "window": s.canary.window, "min_attempts": s.canary.min_attempts,
-                   "max_failure_ratio": s.canary.max_failure_ratio, **verdict.as_dict(),
-                   "last_rollback": fig.rollback.as_dict() if fig.rollback else None},
-        "never_came_back": {"windows": {w: _fates(fig.departures.get(w, {})) for w in WINDOWS},
-                            "left_24h": lost24.left, "never_came_back_24h": lost24.lost,
-                            "note": NEVER_BACK if lost24.lost else None},
+        "canary": {
+            "enabled": s.canary.enabled,
+            "window": s.canary.window,
+            "min_attempts": s.canary.min_attempts,
+            "max_failure_ratio": s.canary.max_failure_ratio,
+            **verdict.as_dict(),
+            "last_rollback": fig.rollback.as_dict() if fig.rollback else None,
+        },
+        "never_came_back": {
+            "windows": {w: _fates(fig.departures.get(w, {})) for w in WINDOWS},
+            "left_24h": lost24.left,
+            "never_came_back_24h": lost24.lost,
+            "note": NEVER_BACK if lost24.lost else None,
+        },
         "figures": figures_scope,
         "generated_at": now,
     }
@@ -92,8 +103,15 @@ def _worst_first(row: dict) -> tuple:
     return (-(t["failure"] / n) if n else 0.0, -t["failure"], row["org"])
 
 
-def orgs_report(m: RoutingMapping, figs: Mapping[str, OrgFigures], unreturned: Mapping[str, Fate], routed: Routed,
-                *, now: float, figures_scope: str) -> dict:
+def orgs_report(
+    m: RoutingMapping,
+    figs: Mapping[str, OrgFigures],
+    unreturned: Mapping[str, Fate],
+    routed: Routed,
+    *,
+    now: float,
+    figures_scope: str,
+) -> dict:
     """Every org by provider: migrated ones (with outcomes at the target since the flip) worst first,
     then the others (those the canary rolled back say so); orgs whose logins never come back; whether
     the migration is done. ``figs``: the migrated orgs' figures and the rolled-back ones'."""
@@ -112,8 +130,15 @@ def orgs_report(m: RoutingMapping, figs: Mapping[str, OrgFigures], unreturned: M
         elif fig is not None and fig.rollback is not None and (v := _judge(m, org, fig, now)).state == "rolled_back":
             rb = fig.rollback
             row["canary"] = v.state
-            row["rolled_back"] = {"at": rb.at, "provider": rb.provider, "stage": rb.stage, "failures": rb.failures,
-                                  "attempts": rb.attempts, "window": rb.window, "reason": v.reason}
+            row["rolled_back"] = {
+                "at": rb.at,
+                "provider": rb.provider,
+                "stage": rb.stage,
+                "failures": rb.failures,
+                "attempts": rb.attempts,
+                "window": rb.window,
+                "reason": v.reason,
+            }
         if org in unreturned:
             row["never_came_back_24h"] = unreturned[org].lost
         (migrated if o.migrated else others).append(row)
@@ -122,10 +147,15 @@ def orgs_report(m: RoutingMapping, figs: Mapping[str, OrgFigures], unreturned: M
     by_provider: dict[str, int] = {}
     for row in migrated + others:
         by_provider[row["provider"]] = by_provider.get(row["provider"], 0) + 1
-    lost = [{"org": o, "left_24h": f.left, "never_came_back_24h": f.lost}
-            for o, f in sorted(unreturned.items(), key=lambda x: (-x[1].lost, x[0])) if o in m.orgs]
+    lost = [
+        {"org": o, "left_24h": f.left, "never_came_back_24h": f.lost}
+        for o, f in sorted(unreturned.items(), key=lambda x: (-x[1].lost, x[0]))
+        if o in m.orgs
+    ]
     return {
-        "migration_target": target, "default_provider": s.default_provider, "canary": s.canary.enabled,
+        "migration_target": target,
+        "default_provider": s.default_provider,
+        "canary": s.canary.enabled,
         "providers": {p: {"orgs": by_provider.get(p, 0)} for p in sorted(m.providers)},
         "orgs": migrated + others,
         "never_came_back": lost,
@@ -148,19 +178,29 @@ def decommission(m: RoutingMapping, routed: Routed, orgs_left: int, now: float) 
     name = "Scalekit" if m.providers[target].kind == "scalekit" else target
     names = ", ".join(legacy) or "no other provider"
     if done:
-        msg = (f"migration done: nothing routed to {names} for {_ago(quiet or 0)} — point the auth domain straight "
-               f"at {name}")
+        msg = (
+            f"migration done: nothing routed to {names} for {_ago(quiet or 0)} — point the auth domain straight "
+            f"at {name}"
+        )
     elif orgs_left:
         msg = f"migration not done: {orgs_left} org{'s' if orgs_left != 1 else ''} still at {names}"
     elif quiet is None:
         msg = f"all orgs migrated; the router has seen no traffic yet — done once nothing goes to {names} for 7 days"
     elif last is not None:
-        msg = (f"all orgs migrated; last request routed to {names} {_ago(quiet)} ago — done once nothing has gone "
-               "there for 7 days")
+        msg = (
+            f"all orgs migrated; last request routed to {names} {_ago(quiet)} ago — done once nothing has gone "
+            "there for 7 days"
+        )
     else:
         msg = f"all orgs migrated; nothing routed to {names} in the {_ago(quiet)} watched — done after 7 days"
-    return {"done": done, "legacy_providers": legacy, "last_routed_to_legacy": last, "watching_since": routed.started,
-            "orgs_left": orgs_left, "message": msg}
+    return {
+        "done": done,
+        "legacy_providers": legacy,
+        "last_routed_to_legacy": last,
+        "watching_since": routed.started,
+        "orgs_left": orgs_left,
+        "message": msg,
+    }
 
 
 def _ago(seconds: float) -> str:
@@ -176,8 +216,7 @@ def _json(status: int, obj: object) -> Answer:
 
 
 def scope(store: FigureStore) -> str:
-    return ("summed over every instance sharing the store" if store.shared
-            else "this process only (memory:// store)")
+    return "summed over every instance sharing the store" if store.shared else "this process only (memory:// store)"
 
 
 def collect_org(store: FigureStore, m: RoutingMapping, name: str, now: float) -> Answer:

@@ -45,12 +45,14 @@ def begin(view: RequestView, m: Mapping, secret: bytes) -> Pending:
     return Pending(view, clues, forced, keys)
 
 
-def conclude(p: Pending, m: Mapping, recalled: dict[str, Route], *, secret: bytes, now: float,
-             unanswered: str | None = None) -> Decision:
+def conclude(
+    p: Pending, m: Mapping, recalled: dict[str, Route], *, secret: bytes, now: float, unanswered: str | None = None
+) -> Decision:
     """``unanswered``: why the store could not be asked for ``p.keys`` (the decision record says so)."""
     route = sticky.verify(p.view.sticky, secret=secret, now=now, shadow=m.settings.shadow) if p.view.sticky else None
-    d = decide(p.clues, m, path=p.view.path, forced=p.forced,
-               correlated=hits(p.keys, recalled) if p.keys else (), sticky=route)
+    d = decide(
+        p.clues, m, path=p.view.path, forced=p.forced, correlated=hits(p.keys, recalled) if p.keys else (), sticky=route
+    )
     if unanswered and p.keys:
         d.evidence = f"{d.evidence}; correlation not checked: store {unanswered}"
     c = p.clues
@@ -78,8 +80,9 @@ def seen_in(c: Clues) -> Seen:
     return Seen(issuer, oidc, tuple(conns))
 
 
-def learn(resp: ResponseView, provider: Provider, m: Mapping, org: str | None,
-          secret: bytes) -> tuple[ResponsePlan, list[Entry]]:
+def learn(
+    resp: ResponseView, provider: Provider, m: Mapping, org: str | None, secret: bytes
+) -> tuple[ResponsePlan, list[Entry]]:
     plan = plan_response(resp, provider, m)
     route = Route(provider.name, org)
     return plan, [Entry(key_for(secret, r.kind, r.value), route, r.ttl) for r in plan.records]

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 # the Mapping index a rule looks in (``Mapping.by_<name>``)
-Index = Literal["test_user", "connection", "domain", "org_id", "entity_id", "issuer", "client_id", "directory",
-                "scim_token"]
+Index = Literal[
+    "test_user", "connection", "domain", "org_id", "entity_id", "issuer", "client_id", "directory", "scim_token"
+]
 
 
 def _exact(v: str) -> str:
@@ -47,32 +48,82 @@ class Rule(NamedTuple):
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("an email (`login_hint`, `username`, `email`, email-form SAML NameID, `email` of a posted id_token)",
-         "emails", (Lookup("test_user", _lower),), "`test_users`", test_user=True),
-    Rule("`connection`, `connection_id`, Cognito `identity_provider`, Firebase `providerId`",
-         "connections", (Lookup("connection", _exact),), "`connections`"),
-    Rule("Cognito `idp_identifier`", "idp_identifiers",
-         (Lookup("connection", _exact), Lookup("domain", _lower)), "`connections`, then org key / `domains`"),
-    Rule("a connection id in the path: WorkOS `/sso/saml/acs/<id>`, a Scalekit `conn_…` segment",
-         "path_connections", (Lookup("connection", _exact),), "`connections`"),
-    Rule("a SCIM directory id in the path (`…/scim/v2…` URLs, e.g. WorkOS `directory_…`)",
-         "directories", (Lookup("directory", _exact),), "`directories`"),
-    Rule("the SHA-256 of a SCIM request's bearer token (SCIM paths only; the token itself is never kept)",
-         "scim_tokens", (Lookup("scim_token", _lower),), "`scim_token_sha256`"),
-    Rule("`organization`, `organization_id`, Identity Platform `tid` / `tenantId` (also a posted id_token's `tid`)",
-         "org_ids", (Lookup("org_id", _exact),), "`org_ids`"),
-    Rule("the SAML Issuer (Response's own, else the Assertion's; AuthnRequest, LogoutRequest/Response), trimmed",
-         "entity_ids", (Lookup("entity_id", _exact),), "`idp_entity_ids`"),
-    Rule("the connection in a SAML Audience (`urn:auth0:TENANT:CONNECTION`) or Destination (`?connection=`, path id); "
-         "an Audience whole (a connection's custom SP entity id)",
-         "saml_connections", (Lookup("connection", _exact),), "`connections`"),
-    Rule("`iss` of a posted `id_token` (form_post), or of an `id_token_hint` that correlates nothing",
-         "issuers", (Lookup("issuer", _exact),), "`oidc_issuers`"),
-    Rule("`client_id` (query, form, JSON, HTTP Basic), `iss`/`sub` of a `client_assertion`",
-         "client_ids", (Lookup("client_id", _exact),), "`client_ids`"),
+    Rule(
+        "an email (`login_hint`, `username`, `email`, email-form SAML NameID, `email` of a posted id_token)",
+        "emails",
+        (Lookup("test_user", _lower),),
+        "`test_users`",
+        test_user=True,
+    ),
+    Rule(
+        "`connection`, `connection_id`, Cognito `identity_provider`, Firebase `providerId`",
+        "connections",
+        (Lookup("connection", _exact),),
+        "`connections`",
+    ),
+    Rule(
+        "Cognito `idp_identifier`",
+        "idp_identifiers",
+        (Lookup("connection", _exact), Lookup("domain", _lower)),
+        "`connections`, then org key / `domains`",
+    ),
+    Rule(
+        "a connection id in the path: WorkOS `/sso/saml/acs/<id>`, a Scalekit `conn_…` segment",
+        "path_connections",
+        (Lookup("connection", _exact),),
+        "`connections`",
+    ),
+    Rule(
+        "a SCIM directory id in the path (`…/scim/v2…` URLs, e.g. WorkOS `directory_…`)",
+        "directories",
+        (Lookup("directory", _exact),),
+        "`directories`",
+    ),
+    Rule(
+        "the SHA-256 of a SCIM request's bearer token (SCIM paths only; the token itself is never kept)",
+        "scim_tokens",
+        (Lookup("scim_token", _lower),),
+        "`scim_token_sha256`",
+    ),
+    Rule(
+        "`organization`, `organization_id`, Identity Platform `tid` / `tenantId` (also a posted id_token's `tid`)",
+        "org_ids",
+        (Lookup("org_id", _exact),),
+        "`org_ids`",
+    ),
+    Rule(
+        "the SAML Issuer (Response's own, else the Assertion's; AuthnRequest, LogoutRequest/Response), trimmed",
+        "entity_ids",
+        (Lookup("entity_id", _exact),),
+        "`idp_entity_ids`",
+    ),
+    Rule(
+        "the connection in a SAML Audience (`urn:auth0:TENANT:CONNECTION`) or Destination (`?connection=`, path id); "
+        "an Audience whole (a connection's custom SP entity id)",
+        "saml_connections",
+        (Lookup("connection", _exact),),
+        "`connections`",
+    ),
+    Rule(
+        "`iss` of a posted `id_token` (form_post), or of an `id_token_hint` that correlates nothing",
+        "issuers",
+        (Lookup("issuer", _exact),),
+        "`oidc_issuers`",
+    ),
+    Rule(
+        "`client_id` (query, form, JSON, HTTP Basic), `iss`/`sub` of a `client_assertion`",
+        "client_ids",
+        (Lookup("client_id", _exact),),
+        "`client_ids`",
+    ),
     Rule("`domain`, `domain_hint`", "domains", (Lookup("domain", _lower),), "org key / `domains`"),
-    Rule("an email's domain (same sources as 1)", "emails", (Lookup("domain", _email_domain),),
-         "org key / `domains`", evidence_suffix=" domain"),
+    Rule(
+        "an email's domain (same sources as 1)",
+        "emails",
+        (Lookup("domain", _email_domain),),
+        "org key / `domains`",
+        evidence_suffix=" domain",
+    ),
 )
 
 # Clue fields that only a full parse of a POSTed SAML Response fills: the head read up to the Issuer

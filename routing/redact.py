@@ -34,16 +34,53 @@ from .limits import Limits
 SAML_PARAMS = frozenset({"SAMLRequest", "SAMLResponse"})
 EMAIL_PARAMS = frozenset({"login_hint", "username", "email", "user", "userName", "identifier"})
 # any name containing one of these (case-insensitive) holds a secret
-_SECRET_PARTS = ("token", "secret", "password", "passwd", "code", "key", "session", "csrf", "xsrf", "ticket",
-                 "assertion", "signature", "otp", "credential", "nonce", "verifier", "auth", "cookie", "sid")
-SECRET_PARAMS = frozenset({"state", "RelayState", "request_uri", "idp_initiated_login", "SAMLart", "sig",
-                           "wresult", "wctx", "pin"})
+_SECRET_PARTS = (
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "code",
+    "key",
+    "session",
+    "csrf",
+    "xsrf",
+    "ticket",
+    "assertion",
+    "signature",
+    "otp",
+    "credential",
+    "nonce",
+    "verifier",
+    "auth",
+    "cookie",
+    "sid",
+)
+SECRET_PARAMS = frozenset(
+    {"state", "RelayState", "request_uri", "idp_initiated_login", "SAMLart", "sig", "wresult", "wctx", "pin"}
+)
 _JWT = re.compile(r"^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _URL_HEADERS = frozenset({"location", "referer", "content-location", "refresh"})
-_KEEP_HEADERS = frozenset({"content-type", "content-length", "content-encoding", "host", "origin", "accept",
-                           "user-agent", "sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest", "x-sso-route",
-                           "transfer-encoding", "accept-encoding", "connection", "date", "cache-control"})
+_KEEP_HEADERS = frozenset(
+    {
+        "content-type",
+        "content-length",
+        "content-encoding",
+        "host",
+        "origin",
+        "accept",
+        "user-agent",
+        "sec-fetch-site",
+        "sec-fetch-mode",
+        "sec-fetch-dest",
+        "x-sso-route",
+        "transfer-encoding",
+        "accept-encoding",
+        "connection",
+        "date",
+        "cache-control",
+    }
+)
 _LIMITS = Limits()
 
 
@@ -53,8 +90,13 @@ def is_secret_name(name: str) -> bool:
 
 
 class Redactor:
-    def __init__(self, *, key: bytes | None = None, keep_emails: frozenset[str] = frozenset(),
-                 force_header: str = "x-force-sk-route") -> None:
+    def __init__(
+        self,
+        *,
+        key: bytes | None = None,
+        keep_emails: frozenset[str] = frozenset(),
+        force_header: str = "x-force-sk-route",
+    ) -> None:
         self.key = key or secrets.token_bytes(32)
         self.keep_emails = frozenset(e.lower() for e in keep_emails)
         self.force_header = force_header.lower()
@@ -101,9 +143,15 @@ class Redactor:
             msg = parse_saml(value, deflated=deflated, limits=_LIMITS)
         except ExtractError:
             return "redacted-" + self.digest(value)
-        xml = _saml_xml(msg.kind, msg.id, msg.in_response_to, msg.destination, msg.issuer, msg.audiences,
-                        self.email(msg.name_id) if msg.name_id and "@" in msg.name_id else
-                        ("redacted" if msg.name_id else None)).encode()
+        xml = _saml_xml(
+            msg.kind,
+            msg.id,
+            msg.in_response_to,
+            msg.destination,
+            msg.issuer,
+            msg.audiences,
+            self.email(msg.name_id) if msg.name_id and "@" in msg.name_id else ("redacted" if msg.name_id else None),
+        ).encode()
         if deflated:
             c = zlib.compressobj(9, zlib.DEFLATED, -15)
             xml = c.compress(xml) + c.flush()
@@ -149,8 +197,13 @@ class Redactor:
             return [self.json_value(key, x) for x in v]
         if isinstance(v, str):
             return self.param(key, v, deflated=False)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and is_secret_name(key) and key != "expires_in" \
-                and not key.endswith("expires_in"):
+        if (
+            isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and is_secret_name(key)
+            and key != "expires_in"
+            and not key.endswith("expires_in")
+        ):
             return 0
         return v
 
@@ -165,10 +218,14 @@ class Redactor:
         action, fields = read_form(body, max_size=_LIMITS.max_html)
         if action is None:
             return b""
-        inputs = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(self.param(k, v, deflated=False))}"/>'
-                         for k, v in fields.items())
-        return (f'<html><body onload="document.forms[0].submit()"><form method="post" '
-                f'action="{html.escape(self.url(action))}">{inputs}</form></body></html>').encode()
+        inputs = "".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(self.param(k, v, deflated=False))}"/>'
+            for k, v in fields.items()
+        )
+        return (
+            f'<html><body onload="document.forms[0].submit()"><form method="post" '
+            f'action="{html.escape(self.url(action))}">{inputs}</form></body></html>'
+        ).encode()
 
     def body(self, body: bytes, content_type: str) -> bytes:
         """A request or response body with its secrets replaced; b"" when it is of no other kind."""
@@ -243,19 +300,31 @@ def _b64url(b: bytes) -> str:
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode("ascii")
 
 
-def _saml_xml(kind: str, id_: str | None, irt: str | None, dest: str | None, issuer: str | None,
-              audiences: tuple[str, ...], name_id: str | None) -> str:
+def _saml_xml(
+    kind: str,
+    id_: str | None,
+    irt: str | None,
+    dest: str | None,
+    issuer: str | None,
+    audiences: tuple[str, ...],
+    name_id: str | None,
+) -> str:
     e = html.escape
     attrs = "".join(f' {k}="{e(v)}"' for k, v in (("ID", id_), ("InResponseTo", irt), ("Destination", dest)) if v)
     parts = [f"<saml:Issuer>{e(issuer)}</saml:Issuer>" if issuer else ""]
     if kind == "Response" and (name_id or audiences):
         subject = f"<saml:Subject><saml:NameID>{e(name_id)}</saml:NameID></saml:Subject>" if name_id else ""
         aud = "".join(f"<saml:Audience>{e(a)}</saml:Audience>" for a in audiences)
-        cond = f"<saml:Conditions><saml:AudienceRestriction>{aud}</saml:AudienceRestriction></saml:Conditions>" \
-            if aud else ""
+        cond = (
+            f"<saml:Conditions><saml:AudienceRestriction>{aud}</saml:AudienceRestriction></saml:Conditions>"
+            if aud
+            else ""
+        )
         parts.append(f'<saml:Assertion ID="redacted" Version="2.0">{subject}{cond}</saml:Assertion>')
     elif name_id:
         parts.append(f"<saml:NameID>{e(name_id)}</saml:NameID>")
-    return (f'<samlp:{kind} xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
-            f'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" Version="2.0"{attrs}>'
-            f'{"".join(parts)}</samlp:{kind}>')
+    return (
+        f'<samlp:{kind} xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+        f'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" Version="2.0"{attrs}>'
+        f"{''.join(parts)}</samlp:{kind}>"
+    )

@@ -75,12 +75,25 @@ class Row:
 
     def replayed(self) -> dict[str, str | bool | None]:
         d = self.decision
-        return {"provider": d.provider, "reason": d.reason.value, "org": d.org, "identifier": d.evidence,
-                "forwarded_to": d.forward_to, "shadow": d.shadow}
+        return {
+            "provider": d.provider,
+            "reason": d.reason.value,
+            "org": d.org,
+            "identifier": d.evidence,
+            "forwarded_to": d.forward_to,
+            "shadow": d.shadow,
+        }
 
     def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"index": self.index, "method": self.method, "host": self.host, "path": self.path,
-               "params": list(self.params), **self.replayed(), "status": self.status}
+        out: dict[str, Any] = {
+            "index": self.index,
+            "method": self.method,
+            "host": self.host,
+            "path": self.path,
+            "params": list(self.params),
+            **self.replayed(),
+            "status": self.status,
+        }
         if self.recorded is not None:
             out["recorded"] = {k: self.recorded.get(k) for k in RECORDED}
             out["differs"] = list(self.differs)
@@ -143,8 +156,9 @@ def param_names(query: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(k for k, _ in parse_qsl(query, keep_blank_values=True)))
 
 
-def replay(entries: Iterable[Exchange | Skipped], m: Mapping, *, secret: bytes,
-           proxy_key: bool = False) -> Iterator[Row | Skipped]:
+def replay(
+    entries: Iterable[Exchange | Skipped], m: Mapping, *, secret: bytes, proxy_key: bool = False
+) -> Iterator[Row | Skipped]:
     """``proxy_key``: ``secret`` is the key the proxy signed its cookies with (else the replay's own)."""
     clock = _Clock()
     store = MemoryStore(clock=clock)
@@ -172,5 +186,13 @@ def replay(entries: Iterable[Exchange | Skipped], m: Mapping, *, secret: bytes,
             _, records = pipeline.learn(resp, p, m, d.org, secret)
             store.remember(records)
             cookies.answered(ex, d, pipeline.sticky_cookie(d, m, secret=secret, now=ex.at))
-        yield Row(ex.index, view.method, view.host, view.path, param_names(view.query), d,
-                  resp.status if resp is not None else None, ex.recorded)
+        yield Row(
+            ex.index,
+            view.method,
+            view.host,
+            view.path,
+            param_names(view.query),
+            d,
+            resp.status if resp is not None else None,
+            ex.recorded,
+        )

@@ -87,8 +87,12 @@ def _plan_location(loc: str, p: Provider, m: Mapping, plan: ResponsePlan) -> Non
     rel = not u.netloc
     own = not rel and _own_host(u.hostname, port, u.scheme or s.public_scheme, p)
     if own:
-        plan.location = (s.public_url + (u.path or "/") + (f"?{u.query}" if u.query else "")
-                         + (f"#{u.fragment}" if u.fragment else ""))
+        plan.location = (
+            s.public_url
+            + (u.path or "/")
+            + (f"?{u.query}" if u.query else "")
+            + (f"#{u.fragment}" if u.fragment else "")
+        )
     if not u.query:
         return
     q = dict(parse_qsl(u.query, keep_blank_values=False))
@@ -178,7 +182,9 @@ def _plan_token_response(body: bytes, m: Mapping, plan: ResponsePlan) -> None:
         rexp = _positive(obj.get("refresh_token_expires_in"))
         plan.records.append(Learned("token", t, min(rexp or cap, cap), "refresh token"))
     if isinstance(t := obj.get("request_uri"), str) and t:
-        plan.records.append(Learned("request_uri", t, min(exp or s.correlation_ttl, s.correlation_ttl), "PAR request_uri"))
+        plan.records.append(
+            Learned("request_uri", t, min(exp or s.correlation_ttl, s.correlation_ttl), "PAR request_uri")
+        )
 
 
 def rewrite_set_cookie(value: str, p: Provider, public_host: str) -> str:

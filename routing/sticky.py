@@ -65,8 +65,10 @@ def _parts(value: str | None) -> tuple[bytes, bytes] | None:
         return None
     body, tag = value.split(".")
     try:
-        return (base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)),
-                base64.urlsafe_b64decode(tag + "=" * (-len(tag) % 4)))
+        return (
+            base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)),
+            base64.urlsafe_b64decode(tag + "=" * (-len(tag) % 4)),
+        )
     except (binascii.Error, ValueError):
         return None
 

@@ -51,7 +51,7 @@ class Measured:
 
     growth: Growth | None = None
 
-    def __enter__(self) -> "Measured":
+    def __enter__(self) -> Measured:
         self._resettable = rss_peak_supported()
         self._rss0 = _status_kb("VmRSS") if self._resettable else 0
         tracemalloc.start()
@@ -65,7 +65,8 @@ class Measured:
 
 
 def check(g: Growth, *, python: int = PYTHON_LIMIT, rss: int = RSS_LIMIT) -> None:
-    assert g.python_peak < python, (f"Python allocations peaked at {g.python_peak / 2**20:.1f} MiB "
-                                    f"(limit {python / 2**20:.0f} MiB)")
+    assert g.python_peak < python, (
+        f"Python allocations peaked at {g.python_peak / 2**20:.1f} MiB (limit {python / 2**20:.0f} MiB)"
+    )
     if g.rss_peak is not None:  # Linux; elsewhere only the Python side is measured
         assert g.rss_peak < rss, f"resident memory grew by {g.rss_peak / 2**20:.0f} MiB during one call"

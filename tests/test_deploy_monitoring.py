@@ -51,10 +51,15 @@ def dashboard_queries() -> list[str]:
 def test_the_dashboard_covers_what_the_issue_asks():
     d = json.loads(DASHBOARD.read_text())
     text = json.dumps(d)
-    for metric in ("sso_router_decisions_total", "sso_router_login_outcomes_total",
-                   "sso_router_upstream_errors_total", "sso_router_store_errors_total",
-                   "sso_router_mapping_reloads_total", "sso_router_decision_seconds_bucket",
-                   "sso_router_canary_rollbacks_total"):
+    for metric in (
+        "sso_router_decisions_total",
+        "sso_router_login_outcomes_total",
+        "sso_router_upstream_errors_total",
+        "sso_router_store_errors_total",
+        "sso_router_mapping_reloads_total",
+        "sso_router_decision_seconds_bucket",
+        "sso_router_canary_rollbacks_total",
+    ):
         assert metric in text, metric
     assert len({p["id"] for p in d["panels"]}) == len(d["panels"])
 
@@ -98,8 +103,13 @@ def test_promtool_checks_the_alerting_rules():
 
 
 def test_promtool_unit_tests_of_the_alerting_rules():
-    r = subprocess.run([promtool(), "test", "rules", ALERT_TESTS.name], capture_output=True, text=True, timeout=120,
-                       cwd=ALERT_TESTS.parent)
+    r = subprocess.run(
+        [promtool(), "test", "rules", ALERT_TESTS.name],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ALERT_TESTS.parent,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 

@@ -8,10 +8,13 @@ from .common import FINDING, Subparsers, err
 
 
 def add(sub: Subparsers) -> None:
-    d = sub.add_parser("demo", help="run a clickable demo on 127.0.0.1 (app, IdPs, both providers, the router)",
-                       description="Start, on 127.0.0.1 only, a demo app, a SAML IdP for each of two example orgs, "
-                       "a legacy provider and a Scalekit stand-in, and the router (mitmdump -s "
-                       "sso_router_addon.py) on a demo mapping; print the URL to open. Ctrl-C stops all of it.")
+    d = sub.add_parser(
+        "demo",
+        help="run a clickable demo on 127.0.0.1 (app, IdPs, both providers, the router)",
+        description="Start, on 127.0.0.1 only, a demo app, a SAML IdP for each of two example orgs, "
+        "a legacy provider and a Scalekit stand-in, and the router (mitmdump -s "
+        "sso_router_addon.py) on a demo mapping; print the URL to open. Ctrl-C stops all of it.",
+    )
     d.add_argument("--quiet", action="store_true", help="do not echo the router's own lines")
     d.add_argument("--keep", action="store_true", help="keep the demo's directory (mapping, decision log) at exit")
     d.set_defaults(run=run)

@@ -18,10 +18,13 @@ NAME = "explain"
 
 
 def add(sub: Subparsers) -> None:
-    e = sub.add_parser(NAME, help="replay a flow file or HAR through the router offline",
-                       description="Replay a mitmproxy flow file (mitmdump -w) or a HAR file through the "
-                                   "router offline; one row per request. Never prints query values, bodies, "
-                                   "cookies or tokens. Exit 1 when nothing in the file could be explained.")
+    e = sub.add_parser(
+        NAME,
+        help="replay a flow file or HAR through the router offline",
+        description="Replay a mitmproxy flow file (mitmdump -w) or a HAR file through the "
+        "router offline; one row per request. Never prints query values, bodies, "
+        "cookies or tokens. Exit 1 when nothing in the file could be explained.",
+    )
     e.add_argument("file", metavar="FILE")
     add_mapping_option(e)
     e.add_argument("--json", action="store_true", help="one JSON object per request (JSON Lines)")
@@ -38,9 +41,11 @@ def read_capture(path: str, m: Mapping) -> list[Exchange | Skipped]:
     when the file cannot be read at all."""
     if is_har(path):
         from ..har import read_har
+
         with open(path, "rb") as f:
             return list(read_har(f.read()))
     from ..mitm.capture import read_flow_file  # mitmproxy only now
+
     try:
         return list(read_flow_file(path, m.settings.limits.max_body))
     except Exception as e:  # FlowReadException and friends: not a flow file
@@ -51,13 +56,22 @@ def _table(rows: list[Row]) -> str:
     """One line per row; with a ``recorded`` column when the capture holds the proxy's decisions:
     "=" where the replay agrees, else "≠" and what the proxy decided in each field that differs."""
     recorded = any(r.recorded is not None for r in rows)
-    header = ("#", "method", "path", "provider", "reason", "org", "identifier", "status") + (("recorded",) if recorded else ())
+    header = ("#", "method", "path", "provider", "reason", "org", "identifier", "status") + (
+        ("recorded",) if recorded else ()
+    )
 
     def cells(r: Row) -> tuple[object, ...]:
         d = r.decision
-        out = (r.index, r.method, r.path + ("?" + "&".join(r.params) if r.params else ""),
-               d.provider + (f" (shadow → {d.forward_to})" if d.shadow else ""), d.reason.value, d.org, d.evidence,
-               r.status)
+        out = (
+            r.index,
+            r.method,
+            r.path + ("?" + "&".join(r.params) if r.params else ""),
+            d.provider + (f" (shadow → {d.forward_to})" if d.shadow else ""),
+            d.reason.value,
+            d.org,
+            d.evidence,
+            r.status,
+        )
         if not recorded:
             return out
         if r.recorded is None:
@@ -94,12 +108,15 @@ def run(args: argparse.Namespace) -> int:
         print(_table(rows))
     differing = sum(1 for r in rows if r.differs)
     if differing:
-        err(f"{args.file}: {differing} of {sum(1 for r in rows if r.recorded is not None)} requests decided "
-            "otherwise than the proxy recorded (marked ≠)")
-    if rows and is_har(args.file) and not any(e.view.headers.get("cookie") for e in entries
-                                              if isinstance(e, Exchange)):
-        err(f"{args.file}: no request in it carries a cookie, so none is replayed with the router's "
-            "(a HAR exported sanitized drops them; export it with cookies to see sticky decisions)")
+        err(
+            f"{args.file}: {differing} of {sum(1 for r in rows if r.recorded is not None)} requests decided "
+            "otherwise than the proxy recorded (marked ≠)"
+        )
+    if rows and is_har(args.file) and not any(e.view.headers.get("cookie") for e in entries if isinstance(e, Exchange)):
+        err(
+            f"{args.file}: no request in it carries a cookie, so none is replayed with the router's "
+            "(a HAR exported sanitized drops them; export it with cookies to see sticky decisions)"
+        )
     if not any(not isinstance(e, Skipped) for e in entries):
         err(f"{args.file}: nothing in it could be read")
         return FINDING

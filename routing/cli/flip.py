@@ -11,10 +11,16 @@ NAMES = ("migrate", "rollback")
 
 
 def add(sub: Subparsers) -> None:
-    for name, verb in (("migrate", "send ORG to the migration target (migrated = true)"),
-                       ("rollback", "send ORG back to the default provider (migrated = false)")):
-        f = sub.add_parser(name, help=verb, description=f"{verb[0].upper()}{verb[1:]}, keeping the file's comments "
-                           "and layout; validated before an atomic write. A running proxy picks it up within 2 s.")
+    for name, verb in (
+        ("migrate", "send ORG to the migration target (migrated = true)"),
+        ("rollback", "send ORG back to the default provider (migrated = false)"),
+    ):
+        f = sub.add_parser(
+            name,
+            help=verb,
+            description=f"{verb[0].upper()}{verb[1:]}, keeping the file's comments "
+            "and layout; validated before an atomic write. A running proxy picks it up within 2 s.",
+        )
         f.add_argument("org", metavar="ORG", help="the org's key in the mapping (its primary email domain)")
         add_mapping_option(f)
         f.set_defaults(run=run)
@@ -37,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
         err(f"{path}: {e.strerror or e}")
         return FINDING
     state = "migrated = true" if migrated else "migrated = false"
-    print(f"{path}: org {args.org!r} {'now' if changed else 'already'} {state}"
-          + ("" if changed else " (file not changed)"))
+    print(
+        f"{path}: org {args.org!r} {'now' if changed else 'already'} {state}"
+        + ("" if changed else " (file not changed)")
+    )
     return OK

@@ -17,22 +17,36 @@ FROM_API = ("auth0", "cognito")
 
 
 def add(sub: Subparsers) -> None:
-    p = sub.add_parser(NAME, help="turn the legacy provider's export into [orgs] entries",
-                       description="Read what the provider's own API returns (one response per FILE; '-' is "
-                       "stdin) and merge its enterprise connections into the mapping as orgs (migrated = false), "
-                       "keeping comments and hand-written entries. Conflicts are reported, not written (exit 1).")
+    p = sub.add_parser(
+        NAME,
+        help="turn the legacy provider's export into [orgs] entries",
+        description="Read what the provider's own API returns (one response per FILE; '-' is "
+        "stdin) and merge its enterprise connections into the mapping as orgs (migrated = false), "
+        "keeping comments and hand-written entries. Conflicts are reported, not written (exit 1).",
+    )
     p.add_argument("provider", choices=PROVIDERS, metavar="PROVIDER", help=" | ".join(PROVIDERS))
     p.add_argument("files", nargs="*", metavar="FILE", help="API responses (JSON), several pages in any order")
     add_mapping_option(p)
     p.add_argument("--dry-run", action="store_true", help="print the diff; write nothing")
-    p.add_argument("--key", action="append", default=[], metavar="NAME=DOMAIN",
-                   help="key an org the export names no email domain for (NAME: a connection name/id, an "
-                   "organization or tenant id); repeatable")
-    p.add_argument("--fetch-metadata", action="store_true",
-                   help="fetch SAML metadata URLs (10 s timeout) for the IdP entity id; off by default")
-    p.add_argument("--from-api", action="store_true",
-                   help="read the live API through the provider's SDK (auth0: AUTH0_DOMAIN + AUTH0_API_TOKEN or "
-                   "AUTH0_CLIENT_ID/AUTH0_CLIENT_SECRET; cognito: AWS credentials and --user-pool-id)")
+    p.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="NAME=DOMAIN",
+        help="key an org the export names no email domain for (NAME: a connection name/id, an "
+        "organization or tenant id); repeatable",
+    )
+    p.add_argument(
+        "--fetch-metadata",
+        action="store_true",
+        help="fetch SAML metadata URLs (10 s timeout) for the IdP entity id; off by default",
+    )
+    p.add_argument(
+        "--from-api",
+        action="store_true",
+        help="read the live API through the provider's SDK (auth0: AUTH0_DOMAIN + AUTH0_API_TOKEN or "
+        "AUTH0_CLIENT_ID/AUTH0_CLIENT_SECRET; cognito: AWS credentials and --user-pool-id)",
+    )
     p.add_argument("--auth0-domain", metavar="DOMAIN", help="with --from-api auth0 (default: env AUTH0_DOMAIN)")
     p.add_argument("--user-pool-id", metavar="ID", help="with --from-api cognito: the user pool to read")
     p.add_argument("--region", metavar="REGION", help="with --from-api cognito (default: as boto3 finds it)")
@@ -77,8 +91,12 @@ def run(args: argparse.Namespace) -> int:
 
     meta = MetadataSource(args.fetch_metadata)
     try:
-        reading = {"auth0": lambda: auth0.read(docs, meta), "workos": lambda: workos.read(docs),
-                   "cognito": lambda: cognito.read(docs, meta), "firebase": lambda: firebase.read(docs)}[args.provider]()
+        reading = {
+            "auth0": lambda: auth0.read(docs, meta),
+            "workos": lambda: workos.read(docs),
+            "cognito": lambda: cognito.read(docs, meta),
+            "firebase": lambda: firebase.read(docs),
+        }[args.provider]()
     except ExportError as e:
         err(str(e))
         return FINDING
@@ -86,8 +104,9 @@ def run(args: argparse.Namespace) -> int:
     from . import onboard_report as report
 
     print(report.reading_line(reading))
-    return report.finish(path, plan, f"imported from {args.provider}", dry_run=args.dry_run,
-                         extra=report.import_lines(reading, plan))
+    return report.finish(
+        path, plan, f"imported from {args.provider}", dry_run=args.dry_run, extra=report.import_lines(reading, plan)
+    )
 
 
 def read_docs(args: argparse.Namespace) -> list[tuple[str, Any]] | None:
@@ -107,8 +126,11 @@ def read_docs(args: argparse.Namespace) -> list[tuple[str, Any]] | None:
         from ..onboard.api import ApiError, auth0_docs, cognito_docs
 
         try:
-            docs += auth0_docs(args.auth0_domain) if args.provider == "auth0" else cognito_docs(
-                args.user_pool_id, region=args.region)
+            docs += (
+                auth0_docs(args.auth0_domain)
+                if args.provider == "auth0"
+                else cognito_docs(args.user_pool_id, region=args.region)
+            )
         except ApiError as e:
             err(str(e))
             return None
@@ -118,4 +140,3 @@ def read_docs(args: argparse.Namespace) -> list[tuple[str, Any]] | None:
 def usage(msg: str) -> int:
     err(msg)
     return USAGE
-

@@ -28,14 +28,27 @@ URL_TIMEOUT = 10.0
 
 
 def add(sub: Subparsers) -> None:
-    p = sub.add_parser(NAME, help="propose mapping additions the router saw evidence for",
-                       description="Propose IdP entity ids, OIDC issuers and connection ids seen on requests "
-                       "that something else routed to an org, with counts and last-seen times; never one "
-                       "another org claims. --apply merges them (comments kept, validated, atomic write).")
-    p.add_argument("--decision-log", action="append", default=[], metavar="FILE",
-                   help="a decision log (sso_decision_log; .gz read too); repeatable")
-    p.add_argument("--url", action="append", default=[], metavar="URL",
-                   help="a running router (its /.sso-router/learn, admin-only); repeatable, one per instance")
+    p = sub.add_parser(
+        NAME,
+        help="propose mapping additions the router saw evidence for",
+        description="Propose IdP entity ids, OIDC issuers and connection ids seen on requests "
+        "that something else routed to an org, with counts and last-seen times; never one "
+        "another org claims. --apply merges them (comments kept, validated, atomic write).",
+    )
+    p.add_argument(
+        "--decision-log",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a decision log (sso_decision_log; .gz read too); repeatable",
+    )
+    p.add_argument(
+        "--url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a running router (its /.sso-router/learn, admin-only); repeatable, one per instance",
+    )
     p.add_argument("--token", metavar="TOKEN", help=f"admin token for --url (default: env {ENV_TOKEN})")
     p.add_argument("--min-count", type=int, default=1, metavar="N", help="propose only what was seen N times")
     p.add_argument("--apply", action="store_true", help="merge the proposals into the mapping")
@@ -61,11 +74,14 @@ def run(args: argparse.Namespace) -> int:
     from . import onboard_report as report
 
     learned = propose(ev, m, min_count=args.min_count)
-    print(f"learn: {ev.requests} requests routed to an org carried identifiers; "
-          f"{len(learned.proposals)} proposals" + (f"; {ev.dropped} identifiers dropped (memory bound)"
-                                                    if ev.dropped else ""))
-    code = report.finish(path, as_plan(learned), "learned from traffic", dry_run=not args.apply,
-                         extra=report.learned_lines(learned))
+    print(
+        f"learn: {ev.requests} requests routed to an org carried identifiers; "
+        f"{len(learned.proposals)} proposals"
+        + (f"; {ev.dropped} identifiers dropped (memory bound)" if ev.dropped else "")
+    )
+    code = report.finish(
+        path, as_plan(learned), "learned from traffic", dry_run=not args.apply, extra=report.learned_lines(learned)
+    )
     if not args.apply and learned.proposals:
         print("run again with --apply to merge these")
     return FINDING if learned.disputed else code

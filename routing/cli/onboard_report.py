@@ -28,8 +28,10 @@ def import_lines(r: Reading, plan: Plan) -> list[str]:
         else:
             out.append(f"add to {ch.org} from {ch.source}: {values_text(ch.values)}")
     for d in plan.unkeyed:
-        out.append(f"NOT WRITTEN, no email domain: {d.described}: {values_text(d.values)} — key it: "
-                   f"--key {_key_name(d)}=DOMAIN")
+        out.append(
+            f"NOT WRITTEN, no email domain: {d.described}: {values_text(d.values)} — key it: "
+            f"--key {_key_name(d)}=DOMAIN"
+        )
     for left in r.left_out:
         out.append(f"left out: {left.what}: {left.why}")
     for note in r.notes:
@@ -80,8 +82,10 @@ def finish(path: str, plan: Plan, origin: str, *, dry_run: bool, extra: list[str
         return FINDING
     new = sum(1 for c in plan.changes if c.new)
     added = sum(c.count() for c in plan.changes)
-    summary = f"{new} new orgs, {added} identifiers, {len(plan.unkeyed)} orgs waiting for --key, " \
-              f"{len(plan.conflicts)} conflicts"
+    summary = (
+        f"{new} new orgs, {added} identifiers, {len(plan.unkeyed)} orgs waiting for --key, "
+        f"{len(plan.conflicts)} conflicts"
+    )
     if dry_run:
         if merged.changed:
             print(merged.diff(path), end="")

@@ -12,11 +12,14 @@ NAME = "redact"
 
 
 def add(sub: Subparsers) -> None:
-    r = sub.add_parser(NAME, help="copy a flow file or HAR with its secrets replaced",
-                       description="Write a copy of a flow file or HAR with SAML assertions, codes, tokens, "
-                                   "cookies, Authorization headers and client secrets replaced; routing "
-                                   "identifiers kept, so `explain` gives the same rows. The mapping (if found) "
-                                   "names test users, whose emails are kept whole.")
+    r = sub.add_parser(
+        NAME,
+        help="copy a flow file or HAR with its secrets replaced",
+        description="Write a copy of a flow file or HAR with SAML assertions, codes, tokens, "
+        "cookies, Authorization headers and client secrets replaced; routing "
+        "identifiers kept, so `explain` gives the same rows. The mapping (if found) "
+        "names test users, whose emails are kept whole.",
+    )
     r.add_argument("file", metavar="FILE")
     r.add_argument("-o", "--output", required=True, metavar="OUT")
     add_mapping_option(r)
@@ -47,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         return USAGE
     if data.lstrip()[:1] == b"{":
         from ..har import HarError, redact_har
+
         try:
             doc, dropped = redact_har(data, r)
         except HarError as e:
@@ -56,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         count = len(doc["log"]["entries"])
     else:
         from ..mitm.capture import read_flows, redact_flow, write_flow_file
+
         try:
             flows = [redact_flow(f, r) for f in read_flows(args.file)]
         except Exception as e:  # noqa: BLE001 — FlowReadException: not a flow file

@@ -20,14 +20,18 @@ TIMEOUT = 15.0  # seconds for the whole answer (a 100,000-org list included)
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("status", help="login outcomes per org from a running router",
-                       description="Every org by provider — migrated ones first with their outcomes since the flip, "
-                       "worst first — then the orgs whose logins never come back, and whether the migration is done; "
-                       "or one ORG's figures. Read from a running router's /.sso-router/orgs.")
+    p = sub.add_parser(
+        "status",
+        help="login outcomes per org from a running router",
+        description="Every org by provider — migrated ones first with their outcomes since the flip, "
+        "worst first — then the orgs whose logins never come back, and whether the migration is done; "
+        "or one ORG's figures. Read from a running router's /.sso-router/orgs.",
+    )
     p.add_argument("org", nargs="?", metavar="ORG", help="one org (its key or any of its domains)")
     p.add_argument("--url", help=f"the router (default: env {ENV_URL}, else {DEFAULT_URL})")
-    p.add_argument("--token", help="admin bearer token, needed from outside [router.admin] allow "
-                   f"(default: env {ENV_TOKEN})")
+    p.add_argument(
+        "--token", help=f"admin bearer token, needed from outside [router.admin] allow (default: env {ENV_TOKEN})"
+    )
     p.add_argument("--json", action="store_true", help="print the router's JSON as it is")
     p.set_defaults(run=run)
 
@@ -37,7 +41,7 @@ def fetch(base: str, path: str, token: str | None) -> tuple[int, bytes]:
     if token:
         req.add_header("authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:  # noqa: S310 — an http(s) URL the user gave
+        with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -83,8 +87,10 @@ def _pct(ok: int, failed: int) -> str:
 
 def render_list(r: dict, base: str) -> str:
     target, orgs = r["migration_target"], r["orgs"]
-    out = [f"sso-router at {base} — migration target {target}, default {r['default_provider']}, "
-           f"canary {'on' if r.get('canary') else 'off'}; figures: {r['figures']}"]
+    out = [
+        f"sso-router at {base} — migration target {target}, default {r['default_provider']}, "
+        f"canary {'on' if r.get('canary') else 'off'}; figures: {r['figures']}"
+    ]
     migrated = [o for o in orgs if o["migrated"]]
     if migrated:
         out += ["", f"{target} · {len(migrated)} migrated org{'s' if len(migrated) != 1 else ''} (worst first)"]
@@ -95,11 +101,21 @@ def render_list(r: dict, base: str) -> str:
         out.append(table(("ORG", "SINCE FLIP", "OK", "FAILED", "FAILED %", "CANARY"), rows))
     rolled = [o for o in orgs if o.get("rolled_back")]
     if rolled:
-        out += ["", f"rolled back by the canary · {len(rolled)} org{'s' if len(rolled) != 1 else ''} (back at "
-                f"{r['default_provider']}; `sso-router migrate ORG` once fixed is watched afresh)"]
-        rows = [(o["org"], when(o["rolled_back"]["at"]), o["rolled_back"]["failures"], o["rolled_back"]["attempts"],
-                 f"{o['rolled_back']['provider']} ({o['rolled_back']['stage']})") for o in
-                sorted(rolled, key=lambda o: -o["rolled_back"]["at"])]
+        out += [
+            "",
+            f"rolled back by the canary · {len(rolled)} org{'s' if len(rolled) != 1 else ''} (back at "
+            f"{r['default_provider']}; `sso-router migrate ORG` once fixed is watched afresh)",
+        ]
+        rows = [
+            (
+                o["org"],
+                when(o["rolled_back"]["at"]),
+                o["rolled_back"]["failures"],
+                o["rolled_back"]["attempts"],
+                f"{o['rolled_back']['provider']} ({o['rolled_back']['stage']})",
+            )
+            for o in sorted(rolled, key=lambda o: -o["rolled_back"]["at"])
+        ]
         out.append(table(("ORG", "ROLLED BACK", "FAILED", "OF", "AT"), rows))
     by_provider: dict[str, list[str]] = {}
     for o in orgs:
@@ -110,10 +126,17 @@ def render_list(r: dict, base: str) -> str:
         out += textwrap.wrap(", ".join(names), 100, initial_indent="  ", subsequent_indent="  ")
     lost = r["never_came_back"]
     if lost:
-        out += ["", "logins that never come back (last 24 h): the org's IdP answers the provider's own host, not "
-                "the auth domain — it cannot move without its customer"]
-        out.append(table(("ORG", "NEVER CAME BACK", "OF LOGINS THAT LEFT"),
-                         [(x["org"], x["never_came_back_24h"], x["left_24h"]) for x in lost]))
+        out += [
+            "",
+            "logins that never come back (last 24 h): the org's IdP answers the provider's own host, not "
+            "the auth domain — it cannot move without its customer",
+        ]
+        out.append(
+            table(
+                ("ORG", "NEVER CAME BACK", "OF LOGINS THAT LEFT"),
+                [(x["org"], x["never_came_back_24h"], x["left_24h"]) for x in lost],
+            )
+        )
     out += ["", r["decommission"]["message"]]
     return "\n".join(out)
 
@@ -126,12 +149,24 @@ def render_org(r: dict) -> str:
     since = f" (migrated since {when(r['migrated_since'])})" if r["migrated_since"] else ""
     out = [f"{r['org']} — at {r['provider']}{since}; figures: {r['figures']}", ""]
     providers = sorted({p for w in r["outcomes"].values() for p in w} | set(r["since_flip"]))
-    out.append(table(("PROVIDER", "LAST 5 MIN", "LAST 1 H", "LAST 24 H", "SINCE FLIP"),
-                     [(p, *(_cell(r["outcomes"][w].get(p)) for w in ("5m", "1h", "24h")), _cell(r["since_flip"].get(p)))
-                      for p in providers]) if providers else "no login outcomes seen")
+    out.append(
+        table(
+            ("PROVIDER", "LAST 5 MIN", "LAST 1 H", "LAST 24 H", "SINCE FLIP"),
+            [
+                (p, *(_cell(r["outcomes"][w].get(p)) for w in ("5m", "1h", "24h")), _cell(r["since_flip"].get(p)))
+                for p in providers
+            ],
+        )
+        if providers
+        else "no login outcomes seen"
+    )
     lf = r["last_failure"]
-    out += ["", f"last failure: {when(lf['at'])} at {lf['provider']} ({lf['stage']}): {lf['kind']}" if lf
-            else "last failure: none"]
+    out += [
+        "",
+        f"last failure: {when(lf['at'])} at {lf['provider']} ({lf['stage']}): {lf['kind']}"
+        if lf
+        else "last failure: none",
+    ]
     c = r["canary"]
     line = f"canary: {c['state']}" + (f" — {c['reason']}" if c.get("reason") else "")
     if c["state"] == "watching" and c.get("until"):
@@ -142,8 +177,10 @@ def render_org(r: dict) -> str:
     out.append(line)
     n = r["never_came_back"]
     if n["never_came_back_24h"]:
-        out.append(f"never came back (24 h): {n['never_came_back_24h']} of {n['left_24h']} logins that left for the "
-                   f"IdP — {n['note']}")
+        out.append(
+            f"never came back (24 h): {n['never_came_back_24h']} of {n['left_24h']} logins that left for the "
+            f"IdP — {n['note']}"
+        )
     elif n["left_24h"]:
         out.append(f"never came back (24 h): none of {n['left_24h']} logins that left for the IdP")
     else:

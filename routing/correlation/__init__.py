@@ -81,9 +81,11 @@ def open_store(url: str, *, clock: Callable[[], float], timeout: float | None = 
         url = scheme.lower() + sep + rest
     if url in ("memory://", "memory:", "memory"):
         from .memory import MemoryStore
+
         return MemoryStore(clock=clock)
     if url.startswith("sqlite://"):
         from .sqlite import SqliteStore
+
         if timeout is None:
             return SqliteStore(url, clock=clock)
         return SqliteStore(url, clock=clock, busy_timeout=timeout)
@@ -95,5 +97,7 @@ def open_store(url: str, *, clock: Callable[[], float], timeout: float | None = 
         if timeout is None:
             return RedisStore(url)
         return RedisStore(url, timeout=timeout)
-    raise ValueError(f"unsupported store URL {safe_url(url)!r} (memory://, sqlite:///path, redis://host:port/db, "
-                     "redis+sentinel://host:port[,host:port…]/service/db)")
+    raise ValueError(
+        f"unsupported store URL {safe_url(url)!r} (memory://, sqlite:///path, redis://host:port/db, "
+        "redis+sentinel://host:port[,host:port…]/service/db)"
+    )

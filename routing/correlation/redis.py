@@ -36,7 +36,6 @@ PREFIX = "ssor:"
 REPLICA_WAIT = 0.1  # seconds a sentinel-managed write waits for a replica's acknowledgement, at most
 
 
-
 def failure_kind(e: BaseException) -> StoreFailure:
     """What a client error says about the server: too slow, not there at all, or something else."""
     if isinstance(e, (redis.TimeoutError, TimeoutError)):
@@ -64,8 +63,13 @@ class RedisStore:
                 self._wait_ms = max(1, round(min(timeout / 2, REPLICA_WAIT) * 1000))
             else:
                 self._client = redis.Redis.from_url(
-                    url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                    retry=Retry(NoBackoff(), 0), health_check_interval=0, decode_responses=False)
+                    url,
+                    socket_timeout=timeout,
+                    socket_connect_timeout=timeout,
+                    retry=Retry(NoBackoff(), 0),
+                    health_check_interval=0,
+                    decode_responses=False,
+                )
         except ValueError as e:  # malformed URL (bad port, unknown scheme): a configuration error
             raise ValueError(f"bad redis URL {safe_url(url)!r}: {e}") from None
 

@@ -55,8 +55,14 @@ def parse_sentinel_url(url: str) -> SentinelURL:
     unknown = sorted(set(params) - _PARAMS)
     if unknown:
         raise ValueError(f"unknown parameter {unknown[0]!r} (known: {', '.join(sorted(_PARAMS))})")
-    return SentinelURL(sentinels, unquote(path[0]), db, unquote(user) or None, unquote(password) or None,
-                       params.get("sentinel_password") or None)
+    return SentinelURL(
+        sentinels,
+        unquote(path[0]),
+        db,
+        unquote(user) or None,
+        unquote(password) or None,
+        params.get("sentinel_password") or None,
+    )
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -81,13 +87,23 @@ def primary_client(spec: SentinelURL, timeout: float, *, decode_responses: bool 
     """(the ``Sentinel`` manager, a ``Redis`` client of the current primary). Connects lazily."""
     from redis.sentinel import Sentinel
 
-    bounded = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "retry": Retry(NoBackoff(), 0),
-               "health_check_interval": 0}
+    bounded = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),
+        "health_check_interval": 0,
+    }
     sentinel_kwargs = dict(bounded)
     if spec.sentinel_password:
         sentinel_kwargs["password"] = spec.sentinel_password
     # redis-py leaves Sentinel and master_for unannotated
     manager = Sentinel(list(spec.sentinels), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
-    client = manager.master_for(spec.service, db=spec.db, username=spec.username,  # type: ignore[no-untyped-call]
-                                password=spec.password, decode_responses=decode_responses, **bounded)
+    client = manager.master_for(
+        spec.service,
+        db=spec.db,
+        username=spec.username,  # type: ignore[no-untyped-call]
+        password=spec.password,
+        decode_responses=decode_responses,
+        **bounded,
+    )
     return manager, client

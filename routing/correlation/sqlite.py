@@ -28,11 +28,12 @@ CREATE TABLE IF NOT EXISTS correlations (
 );
 CREATE INDEX IF NOT EXISTS correlations_expires ON correlations (expires);
 """
-UPSERT = ("INSERT INTO correlations (key, provider, org, expires) VALUES (?, ?, ?, ?) "
-          "ON CONFLICT (key) DO UPDATE SET provider = excluded.provider, org = excluded.org, "
-          "expires = excluded.expires")
-PURGE = ("DELETE FROM correlations WHERE key IN "
-         "(SELECT key FROM correlations WHERE expires <= ? LIMIT ?)")
+UPSERT = (
+    "INSERT INTO correlations (key, provider, org, expires) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET provider = excluded.provider, org = excluded.org, "
+    "expires = excluded.expires"
+)
+PURGE = "DELETE FROM correlations WHERE key IN (SELECT key FROM correlations WHERE expires <= ? LIMIT ?)"
 MAX_VARS = 500  # keys per SELECT; a request names a handful, SQLite allows far more
 
 
@@ -41,7 +42,7 @@ def path_from_url(url: str) -> str:
     (relative to the working directory). Raises ``ValueError`` for anything else."""
     if not url.startswith("sqlite://"):
         raise ValueError(f"not a sqlite URL: {url!r}")
-    rest = url[len("sqlite://"):]
+    rest = url[len("sqlite://") :]
     if "?" in rest or "#" in rest:
         raise ValueError(f"sqlite URL takes no query or fragment: {url!r}")
     path = "/" + rest.lstrip("/") if rest.startswith("/") else rest  # sqlite:////abs is /abs too
@@ -53,8 +54,15 @@ def path_from_url(url: str) -> str:
 class SqliteStore:
     blocking = True  # the edge runs calls in worker threads, bounded by sso_store_timeout
 
-    def __init__(self, url: str, *, clock: Callable[[], float], busy_timeout: float = 0.5,
-                 purge_interval: float = 30.0, purge_batch: int = 1000) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Callable[[], float],
+        busy_timeout: float = 0.5,
+        purge_interval: float = 30.0,
+        purge_batch: int = 1000,
+    ) -> None:
         self.url = url
         self.path = path_from_url(url)
         parent = os.path.dirname(os.path.abspath(self.path))
@@ -79,8 +87,9 @@ class SqliteStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn
-        conn = sqlite3.connect(self.path, timeout=self._busy_ms / 1000, isolation_level=None,
-                               check_same_thread=False)  # close() may run on another thread
+        conn = sqlite3.connect(
+            self.path, timeout=self._busy_ms / 1000, isolation_level=None, check_same_thread=False
+        )  # close() may run on another thread
         try:
             conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             if not self._schema_ready:
@@ -138,11 +147,11 @@ class SqliteStore:
         with self._translated():
             conn = self._conn()
             for i in range(0, len(unique), MAX_VARS):
-                chunk = unique[i:i + MAX_VARS]
+                chunk = unique[i : i + MAX_VARS]
                 marks = ",".join("?" * len(chunk))
                 cur = conn.execute(
-                    f"SELECT key, provider, org FROM correlations WHERE key IN ({marks}) AND expires > ?",
-                    (*chunk, now))
+                    f"SELECT key, provider, org FROM correlations WHERE key IN ({marks}) AND expires > ?", (*chunk, now)
+                )
                 for key, provider, org in cur:
                     out[key] = Route(provider, org)
         return out

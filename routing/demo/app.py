@@ -52,8 +52,14 @@ class _Pending:
 
 
 class App:
-    def __init__(self, orgs: tuple[DemoOrg, ...], labels: dict[str, str], mapping_path: str, decision_log: str,
-                 target: str = "scalekit") -> None:
+    def __init__(
+        self,
+        orgs: tuple[DemoOrg, ...],
+        labels: dict[str, str],
+        mapping_path: str,
+        decision_log: str,
+        target: str = "scalekit",
+    ) -> None:
         self.orgs = orgs
         self.labels = labels  # provider name -> what it stands in for
         self.mapping_path = mapping_path
@@ -76,9 +82,12 @@ class App:
         if req.path == "/callback" and req.method == "GET":
             return self._callback(req)
         if req.path.startswith("/result/") and req.method == "GET":
-            found = self._results.get(req.path[len("/result/"):])
-            return Response.html(200, pages.result(found, self.target)) if found else \
-                Response.html(404, pages.failed("No such login", "It was never made here, or is too old."))
+            found = self._results.get(req.path[len("/result/") :])
+            return (
+                Response.html(200, pages.result(found, self.target))
+                if found
+                else Response.html(404, pages.failed("No such login", "It was never made here, or is too old."))
+            )
         if req.path == "/flip" and req.method == "POST":
             return self._flip(req)
         return Response.html(404, pages.failed("Not found", req.path))
@@ -93,9 +102,15 @@ class App:
         for o in self.orgs:
             org = m.orgs.get(o.domain)
             migrated = bool(org and org.migrated)
-            rows.append(pages.OrgRow(o.domain, o.user, o.idp_product,
-                                     m.settings.migration_target if migrated else m.settings.default_provider,
-                                     migrated))
+            rows.append(
+                pages.OrgRow(
+                    o.domain,
+                    o.user,
+                    o.idp_product,
+                    m.settings.migration_target if migrated else m.settings.default_provider,
+                    migrated,
+                )
+            )
         return rows, ""
 
     def _home(self) -> str:
@@ -114,8 +129,14 @@ class App:
         with self._lock:
             self._pending[state] = _Pending(user, time.time())
             _trim(self._pending)
-        query = {"client_id": self.client.id, "redirect_uri": self.client.redirect_uri, "response_type": "code",
-                 "scope": "openid email", "state": state, "login_hint": user}
+        query = {
+            "client_id": self.client.id,
+            "redirect_uri": self.client.redirect_uri,
+            "response_type": "code",
+            "scope": "openid email",
+            "state": state,
+            "login_hint": user,
+        }
         return Response.redirect(f"{self.router_url}/authorize?{urllib.parse.urlencode(query)}")
 
     def _callback(self, req: Request) -> Response:
@@ -136,8 +157,13 @@ class App:
         return Response.redirect(f"/result/{result.id}", 303)
 
     def _finish(self, pending: _Pending, code: str) -> pages.LoginResult:
-        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": self.client.redirect_uri,
-                "client_id": self.client.id, "client_secret": self.client.secret}
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.client.redirect_uri,
+            "client_id": self.client.id,
+            "client_secret": self.client.secret,
+        }
         tokens, token_route = self._call("POST", "/oauth/token", form=form)
         info, info_route = self._call("GET", "/userinfo", bearer=str(tokens.get("access_token", "")))
         provider = str(info.get("provider", "?"))
@@ -146,12 +172,21 @@ class App:
         steps = trail.login_steps(trail.read_decisions(self.decision_log, pending.started), provider, acs)
         rows, _ = self._org_rows()
         now_at = next((r.provider for r in rows if r.domain == org), "?")
-        return pages.LoginResult(secrets.token_urlsafe(8), str(info.get("email", pending.user)), org, provider,
-                                 self.labels.get(provider, provider), str(info.get("connection", "?")), tuple(steps),
-                                 (("POST /oauth/token", token_route), ("GET /userinfo", info_route)), now_at)
+        return pages.LoginResult(
+            secrets.token_urlsafe(8),
+            str(info.get("email", pending.user)),
+            org,
+            provider,
+            self.labels.get(provider, provider),
+            str(info.get("connection", "?")),
+            tuple(steps),
+            (("POST /oauth/token", token_route), ("GET /userinfo", info_route)),
+            now_at,
+        )
 
-    def _call(self, method: str, path: str, *, form: dict[str, str] | None = None,
-              bearer: str = "") -> tuple[dict[str, Any], str]:
+    def _call(
+        self, method: str, path: str, *, form: dict[str, str] | None = None, bearer: str = ""
+    ) -> tuple[dict[str, Any], str]:
         data = urllib.parse.urlencode(form).encode() if form is not None else None
         r = urllib.request.Request(f"{self.router_url}{path}", data=data, method=method)
         if bearer:

@@ -48,20 +48,28 @@ class IdP:
         try:
             authn = self._check(tenant, params.get("SAMLRequest", ""))
         except saml.SamlError as e:
-            return Response.html(400, _page(tenant, f"<p class=err>This sign-in request is refused: "
-                                                    f"{html.escape(str(e))}</p>"))
+            return Response.html(
+                400, _page(tenant, f"<p class=err>This sign-in request is refused: {html.escape(str(e))}</p>")
+            )
         if req.method == "GET":
             return Response.html(200, _sign_in_page(tenant, params))
         user = params.get("username", "").strip().lower()
         if not user.endswith("@" + tenant.domain):
-            return Response.html(403, _page(tenant, f"<p class=err>No user {html.escape(user)!s} at "
-                                                    f"{html.escape(tenant.domain)}.</p>"))
+            return Response.html(
+                403, _page(tenant, f"<p class=err>No user {html.escape(user)!s} at {html.escape(tenant.domain)}.</p>")
+            )
         assertion = saml.Assertion(tenant.entity_id, authn.id, authn.acs_url, authn.issuer, user)
         fields = {"SAMLResponse": saml.signed_response(assertion, self.keys[slug].key_pem, self.keys[slug].cert_pem)}
         if params.get("RelayState"):
             fields["RelayState"] = params["RelayState"]
-        return Response.html(200, auto_post_page(authn.acs_url, fields, f"Signed in at {tenant.product} "
-                                                 f"({tenant.domain}); posting the SAML Response to the ACS…"))
+        return Response.html(
+            200,
+            auto_post_page(
+                authn.acs_url,
+                fields,
+                f"Signed in at {tenant.product} ({tenant.domain}); posting the SAML Response to the ACS…",
+            ),
+        )
 
     def _check(self, tenant: Tenant, saml_request: str) -> saml.AuthnRequest:
         if not saml_request:
@@ -76,27 +84,37 @@ class IdP:
         return authn
 
 
-_STYLE = ("body{font-family:system-ui,sans-serif;max-width:34em;margin:3em auto;padding:0 1em}"
-          ".box{border:1px solid #bbb;border-radius:8px;padding:1.2em}.err{color:#b00}"
-          "input{font-size:1em;padding:.3em;width:100%;box-sizing:border-box}"
-          "button{font-size:1em;padding:.4em 1.2em;margin-top:.8em}.tip{color:#555;font-size:.9em}")
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:34em;margin:3em auto;padding:0 1em}"
+    ".box{border:1px solid #bbb;border-radius:8px;padding:1.2em}.err{color:#b00}"
+    "input{font-size:1em;padding:.3em;width:100%;box-sizing:border-box}"
+    "button{font-size:1em;padding:.4em 1.2em;margin-top:.8em}.tip{color:#555;font-size:.9em}"
+)
 
 
 def _page(tenant: Tenant, body: str) -> str:
-    return (f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(tenant.product)} — "
-            f"{html.escape(tenant.domain)}</title><style>{_STYLE}</style></head><body><div class=box>"
-            f"<h2>{html.escape(tenant.product)} · {html.escape(tenant.domain)}</h2>{body}</div></body></html>")
+    return (
+        f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(tenant.product)} — "
+        f"{html.escape(tenant.domain)}</title><style>{_STYLE}</style></head><body><div class=box>"
+        f"<h2>{html.escape(tenant.product)} · {html.escape(tenant.domain)}</h2>{body}</div></body></html>"
+    )
 
 
 def _sign_in_page(tenant: Tenant, params: dict[str, str]) -> str:
     user = params.get("login_hint", "")
-    hidden = "".join(f'<input type=hidden name="{k}" value="{html.escape(params.get(k, ""))}">'
-                     for k in ("SAMLRequest", "RelayState"))
-    return _page(tenant, (
-        f"<p>This is {html.escape(tenant.domain)}'s own identity provider (standing in for "
-        f"{html.escape(tenant.product)}; entity id <code>{html.escape(tenant.entity_id)}</code>). "
-        f"A service provider asked it to sign you in.</p><form method=post>{hidden}<label>User <input name=username "
-        f'value="{html.escape(user)}"></label><button type=submit>Sign in</button></form>'
-        f"<p class=tip>Your login is now in flight, at the IdP. To see correlation at work, flip this "
-        f"org in the demo's other tab before you sign in: the login still finishes at the provider "
-        f"that sent you here.</p>"))
+    hidden = "".join(
+        f'<input type=hidden name="{k}" value="{html.escape(params.get(k, ""))}">'
+        for k in ("SAMLRequest", "RelayState")
+    )
+    return _page(
+        tenant,
+        (
+            f"<p>This is {html.escape(tenant.domain)}'s own identity provider (standing in for "
+            f"{html.escape(tenant.product)}; entity id <code>{html.escape(tenant.entity_id)}</code>). "
+            f"A service provider asked it to sign you in.</p><form method=post>{hidden}<label>User <input name=username "
+            f'value="{html.escape(user)}"></label><button type=submit>Sign in</button></form>'
+            f"<p class=tip>Your login is now in flight, at the IdP. To see correlation at work, flip this "
+            f"org in the demo's other tab before you sign in: the login still finishes at the provider "
+            f"that sent you here.</p>"
+        ),
+    )

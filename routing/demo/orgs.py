@@ -19,9 +19,26 @@ class DemoOrg:
 
 
 ORGS = (
-    DemoOrg("megasoft.com", "bob@megasoft.com", "megasoft", "Okta", "http://www.okta.com/exk1megasoft",
-            "urn:auth0:yourapp:megasoft-saml", "megasoft-saml", "conn_01HMEGASOFT", migrated=False),
-    DemoOrg("newcompany.com", "carol@newcompany.com", "newcompany", "Entra ID",
-            "https://sts.windows.net/newcompany-tenant/", "urn:auth0:yourapp:newcompany-saml", "newcompany-saml",
-            "conn_01HNEWCO", migrated=True),
+    DemoOrg(
+        "megasoft.com",
+        "bob@megasoft.com",
+        "megasoft",
+        "Okta",
+        "http://www.okta.com/exk1megasoft",
+        "urn:auth0:yourapp:megasoft-saml",
+        "megasoft-saml",
+        "conn_01HMEGASOFT",
+        migrated=False,
+    ),
+    DemoOrg(
+        "newcompany.com",
+        "carol@newcompany.com",
+        "newcompany",
+        "Entra ID",
+        "https://sts.windows.net/newcompany-tenant/",
+        "urn:auth0:yourapp:newcompany-saml",
+        "newcompany-saml",
+        "conn_01HNEWCO",
+        migrated=True,
+    ),
 )

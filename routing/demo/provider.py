@@ -106,8 +106,9 @@ class Provider:
         conn = self.connections.get(hint.rpartition("@")[2].lower())
         if conn is None:
             return self._refuse(400, f"no SSO connection for {hint!r}")
-        authn = saml.AuthnRequest(saml.new_id(), conn.sp_entity_id, f"{self.public_url}/login/callback",
-                                  conn.idp_sso_url)
+        authn = saml.AuthnRequest(
+            saml.new_id(), conn.sp_entity_id, f"{self.public_url}/login/callback", conn.idp_sso_url
+        )
         relay = "rs_" + secrets.token_urlsafe(12)
         self._txns[authn.id] = _Txn(conn, relay, q.get("state", ""), q["redirect_uri"])
         return Response.redirect(saml.redirect_url(authn, relay, login_hint=hint))
@@ -160,10 +161,19 @@ class Provider:
         if (f.get("client_id"), f.get("client_secret")) != (self.client.id, self.client.secret):
             return Response.json(401, {"error": "invalid_client", "provider": self.name})
         issued = self._codes.pop(f.get("code", ""), None)
-        if f.get("grant_type") != "authorization_code" or issued is None \
-                or f.get("redirect_uri") != self.client.redirect_uri:
-            return Response.json(400, {"error": "invalid_grant", "provider": self.name,
-                                       "error_description": f"code not issued by {self.name}, or used"})
+        if (
+            f.get("grant_type") != "authorization_code"
+            or issued is None
+            or f.get("redirect_uri") != self.client.redirect_uri
+        ):
+            return Response.json(
+                400,
+                {
+                    "error": "invalid_grant",
+                    "provider": self.name,
+                    "error_description": f"code not issued by {self.name}, or used",
+                },
+            )
         token = secrets.token_urlsafe(32)
         self._tokens[token] = (issued[0], issued[1], time.time() + TOKEN_TTL)
         return Response.json(200, {"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_TTL})

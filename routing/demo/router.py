@@ -61,8 +61,9 @@ def addon_path(workdir: Path) -> Path:
 
 
 class Router:
-    def __init__(self, workdir: Path, mapping: Path, decision_log: Path, secret: str,
-                 echo: Callable[[str], None] | None) -> None:
+    def __init__(
+        self, workdir: Path, mapping: Path, decision_log: Path, secret: str, echo: Callable[[str], None] | None
+    ) -> None:
         self.workdir = workdir
         self.mapping = mapping
         self.decision_log = decision_log
@@ -80,9 +81,21 @@ class Router:
         return f"http://127.0.0.1:{self.port}"
 
     def command(self, port: int) -> list[str]:
-        return [mitmdump_path(), "--mode", "reverse:https://legacy.invalid", "--listen-host", "127.0.0.1",
-                "-p", str(port), "-s", str(addon_path(self.workdir)), "--set", f"sso_mapping={self.mapping}",
-                "--set", f"sso_decision_log={self.decision_log}"]
+        return [
+            mitmdump_path(),
+            "--mode",
+            "reverse:https://legacy.invalid",
+            "--listen-host",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-s",
+            str(addon_path(self.workdir)),
+            "--set",
+            f"sso_mapping={self.mapping}",
+            "--set",
+            f"sso_decision_log={self.decision_log}",
+        ]
 
     def start(self, port: int, stop: threading.Event, timeout: float = 60.0) -> None:
         """Starts mitmdump on ``port`` and returns once ``/.sso-router/ready`` says 200."""
@@ -90,9 +103,15 @@ class Router:
         env = {**os.environ, "SSO_ROUTER_SECRET": self.secret}  # the environment, not argv: ps shows argv
         self._lines.clear()
         self._listening.clear()
-        self.proc = subprocess.Popen(self.command(port), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.workdir, env=env,
-                                     start_new_session=True)  # Ctrl-C reaches the demo, which stops it by PID
+        self.proc = subprocess.Popen(
+            self.command(port),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.workdir,
+            env=env,
+            start_new_session=True,
+        )  # Ctrl-C reaches the demo, which stops it by PID
         self._relay = threading.Thread(target=self._relay_output, name="demo-router-output", daemon=True)
         self._relay.start()
         deadline = time.monotonic() + timeout
@@ -112,8 +131,11 @@ class Router:
             raise kind(f"mitmdump exited with {self.proc.returncode}:\n{out}")
         if stop.is_set() or time.monotonic() > deadline:
             self.stop()
-            raise RouterFailed("stopped while starting" if stop.is_set() else
-                               "mitmdump not ready in time:\n" + "".join(list(self._lines)[-30:]))
+            raise RouterFailed(
+                "stopped while starting"
+                if stop.is_set()
+                else "mitmdump not ready in time:\n" + "".join(list(self._lines)[-30:])
+            )
         time.sleep(0.1)
 
     def _ready(self) -> bool:

@@ -53,8 +53,12 @@ def build(workdir: Path) -> Demo:
     app = App(ORGS, labels, str(mapping), str(decision_log))
 
     def provider(name: str, layout: Layout, conn_id: Callable[[DemoOrg], str]) -> Provider:
-        conns = [Connection(conn_id(o), o.domain, o.sp_entity_id, o.idp_entity_id, idp.sso_url(o.idp_slug),
-                            idp.cert_pem(o.idp_slug)) for o in ORGS]
+        conns = [
+            Connection(
+                conn_id(o), o.domain, o.sp_entity_id, o.idp_entity_id, idp.sso_url(o.idp_slug), idp.cert_pem(o.idp_slug)
+            )
+            for o in ORGS
+        ]
         return Provider(name, layout, app.client, conns)
 
     legacy = provider("legacy", AUTH0, lambda o: o.legacy_connection)
@@ -78,12 +82,14 @@ def start_router(router: Router, demo: Demo, stop: threading.Event) -> None:
 def _describe(demo: Demo, router: Router, workdir: Path) -> list[tuple[str, str]]:
     idps = ", ".join(f"{o.idp_product} for {o.domain}" for o in ORGS)
     pid = router.proc.pid if router.proc else "?"
-    return [("router", f"mitmdump (pid {pid}) on 127.0.0.1:{router.port}, log {router.log_path}"),
-            ("legacy", f"{AUTH0.label} on 127.0.0.1:{demo.legacy.server.port}"),
-            ("scalekit", f"{SCALEKIT.label} on 127.0.0.1:{demo.scalekit.server.port}"),
-            ("IdPs", f"{idps}, on 127.0.0.1:{demo.idp.server.port}"),
-            ("app", f"the SaaS app on 127.0.0.1:{demo.app.server.port}"),
-            ("files", f"{workdir} (mapping.toml, decisions.jsonl)")]
+    return [
+        ("router", f"mitmdump (pid {pid}) on 127.0.0.1:{router.port}, log {router.log_path}"),
+        ("legacy", f"{AUTH0.label} on 127.0.0.1:{demo.legacy.server.port}"),
+        ("scalekit", f"{SCALEKIT.label} on 127.0.0.1:{demo.scalekit.server.port}"),
+        ("IdPs", f"{idps}, on 127.0.0.1:{demo.idp.server.port}"),
+        ("app", f"the SaaS app on 127.0.0.1:{demo.app.server.port}"),
+        ("files", f"{workdir} (mapping.toml, decisions.jsonl)"),
+    ]
 
 
 def run(*, echo_router: bool = True, keep: bool = False, say: Callable[[str], None] = print) -> int:
@@ -95,8 +101,13 @@ def run(*, echo_router: bool = True, keep: bool = False, say: Callable[[str], No
     previous = {s: signal.signal(s, on_signal) for s in SIGNALS}
     workdir = Path(tempfile.mkdtemp(prefix="sso-router-demo-"))
     started: list[Server] = []
-    router = Router(workdir, workdir / "mapping.toml", workdir / "decisions.jsonl", secrets.token_urlsafe(32),
-                    (lambda line: say(f"router | {line}")) if echo_router else None)
+    router = Router(
+        workdir,
+        workdir / "mapping.toml",
+        workdir / "decisions.jsonl",
+        secrets.token_urlsafe(32),
+        (lambda line: say(f"router | {line}")) if echo_router else None,
+    )
     try:
         demo = build(workdir)
         for server in demo.servers:

@@ -86,9 +86,16 @@ def _parse(data: bytes, kind: str) -> etree._Element:
 
 # -- AuthnRequest (SP -> IdP, HTTP-Redirect binding) ----------------------------------------------
 def authn_request_xml(req: AuthnRequest) -> bytes:
-    el = etree.Element(f"{{{P}}}AuthnRequest", nsmap={"samlp": P, "saml": A}, ID=req.id, Version="2.0",
-                       IssueInstant=_instant(_now()), Destination=req.destination,
-                       AssertionConsumerServiceURL=req.acs_url, ProtocolBinding=POST_BINDING)
+    el = etree.Element(
+        f"{{{P}}}AuthnRequest",
+        nsmap={"samlp": P, "saml": A},
+        ID=req.id,
+        Version="2.0",
+        IssueInstant=_instant(_now()),
+        Destination=req.destination,
+        AssertionConsumerServiceURL=req.acs_url,
+        ProtocolBinding=POST_BINDING,
+    )
     etree.SubElement(el, f"{{{A}}}Issuer").text = req.issuer
     etree.SubElement(el, f"{{{P}}}NameIDPolicy", Format=EMAIL, AllowCreate="true")
     return etree.tostring(el)
@@ -123,8 +130,14 @@ def read_authn_request(saml_request: str) -> AuthnRequest:
 
 # -- Response (IdP -> SP, HTTP-POST binding) ------------------------------------------------------
 def _response_xml(a: Assertion, now: datetime.datetime) -> etree._Element:
-    resp = etree.Element(f"{{{P}}}Response", nsmap={"samlp": P, "saml": A}, ID=new_id(), Version="2.0",
-                         IssueInstant=_instant(now), Destination=a.destination)
+    resp = etree.Element(
+        f"{{{P}}}Response",
+        nsmap={"samlp": P, "saml": A},
+        ID=new_id(),
+        Version="2.0",
+        IssueInstant=_instant(now),
+        Destination=a.destination,
+    )
     if a.in_response_to:
         resp.set("InResponseTo", a.in_response_to)
     etree.SubElement(resp, f"{{{A}}}Issuer").text = a.issuer
@@ -135,14 +148,17 @@ def _response_xml(a: Assertion, now: datetime.datetime) -> etree._Element:
     etree.SubElement(assertion, f"{{{A}}}Issuer").text = a.issuer
     subject = etree.SubElement(assertion, f"{{{A}}}Subject")
     etree.SubElement(subject, f"{{{A}}}NameID", Format=EMAIL).text = a.name_id
-    confirmation = etree.SubElement(subject, f"{{{A}}}SubjectConfirmation",
-                                    Method="urn:oasis:names:tc:SAML:2.0:cm:bearer")
-    data = etree.SubElement(confirmation, f"{{{A}}}SubjectConfirmationData", Recipient=a.destination,
-                            NotOnOrAfter=_instant(now + LIFETIME))
+    confirmation = etree.SubElement(
+        subject, f"{{{A}}}SubjectConfirmation", Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"
+    )
+    data = etree.SubElement(
+        confirmation, f"{{{A}}}SubjectConfirmationData", Recipient=a.destination, NotOnOrAfter=_instant(now + LIFETIME)
+    )
     if a.in_response_to:
         data.set("InResponseTo", a.in_response_to)
-    conditions = etree.SubElement(assertion, f"{{{A}}}Conditions", NotBefore=_instant(now - SKEW),
-                                  NotOnOrAfter=_instant(now + LIFETIME))
+    conditions = etree.SubElement(
+        assertion, f"{{{A}}}Conditions", NotBefore=_instant(now - SKEW), NotOnOrAfter=_instant(now + LIFETIME)
+    )
     restriction = etree.SubElement(conditions, f"{{{A}}}AudienceRestriction")
     etree.SubElement(restriction, f"{{{A}}}Audience").text = a.audience
     etree.SubElement(assertion, f"{{{A}}}AuthnStatement", AuthnInstant=_instant(now))
@@ -212,5 +228,6 @@ def _read_signed(resp: etree._Element) -> Assertion:
     issuer = resp.findtext(f"{{{A}}}Issuer")
     if not (name_id and audience and issuer) or assertion.findtext(f"{{{A}}}Issuer") != issuer:
         raise SamlError("NameID, Audience or Issuer missing, or the Assertion's Issuer differs")
-    return Assertion(issuer.strip(), resp.get("InResponseTo"), resp.get("Destination") or "", audience.strip(),
-                     name_id.strip())
+    return Assertion(
+        issuer.strip(), resp.get("InResponseTo"), resp.get("Destination") or "", audience.strip(), name_id.strip()
+    )

@@ -53,27 +53,41 @@ def read_decisions(path: str, since: float) -> list[dict[str, Any]]:
 def login_steps(records: list[dict[str, Any]], provider: str, acs_paths: tuple[str, ...]) -> list[Step]:
     """The login start (the first authorize to ``provider``) and the ACS post (the last one)."""
     mine = [r for r in records if r.get("provider") == provider]
-    start = next((r for r in mine if r.get("method") == "GET" and r.get("path") in ("/authorize", "/oauth/authorize")),
-                 None)
+    start = next(
+        (r for r in mine if r.get("method") == "GET" and r.get("path") in ("/authorize", "/oauth/authorize")), None
+    )
     acs = next((r for r in reversed(mine) if r.get("method") == "POST" and r.get("path") in acs_paths), None)
     return [_step(what, r) for what, r in (("login start", start), ("the IdP's SAML post", acs)) if r is not None]
 
 
 def _step(what: str, r: dict[str, Any]) -> Step:
-    return Step(what, r.get("method", ""), r.get("path", ""), r.get("provider", ""), r.get("reason", ""),
-                r.get("org"), r.get("identifier"), r.get("status"))
+    return Step(
+        what,
+        r.get("method", ""),
+        r.get("path", ""),
+        r.get("provider", ""),
+        r.get("reason", ""),
+        r.get("org"),
+        r.get("identifier"),
+        r.get("status"),
+    )
 
 
 def explain(reason: str, provider: str, org: str | None, identifier: str | None, target: str) -> str:
     """One decision in a sentence, from the reason the router gave."""
     by = f" (from the {identifier})" if identifier else ""
     if reason == "org":
-        state = "migrated, so its logins go to the migration target" if provider == target else \
-            "not migrated, so its logins stay at the default provider"
+        state = (
+            "migrated, so its logins go to the migration target"
+            if provider == target
+            else "not migrated, so its logins stay at the default provider"
+        )
         return f"The request names org {org}{by}; the mapping has {org} {state}: {provider}."
     if reason == "correlation":
-        return (f"The request continues a login {provider} started{by}: the router remembered it from "
-                f"{provider}'s answer, so it goes back to {provider} whatever the mapping says now.")
+        return (
+            f"The request continues a login {provider} started{by}: the router remembered it from "
+            f"{provider}'s answer, so it goes back to {provider} whatever the mapping says now."
+        )
     if reason == "sticky":
         return f"Nothing in the request names an org; the router's cookie from an earlier decision says {provider}."
     if reason == "forced":

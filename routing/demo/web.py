@@ -55,11 +55,14 @@ Handler = Callable[[Request], Response]
 
 def auto_post_page(action: str, fields: dict[str, str], note: str) -> str:
     """A page whose form posts itself on load, as IdPs answer with the HTTP-POST binding."""
-    inputs = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                     for k, v in fields.items())
-    return (f'<!doctype html><html><body onload="document.forms[0].submit()"><p>{html.escape(note)}</p>'
-            f'<form method="post" action="{html.escape(action)}">{inputs}'
-            f'<noscript><button type="submit">Continue</button></noscript></form></body></html>')
+    inputs = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in fields.items()
+    )
+    return (
+        f'<!doctype html><html><body onload="document.forms[0].submit()"><p>{html.escape(note)}</p>'
+        f'<form method="post" action="{html.escape(action)}">{inputs}'
+        f'<noscript><button type="submit">Continue</button></noscript></form></body></html>'
+    )
 
 
 class Server:
@@ -77,8 +80,9 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name=f"demo-{self.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2}, name=f"demo-{self.name}", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -194,8 +194,9 @@ def saml_clues(msg: SamlMessage, clues: Clues, *, destination: bool = True) -> N
             clues.saml_connections.append(("SAML Destination connection", conn))
 
 
-_SCIM_RESOURCES = frozenset({"users", "groups", "serviceproviderconfig", "schemas", "resourcetypes", "bulk",
-                             ".search", "me", "scim"})
+_SCIM_RESOURCES = frozenset(
+    {"users", "groups", "serviceproviderconfig", "schemas", "resourcetypes", "bulk", ".search", "me", "scim"}
+)
 
 
 def is_scim_path(path: str) -> bool:
@@ -203,7 +204,7 @@ def is_scim_path(path: str) -> bool:
     segs = [s.lower() for s in path.split("/")]
     if "scim" not in segs:
         return False
-    return any(s.startswith("v2") for s in segs[segs.index("scim") + 1:])
+    return any(s.startswith("v2") for s in segs[segs.index("scim") + 1 :])
 
 
 def scim_directory_candidates(path: str) -> list[str]:

@@ -61,8 +61,7 @@ def _next_input(low: bytes, pos: int) -> int:
         at = low.find(b"<input", pos)
         if at < 0:
             return -1
-        skip = min(((i, close) for opening, close in _SKIPPED if (i := low.find(opening, pos, at)) >= 0),
-                   default=None)
+        skip = min(((i, close) for opening, close in _SKIPPED if (i := low.find(opening, pos, at)) >= 0), default=None)
         if skip is None:
             return at
         start, close = skip

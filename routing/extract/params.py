@@ -28,11 +28,22 @@ CORRELATION_FIELDS = {  # field -> store namespace
     "refresh_token": "token",
     "id_token_hint": "token",
 }
-FIELDS = frozenset((
-    *EMAIL_FIELDS, *DOMAIN_FIELDS, *ORG_ID_FIELDS, *CONNECTION_FIELDS, *CORRELATION_FIELDS,
-    "idp_identifier", "client_id", "client_assertion", "id_token", "SAMLRequest", "SAMLResponse",
-    "response_type",
-))
+FIELDS = frozenset(
+    (
+        *EMAIL_FIELDS,
+        *DOMAIN_FIELDS,
+        *ORG_ID_FIELDS,
+        *CONNECTION_FIELDS,
+        *CORRELATION_FIELDS,
+        "idp_identifier",
+        "client_id",
+        "client_assertion",
+        "id_token",
+        "SAMLRequest",
+        "SAMLResponse",
+        "response_type",
+    )
+)
 _FIELDS_B = frozenset(f.encode() for f in FIELDS)
 SAML_FIELDS = ("SAMLRequest", "SAMLResponse")
 _SAML_B = frozenset(f.encode() for f in SAML_FIELDS)

@@ -22,8 +22,18 @@ if TYPE_CHECKING:
 
 P = "{urn:oasis:names:tc:SAML:2.0:protocol}"
 A = "{urn:oasis:names:tc:SAML:2.0:assertion}"
-_KINDS = {"Response", "AuthnRequest", "LogoutRequest", "LogoutResponse", "ArtifactResolve", "ArtifactResponse",
-          "AttributeQuery", "AuthnQuery", "ManageNameIDRequest", "ManageNameIDResponse"}
+_KINDS = {
+    "Response",
+    "AuthnRequest",
+    "LogoutRequest",
+    "LogoutResponse",
+    "ArtifactResolve",
+    "ArtifactResponse",
+    "AttributeQuery",
+    "AuthnQuery",
+    "ManageNameIDRequest",
+    "ManageNameIDResponse",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +77,11 @@ def _readings(raw: bytes) -> tuple[bytes, ...]:
         return (every,) if raw.strip(b" ") == raw else (every, raw.strip(b" ").replace(b" ", b"+"))
     lines = [line for line in raw.splitlines() if line.strip(b" ")]
     indent = min((len(line) - len(line.lstrip(b" ")) for line in lines), default=0)
-    out = (b"".join(line[indent:] for line in lines).replace(b" ", b"+"),
-           b"".join(line.strip(b" ") for line in lines).replace(b" ", b"+"),
-           b"".join(lines).replace(b" ", b"+"))
+    out = (
+        b"".join(line[indent:] for line in lines).replace(b" ", b"+"),
+        b"".join(line.strip(b" ") for line in lines).replace(b" ", b"+"),
+        b"".join(lines).replace(b" ", b"+"),
+    )
     return tuple(dict.fromkeys(out))
 
 
@@ -96,13 +108,18 @@ def parse_saml(value: str | bytes, *, deflated: bool, limits: Limits) -> SamlMes
 
 
 _ISSUER, _ASSERTION, _NAMEID = A + "Issuer", A + "Assertion", A + "NameID"
-_SUBJECT, _CONDITIONS, _RESTRICTION, _AUDIENCE = A + "Subject", A + "Conditions", A + "AudienceRestriction", A + "Audience"
+_SUBJECT, _CONDITIONS, _RESTRICTION, _AUDIENCE = (
+    A + "Subject",
+    A + "Conditions",
+    A + "AudienceRestriction",
+    A + "Audience",
+)
 
 
 def read_saml_xml(data: bytes, limits: Limits) -> SamlMessage:
     root = parse_xml(data, max_size=limits.max_xml, kind="saml")
     tag = root.tag if isinstance(root.tag, str) else ""
-    if not tag.startswith(P) or tag[len(P):] not in _KINDS:
+    if not tag.startswith(P) or tag[len(P) :] not in _KINDS:
         raise ExtractError("saml", "not a SAML 2.0 protocol message")
     issuer = name_id = assertion = None
     for child in root:  # walked, not find()-ed: a namespaced find() costs several times more
@@ -129,7 +146,7 @@ def read_saml_xml(data: bytes, limits: Limits) -> SamlMessage:
                     if cond.tag == _RESTRICTION:
                         audiences += [a for a in (text_of(el) for el in cond if el.tag == _AUDIENCE) if a]
     return SamlMessage(
-        kind=tag[len(P):],
+        kind=tag[len(P) :],
         id=_attr(root, "ID"),
         in_response_to=_attr(root, "InResponseTo"),
         issuer=issuer,
@@ -167,12 +184,12 @@ def read_saml_head(form_value: bytes, limits: Limits) -> SamlMessage | None:
         return None  # over the limit, or a '+' (a form encoder's space): the full parse says what is wrong
     raw = form_value[:HEAD_B64]
     if len(raw) < len(form_value) and b"%" in raw[-2:]:
-        raw = raw[:raw.rindex(b"%")]  # never split a %XX escape
+        raw = raw[: raw.rindex(b"%")]  # never split a %XX escape
     b64 = unquote_to_bytes(raw)
     if b"\n" in b64 or b"\r" in b64 or b" " in b64 or b"\t" in b64:
         return None  # line-wrapped base64
     if len(raw) < len(form_value):
-        b64 = b64[:len(b64) // 4 * 4]
+        b64 = b64[: len(b64) // 4 * 4]
     try:
         head = binascii.a2b_base64(b64, strict_mode=True)
     except (binascii.Error, ValueError):
@@ -182,14 +199,21 @@ def read_saml_head(form_value: bytes, limits: Limits) -> SamlMessage | None:
     if end is None or root is None or root.start() > end.start():
         return None
     try:
-        el = parse_xml(head[:end.end()] + b"</" + root.group(1) + b">", max_size=limits.max_xml, kind="saml")
+        el = parse_xml(head[: end.end()] + b"</" + root.group(1) + b">", max_size=limits.max_xml, kind="saml")
     except ExtractError:
         return None
     tag = el.tag if isinstance(el.tag, str) else ""
-    if not tag.startswith(P) or tag[len(P):] not in _KINDS:
+    if not tag.startswith(P) or tag[len(P) :] not in _KINDS:
         return None
     issuer = next((text_of(child) for child in el if child.tag == _ISSUER), None)
     if issuer is None:
         return None
-    return SamlMessage(kind=tag[len(P):], id=_attr(el, "ID"), in_response_to=_attr(el, "InResponseTo"),
-                       issuer=issuer, destination=_attr(el, "Destination"), audiences=(), name_id=None)
+    return SamlMessage(
+        kind=tag[len(P) :],
+        id=_attr(el, "ID"),
+        in_response_to=_attr(el, "InResponseTo"),
+        issuer=issuer,
+        destination=_attr(el, "Destination"),
+        audiences=(),
+        name_id=None,
+    )

@@ -25,7 +25,9 @@ def _parser() -> etree.XMLParser:
 
 
 _PARSER = _parser()
-_ROOT_START = re.compile(rb"<[A-Za-z_]")  # lxml parsers are reusable but not thread-safe; the router calls from one thread
+_ROOT_START = re.compile(
+    rb"<[A-Za-z_]"
+)  # lxml parsers are reusable but not thread-safe; the router calls from one thread
 
 
 def parse_xml(data: bytes, *, max_size: int, kind: str = "xml") -> etree._Element:

@@ -13,15 +13,32 @@ handful of keys per window. Every backend error leaves a backend as ``StoreUnava
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from .buckets import TIERS, WINDOWS, Window
 
-__all__ = ["Batch", "Departure", "Fate", "FigureStore", "FlipState", "LastFailure", "Lost", "OrgFigures",
-           "OutcomeEvent", "Return", "Rollback", "Routed", "StageCounts", "Tally", "TIERS", "WINDOWS", "Window",
-           "open_figures"]
+__all__ = [
+    "TIERS",
+    "WINDOWS",
+    "Batch",
+    "Departure",
+    "Fate",
+    "FigureStore",
+    "FlipState",
+    "LastFailure",
+    "Lost",
+    "OrgFigures",
+    "OutcomeEvent",
+    "Return",
+    "Rollback",
+    "Routed",
+    "StageCounts",
+    "Tally",
+    "Window",
+    "open_figures",
+]
 
 RETURN_GRACE = 300.0  # a return marker outlives its departure's deadline by this much
 
@@ -34,7 +51,7 @@ class Tally(NamedTuple):
     def attempts(self) -> int:
         return self.success + self.failure
 
-    def plus(self, other: "Tally") -> "Tally":
+    def plus(self, other: Tally) -> Tally:
         return Tally(self.success + other.success, self.failure + other.failure)
 
 
@@ -42,8 +59,8 @@ class Tally(NamedTuple):
 class StageCounts:
     """One provider's outcomes: logins (ACS post, IdP callback and what follows) and token exchanges."""
 
-    login: Tally = Tally()
-    token: Tally = Tally()
+    login: Tally = Tally()  # noqa: RUF009 — a frozen Tally: one shared zero is what it means
+    token: Tally = Tally()  # noqa: RUF009
 
     @property
     def total(self) -> Tally:
@@ -51,8 +68,12 @@ class StageCounts:
 
     def as_dict(self) -> dict:
         t = self.total
-        return {"success": t.success, "failure": t.failure,
-                "login": self.login._asdict(), "token": self.token._asdict()}
+        return {
+            "success": t.success,
+            "failure": t.failure,
+            "login": self.login._asdict(),
+            "token": self.token._asdict(),
+        }
 
 
 def field_name(provider: str, stage: str, ok: bool) -> str:
@@ -79,7 +100,7 @@ class Fate(NamedTuple):
     lost: int = 0
 
 
-def total_fate(fates: Mapping[str, "Fate"]) -> "Fate":
+def total_fate(fates: Mapping[str, Fate]) -> Fate:
     return Fate(sum(f.left for f in fates.values()), sum(f.lost for f in fates.values()))
 
 
@@ -168,14 +189,28 @@ class Rollback:
     window: int
 
     def as_dict(self) -> dict:
-        return {"at": self.at, "flip_since": self.flip_since, "provider": self.provider, "stage": self.stage,
-                "failures": self.failures, "attempts": self.attempts, "window": self.window}
+        return {
+            "at": self.at,
+            "flip_since": self.flip_since,
+            "provider": self.provider,
+            "stage": self.stage,
+            "failures": self.failures,
+            "attempts": self.attempts,
+            "window": self.window,
+        }
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "Rollback | None":
+    def from_dict(cls, d: Mapping) -> Rollback | None:
         try:
-            return cls(float(d["at"]), float(d["flip_since"]), str(d["provider"]), str(d["stage"]),
-                       int(d["failures"]), int(d["attempts"]), int(d["window"]))
+            return cls(
+                float(d["at"]),
+                float(d["flip_since"]),
+                str(d["provider"]),
+                str(d["stage"]),
+                int(d["failures"]),
+                int(d["attempts"]),
+                int(d["window"]),
+            )
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -230,15 +265,21 @@ def open_figures(url: str, *, clock: Callable[[], float], timeout: float | None 
         url = scheme.lower() + sep + rest
     if url in ("memory://", "memory:", "memory"):
         from .memory import MemoryFigures
+
         return MemoryFigures(clock=clock)
     if url.startswith("sqlite://"):
         from .sqlite import SqliteFigures
+
         if timeout is None:
             return SqliteFigures(url, clock=clock)
         return SqliteFigures(url, clock=clock, busy_timeout=timeout)
     if url.startswith(("redis://", "rediss://", "redis+sentinel://")):
         from .redis import RedisFigures
+
         return RedisFigures(url) if timeout is None else RedisFigures(url, timeout=timeout)
     from ..correlation import safe_url
-    raise ValueError(f"unsupported store URL {safe_url(url)!r} (memory://, sqlite:///path, redis://host:port/db, "
-                     "redis+sentinel://host:port[,host:port…]/service/db)")
+
+    raise ValueError(
+        f"unsupported store URL {safe_url(url)!r} (memory://, sqlite:///path, redis://host:port/db, "
+        "redis+sentinel://host:port[,host:port…]/service/db)"
+    )

@@ -7,11 +7,25 @@ import heapq
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Sequence
-from typing import Callable
+from collections.abc import Callable, Sequence
 
-from . import (RETURN_GRACE, Batch, Departure, Fate, FlipState, LastFailure, Lost, OrgFigures, Rollback, Routed,
-               counts_by_provider, fate_field, fates_by_provider, field_name, total_fate)
+from . import (
+    RETURN_GRACE,
+    Batch,
+    Departure,
+    Fate,
+    FlipState,
+    LastFailure,
+    Lost,
+    OrgFigures,
+    Rollback,
+    Routed,
+    counts_by_provider,
+    fate_field,
+    fates_by_provider,
+    field_name,
+    total_fate,
+)
 from .buckets import LONGEST, TIERS, bucket_of, oldest_live, window_buckets
 
 SWEEP_EVERY = 60.0  # seconds between sweeps of old buckets and markers
@@ -21,8 +35,9 @@ class MemoryFigures:
     url = "memory://"
     shared = False
 
-    def __init__(self, *, clock: Callable[[], float], max_departures: int = 200_000,
-                 max_returns: int = 400_000) -> None:
+    def __init__(
+        self, *, clock: Callable[[], float], max_departures: int = 200_000, max_returns: int = 400_000
+    ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._max_dep = max_departures
@@ -136,8 +151,15 @@ class MemoryFigures:
                     lacc.update(self._fates.get((org, tier.width, b), {}))
                 wins[tier.window] = counts_by_provider(acc)
                 lost[tier.window] = fates_by_provider(lacc)
-        return OrgFigures(org, self._flips.get(org), counts_by_provider(self._since.get(org, {})), self._last.get(org),
-                          self._rollbacks.get(org), wins, lost)
+        return OrgFigures(
+            org,
+            self._flips.get(org),
+            counts_by_provider(self._since.get(org, {})),
+            self._last.get(org),
+            self._rollbacks.get(org),
+            wins,
+            lost,
+        )
 
     def unreturned_orgs(self, now: float) -> dict[str, Fate]:
         with self._lock:

@@ -29,8 +29,22 @@ from ..correlation.redis import failure_kind
 from ..correlation.sentinel import SCHEME as SENTINEL_SCHEME
 from ..correlation.sentinel import parse_sentinel_url, primary_client
 from ..errors import StoreUnavailable
-from . import (RETURN_GRACE, Batch, Fate, FlipState, LastFailure, Lost, OrgFigures, Rollback, Routed,
-               counts_by_provider, fate_field, fates_by_provider, field_name, total_fate)
+from . import (
+    RETURN_GRACE,
+    Batch,
+    Fate,
+    FlipState,
+    LastFailure,
+    Lost,
+    OrgFigures,
+    Rollback,
+    Routed,
+    counts_by_provider,
+    fate_field,
+    fates_by_provider,
+    field_name,
+    total_fate,
+)
 from .buckets import LONGEST, TIERS, bucket_of, window_buckets
 
 PREFIX = "ssor:fig:"
@@ -108,8 +122,7 @@ _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL
 class RedisFigures:
     shared = True
 
-    def __init__(self, url: str, *, timeout: float = 0.25, prefix: str = PREFIX,
-                 max_departures: int = 200_000) -> None:
+    def __init__(self, url: str, *, timeout: float = 0.25, prefix: str = PREFIX, max_departures: int = 200_000) -> None:
         self.url = safe_url(url)
         self.p = prefix
         self._max_dep = max_departures
@@ -119,13 +132,19 @@ class RedisFigures:
                 self._sentinel, self._client = primary_client(parse_sentinel_url(url), timeout, decode_responses=True)
             else:
                 self._client = redis.Redis.from_url(
-                    url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
-                    health_check_interval=0, decode_responses=True)
+                    url,
+                    socket_timeout=timeout,
+                    socket_connect_timeout=timeout,
+                    retry=Retry(NoBackoff(), 0),
+                    health_check_interval=0,
+                    decode_responses=True,
+                )
         except ValueError as e:
             raise ValueError(f"bad redis URL {self.url!r}: {e}") from None
         c = self._client
         self._last, self._expire, self._flips, self._trim, self._acquire, self._release = (
-            c.register_script(s) for s in (_LAST, _EXPIRE, _FLIPS, _TRIM, _ACQUIRE, _RELEASE))
+            c.register_script(s) for s in (_LAST, _EXPIRE, _FLIPS, _TRIM, _ACQUIRE, _RELEASE)
+        )
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
@@ -151,8 +170,10 @@ class RedisFigures:
                 ttl[key] = tier.keep
             since[(f"{p}since:{ev.org}", name)] += 1
             if not ev.ok and (ev.org not in last or last[ev.org][0] <= ev.at):
-                last[ev.org] = (ev.at, json.dumps({"at": ev.at, "provider": ev.provider, "stage": ev.stage,
-                                                   "kind": ev.kind or "unknown"}))
+                last[ev.org] = (
+                    ev.at,
+                    json.dumps({"at": ev.at, "provider": ev.provider, "stage": ev.stage, "kind": ev.kind or "unknown"}),
+                )
         with self._translated():
             pipe = self._client.pipeline(transaction=False)
             if (first := batch.first_at()) is not None:
@@ -162,8 +183,11 @@ class RedisFigures:
             for key, seconds in ttl.items():
                 pipe.expire(key, seconds)
             if last:
-                self._last(keys=[f"{p}lastat", f"{p}last"],
-                           args=[x for org, (at, rec) in last.items() for x in (org, repr(at), rec)], client=pipe)
+                self._last(
+                    keys=[f"{p}lastat", f"{p}last"],
+                    args=[x for org, (at, rec) in last.items() for x in (org, repr(at), rec)],
+                    client=pipe,
+                )
             for d in batch.departures:
                 for tier in TIERS:
                     key = f"{p}fate:{tier.width}:{bucket_of(d.at, tier.width)}:{d.org}"
@@ -171,8 +195,11 @@ class RedisFigures:
                     pipe.expire(key, tier.keep)
                 if d.keys:
                     pipe.zadd(f"{p}dep", {d.keys[0]: d.at + d.ttl})
-                    pipe.hset(f"{p}depinfo", d.keys[0], json.dumps({"o": d.org, "p": d.provider, "k": list(d.keys),
-                                                                    "a": d.at}))
+                    pipe.hset(
+                        f"{p}depinfo",
+                        d.keys[0],
+                        json.dumps({"o": d.org, "p": d.provider, "k": list(d.keys), "a": d.at}),
+                    )
             for r in batch.returns:
                 for k in r.keys:
                     pipe.set(f"{p}ret:{k}", "1", ex=max(1, int(r.ttl + RETURN_GRACE)))
@@ -200,7 +227,7 @@ class RedisFigures:
         out: dict[str, FlipState] = {}
         with self._translated():
             for i in range(0, len(states), CHUNK):
-                chunk = states[i:i + CHUNK]
+                chunk = states[i : i + CHUNK]
                 args: list[str | int] = [self.p, repr(at)]
                 for org, migrated in chunk:
                     args += [org, "1" if migrated else "0"]
@@ -217,7 +244,7 @@ class RedisFigures:
     def figures(self, orgs: Sequence[str], now: float, *, windows: bool) -> dict[str, OrgFigures]:
         out: dict[str, OrgFigures] = {}
         for i in range(0, len(orgs), CHUNK):
-            out.update(self._chunk(list(orgs[i:i + CHUNK]), now, windows))
+            out.update(self._chunk(list(orgs[i : i + CHUNK]), now, windows))
         return out
 
     def _chunk(self, orgs: list[str], now: float, windows: bool) -> dict[str, OrgFigures]:
@@ -248,8 +275,15 @@ class RedisFigures:
                     lacc.update({k: int(v) for k, v in next(res).items()})
                 wins[tier.window] = counts_by_provider(acc)
                 lost[tier.window] = fates_by_provider(lacc)
-            out[org] = OrgFigures(org, _flip(flip), counts_by_provider({k: int(v) for k, v in since.items()}),
-                                  _last(last), Rollback.from_dict(json.loads(rb)) if rb else None, wins, lost)
+            out[org] = OrgFigures(
+                org,
+                _flip(flip),
+                counts_by_provider({k: int(v) for k, v in since.items()}),
+                _last(last),
+                Rollback.from_dict(json.loads(rb)) if rb else None,
+                wins,
+                lost,
+            )
         return out
 
     def unreturned_orgs(self, now: float) -> dict[str, Fate]:

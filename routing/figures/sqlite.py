@@ -11,14 +11,26 @@ import os
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Callable
 
 from ..correlation.sqlite import path_from_url
 from ..errors import StoreUnavailable
-from . import (RETURN_GRACE, Batch, Fate, FlipState, LastFailure, Lost, OrgFigures, Rollback, Routed,
-               counts_by_provider, fate_field, fates_by_provider, field_name)
+from . import (
+    RETURN_GRACE,
+    Batch,
+    Fate,
+    FlipState,
+    LastFailure,
+    Lost,
+    OrgFigures,
+    Rollback,
+    Routed,
+    counts_by_provider,
+    fate_field,
+    fates_by_provider,
+    field_name,
+)
 from .buckets import LONGEST, TIERS, bucket_of, oldest_live, window_buckets
 
 SCHEMA = """
@@ -43,10 +55,14 @@ CREATE TABLE IF NOT EXISTS fig_meta (name TEXT PRIMARY KEY, value REAL NOT NULL)
 CREATE TABLE IF NOT EXISTS fig_locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
 """
 ADD = "INSERT INTO {t} VALUES ({marks}) ON CONFLICT DO UPDATE SET n = n + excluded.n"
-LAST = ("INSERT INTO fig_last VALUES (?, ?, ?, ?, ?) ON CONFLICT (org) DO UPDATE SET at = excluded.at, "
-        "provider = excluded.provider, stage = excluded.stage, kind = excluded.kind WHERE excluded.at >= fig_last.at")
-LOCK = ("INSERT INTO fig_locks VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, "
-        "expires = excluded.expires WHERE fig_locks.expires <= ? OR fig_locks.owner = excluded.owner")
+LAST = (
+    "INSERT INTO fig_last VALUES (?, ?, ?, ?, ?) ON CONFLICT (org) DO UPDATE SET at = excluded.at, "
+    "provider = excluded.provider, stage = excluded.stage, kind = excluded.kind WHERE excluded.at >= fig_last.at"
+)
+LOCK = (
+    "INSERT INTO fig_locks VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, "
+    "expires = excluded.expires WHERE fig_locks.expires <= ? OR fig_locks.owner = excluded.owner"
+)
 SPAN = "AND width = ? AND bucket >= ? AND bucket < ?"
 SWEEP_EVERY = 60.0
 CHUNK = 400  # orgs per SELECT … IN (…)
@@ -55,8 +71,15 @@ CHUNK = 400  # orgs per SELECT … IN (…)
 class SqliteFigures:
     shared = True
 
-    def __init__(self, url: str, *, clock: Callable[[], float], busy_timeout: float = 0.5,
-                 max_departures: int = 200_000, max_returns: int = 400_000) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Callable[[], float],
+        busy_timeout: float = 0.5,
+        max_departures: int = 200_000,
+        max_returns: int = 400_000,
+    ) -> None:
         self.url = url
         self.path = path_from_url(url)
         if not os.path.isdir(os.path.dirname(os.path.abspath(self.path))):
@@ -76,8 +99,9 @@ class SqliteFigures:
             raise StoreUnavailable(f"{self.url}: store closed")
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=self._busy_ms / 1000, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, timeout=self._busy_ms / 1000, isolation_level=None, check_same_thread=False
+            )
             try:
                 conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
                 conn.execute("PRAGMA journal_mode = WAL")
@@ -136,14 +160,23 @@ class SqliteFigures:
             c.executemany(ADD.format(t="fig_since", marks="?, ?, ?"), [(*k, n) for k, n in since.items()])
             c.executemany(ADD.format(t="fig_fates", marks="?, ?, ?, ?, ?"), [(*k, n) for k, n in fates.items()])
             c.executemany(LAST, list(last.values()))
-            c.executemany("INSERT OR REPLACE INTO fig_departures VALUES (?, ?, ?, ?, ?, ?)",
-                          [(d.keys[0], d.org, d.provider, " ".join(d.keys), d.at, d.at + d.ttl)
-                           for d in batch.departures if d.keys])
-            c.executemany("INSERT INTO fig_returns VALUES (?, ?) ON CONFLICT DO UPDATE SET expires = "
-                          "max(expires, excluded.expires)",
-                          [(k, r.at + r.ttl + RETURN_GRACE) for r in batch.returns for k in r.keys])
-            c.executemany("INSERT INTO fig_routed VALUES (?, ?) ON CONFLICT DO UPDATE SET at = max(at, excluded.at)",
-                          list(batch.routed.items()))
+            c.executemany(
+                "INSERT OR REPLACE INTO fig_departures VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (d.keys[0], d.org, d.provider, " ".join(d.keys), d.at, d.at + d.ttl)
+                    for d in batch.departures
+                    if d.keys
+                ],
+            )
+            c.executemany(
+                "INSERT INTO fig_returns VALUES (?, ?) ON CONFLICT DO UPDATE SET expires = "
+                "max(expires, excluded.expires)",
+                [(k, r.at + r.ttl + RETURN_GRACE) for r in batch.returns for k in r.keys],
+            )
+            c.executemany(
+                "INSERT INTO fig_routed VALUES (?, ?) ON CONFLICT DO UPDATE SET at = max(at, excluded.at)",
+                list(batch.routed.items()),
+            )
             if now >= self._next_sweep:
                 self._next_sweep = now + SWEEP_EVERY
                 self._sweep(c, now)
@@ -159,14 +192,17 @@ class SqliteFigures:
             over = c.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - cap
             if over > 0:  # the cap: the oldest go first
                 key = "id" if table == "fig_departures" else "key"
-                c.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} ORDER BY {order} LIMIT ?)",
-                          (over,))
+                c.execute(
+                    f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} ORDER BY {order} LIMIT ?)", (over,)
+                )
 
     def expire(self, now: float, limit: int = 1000) -> list[Lost]:
         out: list[Lost] = []
         with self._write() as c:
-            due = c.execute("SELECT id, org, provider, keys, at FROM fig_departures WHERE deadline <= ? "
-                            "ORDER BY deadline LIMIT ?", (now, limit)).fetchall()
+            due = c.execute(
+                "SELECT id, org, provider, keys, at FROM fig_departures WHERE deadline <= ? ORDER BY deadline LIMIT ?",
+                (now, limit),
+            ).fetchall()
             for dep_id, org, provider, keys, at in due:
                 c.execute("DELETE FROM fig_departures WHERE id = ?", (dep_id,))
                 ks = keys.split()
@@ -174,20 +210,28 @@ class SqliteFigures:
                 if c.execute(f"SELECT 1 FROM fig_returns WHERE key IN ({marks}) LIMIT 1", ks).fetchone():
                     continue
                 out.append(Lost(org, provider, at))
-                c.executemany(ADD.format(t="fig_fates", marks="?, ?, ?, ?, ?"),
-                              [(org, t.width, bucket_of(at, t.width), fate_field(provider, True), 1) for t in TIERS])
-                c.execute("INSERT INTO fig_lost_orgs VALUES (?, ?) ON CONFLICT DO UPDATE SET at = max(at, excluded.at)",
-                          (org, at))
+                c.executemany(
+                    ADD.format(t="fig_fates", marks="?, ?, ?, ?, ?"),
+                    [(org, t.width, bucket_of(at, t.width), fate_field(provider, True), 1) for t in TIERS],
+                )
+                c.execute(
+                    "INSERT INTO fig_lost_orgs VALUES (?, ?) ON CONFLICT DO UPDATE SET at = max(at, excluded.at)",
+                    (org, at),
+                )
         return out
 
     def observe_flips(self, states: Sequence[tuple[str, bool]], at: float) -> dict[str, FlipState]:
         out: dict[str, FlipState] = {}
         with self._write() as c:
             for i in range(0, len(states), CHUNK):
-                chunk = states[i:i + CHUNK]
+                chunk = states[i : i + CHUNK]
                 marks = ",".join("?" * len(chunk))
-                cur = {org: FlipState(bool(m), since) for org, m, since in c.execute(
-                    f"SELECT org, migrated, since FROM fig_flips WHERE org IN ({marks})", [o for o, _ in chunk])}
+                cur = {
+                    org: FlipState(bool(m), since)
+                    for org, m, since in c.execute(
+                        f"SELECT org, migrated, since FROM fig_flips WHERE org IN ({marks})", [o for o, _ in chunk]
+                    )
+                }
                 for org, migrated in chunk:
                     old = cur.get(org)
                     if (old is None and migrated) or (old is not None and old.migrated != migrated):
@@ -208,7 +252,7 @@ class SqliteFigures:
         with self._translated():
             c = self._conn()
             for i in range(0, len(orgs), CHUNK):
-                out.update(self._chunk(c, list(orgs[i:i + CHUNK]), now, windows))
+                out.update(self._chunk(c, list(orgs[i : i + CHUNK]), now, windows))
         return out
 
     def _chunk(self, c: sqlite3.Connection, orgs: list[str], now: float, windows: bool) -> dict[str, OrgFigures]:
@@ -220,29 +264,50 @@ class SqliteFigures:
         since: dict[str, dict[str, int]] = {}
         for org, name, n in rows("SELECT org, field, n FROM fig_since WHERE org IN ({marks})"):
             since.setdefault(org, {})[name] = n
-        flips = {o: FlipState(bool(m), s)
-                 for o, m, s in rows("SELECT org, migrated, since FROM fig_flips WHERE org IN ({marks})")}
+        flips = {
+            o: FlipState(bool(m), s)
+            for o, m, s in rows("SELECT org, migrated, since FROM fig_flips WHERE org IN ({marks})")
+        }
         last = {o: LastFailure(a, p, st, k) for o, a, p, st, k in rows("SELECT * FROM fig_last WHERE org IN ({marks})")}
-        rbs = {o: Rollback.from_dict(json.loads(r))
-               for o, r in rows("SELECT * FROM fig_rollbacks WHERE org IN ({marks})")}
+        rbs = {
+            o: Rollback.from_dict(json.loads(r)) for o, r in rows("SELECT * FROM fig_rollbacks WHERE org IN ({marks})")
+        }
         wins: dict[str, dict] = {o: {} for o in orgs}
         lost: dict[str, dict] = {o: {} for o in orgs}
         if windows:
             for tier in TIERS:
                 span = window_buckets(tier, now)
                 acc: dict[str, Counter[str]] = {o: Counter() for o in orgs}
-                for org, name, n in rows("SELECT org, field, n FROM fig_outcomes WHERE org IN ({marks}) " + SPAN,
-                                         tier.width, span.start, span.stop):
+                for org, name, n in rows(
+                    "SELECT org, field, n FROM fig_outcomes WHERE org IN ({marks}) " + SPAN,
+                    tier.width,
+                    span.start,
+                    span.stop,
+                ):
                     acc[org][name] += n
                 lacc: dict[str, Counter[str]] = {o: Counter() for o in orgs}
-                for org, name, n in rows("SELECT org, field, n FROM fig_fates WHERE org IN ({marks}) " + SPAN,
-                                         tier.width, span.start, span.stop):
+                for org, name, n in rows(
+                    "SELECT org, field, n FROM fig_fates WHERE org IN ({marks}) " + SPAN,
+                    tier.width,
+                    span.start,
+                    span.stop,
+                ):
                     lacc[org][name] += n
                 for org in orgs:
                     wins[org][tier.window] = counts_by_provider(acc[org])
                     lost[org][tier.window] = fates_by_provider(lacc[org])
-        return {org: OrgFigures(org, flips.get(org), counts_by_provider(since.get(org, {})), last.get(org),
-                                rbs.get(org), wins[org], lost[org]) for org in orgs}
+        return {
+            org: OrgFigures(
+                org,
+                flips.get(org),
+                counts_by_provider(since.get(org, {})),
+                last.get(org),
+                rbs.get(org),
+                wins[org],
+                lost[org],
+            )
+            for org in orgs
+        }
 
     def unreturned_orgs(self, now: float) -> dict[str, Fate]:
         span = window_buckets(LONGEST, now)
@@ -250,7 +315,9 @@ class SqliteFigures:
             rows = self._conn().execute(
                 "SELECT org, sum(CASE WHEN field LIKE '%|left' THEN n ELSE 0 END), "
                 "sum(CASE WHEN field LIKE '%|lost' THEN n ELSE 0 END) FROM fig_fates "
-                "WHERE width = ? AND bucket >= ? AND bucket < ? GROUP BY org", (LONGEST.width, span.start, span.stop))
+                "WHERE width = ? AND bucket >= ? AND bucket < ? GROUP BY org",
+                (LONGEST.width, span.start, span.stop),
+            )
             return {org: Fate(left, lost) for org, left, lost in rows if lost}
 
     def rollbacks(self) -> dict[str, Rollback]:

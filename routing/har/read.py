@@ -67,8 +67,9 @@ def request_body(post: Any) -> tuple[bytes, str]:
         return text.encode("utf-8"), ct
     params = post.get("params")
     if isinstance(params, list) and params:
-        return urlencode([(str(p["name"]), str(p.get("value", ""))) for p in params]).encode(), \
-            ct or "application/x-www-form-urlencoded"
+        return urlencode(
+            [(str(p["name"]), str(p.get("value", ""))) for p in params]
+        ).encode(), ct or "application/x-www-form-urlencoded"
     return b"", ct
 
 
@@ -108,7 +109,12 @@ def exchange_from_entry(entry: HarObject, index: int) -> Exchange:
     body, ct = request_body(req.get("postData")) if method not in ("GET", "HEAD") else (b"", "")
     host = host_of(u.netloc)
     view = RequestView(
-        method=method, host=host, path=u.path or "/", query=u.query, headers=headers, body=body,
+        method=method,
+        host=host,
+        path=u.path or "/",
+        query=u.query,
+        headers=headers,
+        body=body,
         content_type=media_type(headers.get("content-type")) or ct,
         sticky=read_cookie(cookie_header),
     )
@@ -119,8 +125,12 @@ def exchange_from_entry(entry: HarObject, index: int) -> Exchange:
         rh = headers_of(r.get("headers"))
         location = rh.get("location") or (r.get("redirectURL") or None if 300 <= status < 400 else None)
         rct = media_type(rh.get("content-type") or (r.get("content") or {}).get("mimeType"))
-        resp = ResponseView(status=status, location=location, content_type=rct,
-                            body=response_body(r.get("content")) if 200 <= status < 300 else b"")
+        resp = ResponseView(
+            status=status,
+            location=location,
+            content_type=rct,
+            body=response_body(r.get("content")) if 200 <= status < 300 else b"",
+        )
     return Exchange(index=index, view=view, response=resp, at=started_at(entry))
 
 

@@ -18,9 +18,9 @@ from ..errors import MappingError
 from ..model import Mapping, OrgTable, Provider, RouterSettings
 from .checks import Checker
 from .orgs import OrgIndex
+from .schema import TOP_KEYS
 from .sections import providers as read_providers
 from .sections import router as read_router
-from .schema import TOP_KEYS
 from .toml import chunks, parse_toml
 
 __all__ = ["CHUNK_BYTES", "STREAM_ABOVE", "load_mapping", "load_mapping_file"]
@@ -130,8 +130,9 @@ def _take(doc: dict[str, Any], rest: dict[str, Any], orgs: OrgIndex) -> None:
             raise _Fallback  # a legal split from a table defined twice
 
 
-def _assemble(c: Checker, settings: RouterSettings, providers: dict[str, Provider], orgs: OrgIndex,
-              version: str) -> Mapping:
+def _assemble(
+    c: Checker, settings: RouterSettings, providers: dict[str, Provider], orgs: OrgIndex, version: str
+) -> Mapping:
     by_path: dict[str, str] = {}
     for p in providers.values():
         for pre in p.paths:
@@ -140,9 +141,18 @@ def _assemble(c: Checker, settings: RouterSettings, providers: dict[str, Provide
                 raise c.fail(f"providers.{p.name}.paths", f"prefix {pre!r} is already claimed by provider {owner!r}")
     idx, ro = orgs.idx, MappingProxyType
     return Mapping(
-        settings=settings, providers=ro(providers), orgs=OrgTable(orgs.rows),
-        by_domain=ro(idx["domain"]), by_test_user=ro(idx["test_user"]), by_org_id=ro(idx["org_id"]),
-        by_connection=ro(idx["connection"]), by_entity_id=ro(idx["entity_id"]), by_issuer=ro(idx["issuer"]),
-        by_client_id=ro(idx["client_id"]), by_directory=ro(idx["directory"]), by_scim_token=ro(idx["scim_token"]),
-        by_path=ro(by_path), version=version,
+        settings=settings,
+        providers=ro(providers),
+        orgs=OrgTable(orgs.rows),
+        by_domain=ro(idx["domain"]),
+        by_test_user=ro(idx["test_user"]),
+        by_org_id=ro(idx["org_id"]),
+        by_connection=ro(idx["connection"]),
+        by_entity_id=ro(idx["entity_id"]),
+        by_issuer=ro(idx["issuer"]),
+        by_client_id=ro(idx["client_id"]),
+        by_directory=ro(idx["directory"]),
+        by_scim_token=ro(idx["scim_token"]),
+        by_path=ro(by_path),
+        version=version,
     )

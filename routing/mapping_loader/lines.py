@@ -12,11 +12,14 @@ def table_of(key: str, doc: dict[str, Any]) -> tuple[str, str]:
     for section in ("orgs", "providers", "router"):
         names = [*ROUTER_TABLES, ""] if section == "router" else sorted(doc.get(section, {}), key=len, reverse=True)
         for name in names:
-            forms = (((f'{section}."{name}"', f'[{section}."{name}"]'), (f"{section}.{name}", f"[{section}.{name}]"))
-                     if name else ((section, f"[{section}]"),))
+            forms = (
+                ((f'{section}."{name}"', f'[{section}."{name}"]'), (f"{section}.{name}", f"[{section}.{name}]"))
+                if name
+                else ((section, f"[{section}]"),)
+            )
             for prefix, header in forms:
                 if key == prefix or key.startswith(prefix + "."):
-                    return header, key[len(prefix) + 1:].split(".")[0].split("[")[0]
+                    return header, key[len(prefix) + 1 :].split(".")[0].split("[")[0]
     return "", key
 
 

@@ -56,7 +56,8 @@ class OrgIndex:
         tp = o.get("target_paths")
         if tp is not None:
             if type(tp) is not dict or not all(
-                    type(d) is str and k.startswith("/") and d.startswith("/") for k, d in tp.items()):
+                type(d) is str and k.startswith("/") and d.startswith("/") for k, d in tp.items()
+            ):
                 raise self.error(name, o)
             paths = tuple(x for pair in tp.items() for x in pair)  # model.OrgRow says why flat
         self.rows[name] = (name, migrated, *vals, paths)  # an OrgRow (model.py says why not an Org)
@@ -76,8 +77,9 @@ class OrgIndex:
 
     def _conflict(self, slot: int, value: str, org: str) -> MappingError:
         rule = ORG_LISTS[slot]
-        return self.c.fail(f'orgs."{org}".{rule.key}',
-                           f"{value!r} is already claimed by org {self._index_of[slot][value]!r}")
+        return self.c.fail(
+            f'orgs."{org}".{rule.key}', f"{value!r} is already claimed by org {self._index_of[slot][value]!r}"
+        )
 
     def error(self, name: str, o: Any) -> MappingError:
         """The precise error for an org the fast path refused: the same rules, one by one."""

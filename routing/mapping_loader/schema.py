@@ -10,16 +10,30 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-ROUTER_KEYS = frozenset({
-    "public_url", "default_provider", "force_header", "migration_target", "correlation_ttl", "token_ttl",
-    "debug_headers", "shadow", "force_header_secret", "hosts", "limits", "admin", "canary",
-})
+ROUTER_KEYS = frozenset(
+    {
+        "public_url",
+        "default_provider",
+        "force_header",
+        "migration_target",
+        "correlation_ttl",
+        "token_ttl",
+        "debug_headers",
+        "shadow",
+        "force_header_secret",
+        "hosts",
+        "limits",
+        "admin",
+        "canary",
+    }
+)
 ROUTER_TABLES = ("limits", "admin", "canary")  # [router.<name>] sub-tables
 ADMIN_KEYS = frozenset({"allow", "trusted_proxies"})
 CANARY_KEYS = frozenset({"enabled", "window", "min_attempts", "max_failure_ratio"})
 LIMIT_KEYS = frozenset({"max_body", "max_inflate", "max_jwt"})
-PROVIDER_KEYS = frozenset({"kind", "upstream", "app_callback", "headers", "paths", "host_header", "sni",
-                           "client_ip_header", "ca_file"})
+PROVIDER_KEYS = frozenset(
+    {"kind", "upstream", "app_callback", "headers", "paths", "host_header", "sni", "client_ip_header", "ca_file"}
+)
 TOP_KEYS = frozenset({"router", "providers", "orgs"})
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -47,8 +61,14 @@ ORG_LISTS: tuple[OrgList, ...] = (
     OrgList("client_ids", "client_id"),
     OrgList("test_users", "test_user", fold=True),
     OrgList("directories", "directory"),
-    OrgList("scim_token_sha256", "scim_token", fold=True, pattern=SHA256_HEX,
-            pattern_says="want the SHA-256 of a token as 64 hex digits", stored_lower=True),
+    OrgList(
+        "scim_token_sha256",
+        "scim_token",
+        fold=True,
+        pattern=SHA256_HEX,
+        pattern_says="want the SHA-256 of a token as 64 hex digits",
+        stored_lower=True,
+    ),
 )
 ORG_KEYS = frozenset({"migrated", "target_paths", *(f.key for f in ORG_LISTS)})
 SLOT = {f.key: i for i, f in enumerate(ORG_LISTS)}

@@ -32,13 +32,19 @@ def router(c: Checker, t: Table, providers: dict[str, Provider]) -> RouterSettin
             raise c.fail(f"router.hosts[{i}]", f"not a host name: {h!r}")
         hosts.add(name)
     return RouterSettings(
-        public_url=pub.url, public_scheme=pub.scheme, public_netloc=pub.netloc,
-        default_provider=default, migration_target=target, force_header=force,
+        public_url=pub.url,
+        public_scheme=pub.scheme,
+        public_netloc=pub.netloc,
+        default_provider=default,
+        migration_target=target,
+        force_header=force,
         force_header_secret=c.str_(t, "force_header_secret", "router"),
         correlation_ttl=c.int_(t, "correlation_ttl", "router", 900),
         token_ttl=c.int_(t, "token_ttl", "router", 86_400),
-        debug_headers=c.bool_(t, "debug_headers", "router"), shadow=c.bool_(t, "shadow", "router"),
-        hosts=frozenset(hosts), limits=limits(c, c.table(t.get("limits", {}), "router.limits")),
+        debug_headers=c.bool_(t, "debug_headers", "router"),
+        shadow=c.bool_(t, "shadow", "router"),
+        hosts=frozenset(hosts),
+        limits=limits(c, c.table(t.get("limits", {}), "router.limits")),
         admin=admin(c, c.table(t.get("admin", {}), "router.admin")),
         canary=canary(c, c.table(t.get("canary", {}), "router.canary")),
     )
@@ -47,16 +53,20 @@ def router(c: Checker, t: Table, providers: dict[str, Provider]) -> RouterSettin
 def limits(c: Checker, t: Table) -> Limits:
     c.unknown(t, LIMIT_KEYS, "router.limits")
     d = Limits()
-    return Limits(max_body=c.int_(t, "max_body", "router.limits", d.max_body),
-                  max_inflate=c.int_(t, "max_inflate", "router.limits", d.max_inflate),
-                  max_jwt=c.int_(t, "max_jwt", "router.limits", d.max_jwt))
+    return Limits(
+        max_body=c.int_(t, "max_body", "router.limits", d.max_body),
+        max_inflate=c.int_(t, "max_inflate", "router.limits", d.max_inflate),
+        max_jwt=c.int_(t, "max_jwt", "router.limits", d.max_jwt),
+    )
 
 
 def admin(c: Checker, t: Table) -> AdminSettings:
     c.unknown(t, ADMIN_KEYS, "router.admin")
     d = AdminSettings()
-    return AdminSettings(allow=c.networks(t, "allow", "router.admin", d.allow),
-                         trusted_proxies=c.networks(t, "trusted_proxies", "router.admin", d.trusted_proxies))
+    return AdminSettings(
+        allow=c.networks(t, "allow", "router.admin", d.allow),
+        trusted_proxies=c.networks(t, "trusted_proxies", "router.admin", d.trusted_proxies),
+    )
 
 
 def canary(c: Checker, t: Table) -> CanarySettings:
@@ -65,10 +75,12 @@ def canary(c: Checker, t: Table) -> CanarySettings:
     ratio = t.get("max_failure_ratio", d.max_failure_ratio)
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
         raise c.fail("router.canary.max_failure_ratio", f"must be a number from 0 to 1, not {ratio!r}")
-    return CanarySettings(enabled=c.bool_(t, "enabled", "router.canary", d.enabled),
-                          window=c.int_(t, "window", "router.canary", d.window),
-                          min_attempts=c.int_(t, "min_attempts", "router.canary", d.min_attempts),
-                          max_failure_ratio=float(ratio))
+    return CanarySettings(
+        enabled=c.bool_(t, "enabled", "router.canary", d.enabled),
+        window=c.int_(t, "window", "router.canary", d.window),
+        min_attempts=c.int_(t, "min_attempts", "router.canary", d.min_attempts),
+        max_failure_ratio=float(ratio),
+    )
 
 
 def providers(c: Checker, t: Table) -> dict[str, Provider]:
@@ -103,10 +115,19 @@ def provider(c: Checker, name: str, p: Table) -> Provider:
     if cip and not HEADER_NAME.match(cip):
         raise c.fail(f"{key}.client_ip_header", f"not a header name: {cip!r}")
     ca_file, ca_pem = _ca_file(c, p, key, upstream)
-    return Provider(name=name, kind=kind, upstream=upstream, app_callback=callback,
-                    headers=tuple((k, v) for k, v in headers.items()), paths=tuple(paths),
-                    host_header=c.str_(p, "host_header", key), sni=c.str_(p, "sni", key),
-                    client_ip_header=cip, ca_file=ca_file, ca_pem=ca_pem)
+    return Provider(
+        name=name,
+        kind=kind,
+        upstream=upstream,
+        app_callback=callback,
+        headers=tuple((k, v) for k, v in headers.items()),
+        paths=tuple(paths),
+        host_header=c.str_(p, "host_header", key),
+        sni=c.str_(p, "sni", key),
+        client_ip_header=cip,
+        ca_file=ca_file,
+        ca_pem=ca_pem,
+    )
 
 
 def _ca_file(c: Checker, p: dict[str, Any], key: str, upstream: Upstream) -> tuple[str, bytes]:

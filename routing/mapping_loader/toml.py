@@ -46,5 +46,5 @@ def chunks(text: str, size: int) -> Iterator[str]:
             else:
                 cut += 1
             break
-        yield text[start:min(cut, n)]
+        yield text[start : min(cut, n)]
         start = cut

@@ -66,8 +66,11 @@ class SSORouter:
             ctx.options.update(flow_detail=0)
             self.flow_lines = True
         elif ctx.options.flow_detail >= 1:
-            log.warning("sso-router: flow_detail=%s prints whole URLs, which carry codes, states and tokens; "
-                        "leave it unset to get the router's own line per request instead", ctx.options.flow_detail)
+            log.warning(
+                "sso-router: flow_detail=%s prints whole URLs, which carry codes, states and tokens; "
+                "leave it unset to get the router's own line per request instead",
+                ctx.options.flow_detail,
+            )
 
     def running(self) -> None:
         logfilter.install()  # handlers added since load() get the filter too

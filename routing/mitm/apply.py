@@ -19,8 +19,17 @@ from .flows import REQUEST_META
 META = "sso_router"  # flow.metadata key of the decision record
 
 
-def apply_decision(flow: http.HTTPFlow, d: Decision, m: Mapping, *, path: str, query: str,
-                   had_force_header: bool, client: Callable[[], str], authority: str) -> None:
+def apply_decision(
+    flow: http.HTTPFlow,
+    d: Decision,
+    m: Mapping,
+    *,
+    path: str,
+    query: str,
+    had_force_header: bool,
+    client: Callable[[], str],
+    authority: str,
+) -> None:
     req = flow.request
     flow.metadata[REQUEST_META] = {"authority": authority, "path": req.path}
     s = m.settings

@@ -38,8 +38,13 @@ def exchange_from_flow(flow: http.HTTPFlow, index: int, max_body: int):
     resp = None
     if flow.response is not None:
         resp = response_view(flow, want_body=200 <= flow.response.status_code < 300)
-    return Exchange(index=index, view=view, response=resp, at=flow.request.timestamp_start or 0.0,
-                    recorded=recorded_decision(meta.get("sso_router")))
+    return Exchange(
+        index=index,
+        view=view,
+        response=resp,
+        at=flow.request.timestamp_start or 0.0,
+        recorded=recorded_decision(meta.get("sso_router")),
+    )
 
 
 def _replace(view: RequestView, **kw) -> RequestView:
@@ -104,8 +109,12 @@ def _redact_message(msg: http.Message, r) -> None:
         msg.raw_content = b""
         body = b""
     ct = media_type(msg.headers.get("content-type"))
-    msg.headers = http.Headers([(k, r.header(k.decode("latin-1"), v.decode("latin-1")).encode("latin-1", "replace"))
-                                for k, v in msg.headers.fields])
+    msg.headers = http.Headers(
+        [
+            (k, r.header(k.decode("latin-1"), v.decode("latin-1")).encode("latin-1", "replace"))
+            for k, v in msg.headers.fields
+        ]
+    )
     if body:
         msg.content = r.body(body, ct)
     msg.trailers = None

@@ -61,8 +61,10 @@ class Drain:
             self._shutdown()
             return
         rt.draining = True
-        log.warning(f"sso-router: SIGTERM: draining ({len(rt.in_flight)} flows in flight; /ready says 503; "
-                    f"exiting within {rt.options.drain_timeout:g} s)")
+        log.warning(
+            f"sso-router: SIGTERM: draining ({len(rt.in_flight)} flows in flight; /ready says 503; "
+            f"exiting within {rt.options.drain_timeout:g} s)"
+        )
         try:
             asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self.on_sigterm)
         except (RuntimeError, NotImplementedError, ValueError):

@@ -20,8 +20,10 @@ _KINDS = (  # (words in mitmproxy's / the OS's message, what the page says), fir
     (("timed out", "timeout"), "timed out"),
     (("certificate",), "TLS certificate rejected"),
     (("tls", "ssl", "handshake"), "TLS handshake failed"),
-    (("name or service not known", "nodename nor servname", "getaddrinfo", "no address", "name resolution"),
-     "host name does not resolve"),
+    (
+        ("name or service not known", "nodename nor servname", "getaddrinfo", "no address", "name resolution"),
+        "host name does not resolve",
+    ),
     (("disconnected", "reset", "closed", "eof"), "connection closed"),
 )
 

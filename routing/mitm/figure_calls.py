@@ -46,7 +46,7 @@ class FigureCalls:
             return None
         try:
             result = await asyncio.wait_for(asyncio.wrap_future(fut), bound)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             self._failed(op, "timeout", f"no answer within {bound:g} s")
             return None
         except StoreUnavailable as e:
@@ -92,8 +92,10 @@ class FigureCalls:
         self.metrics.store_error(op, kind)
         if self.ok:
             self.ok = False
-            log.warning(f"sso-router: figure store {self.url}: {op} failed ({kind}: {why}); login figures are "
-                        "not recorded or read until it answers (routing goes on)")
+            log.warning(
+                f"sso-router: figure store {self.url}: {op} failed ({kind}: {why}); login figures are "
+                "not recorded or read until it answers (routing goes on)"
+            )
 
     def close(self, then: Callable[[], None] | None = None) -> None:
         """No new calls; calls already submitted finish in their threads (bounded by the store's

@@ -75,8 +75,9 @@ class FiguresTask:
         rt = self.rt
         buf = rt.figure_buffer
         if buf.dropped > self._dropped:
-            rt.metrics.inc("sso_router_store_errors_total", buf.dropped - self._dropped, operation="figures_record",
-                           kind="dropped")
+            rt.metrics.inc(
+                "sso_router_store_errors_total", buf.dropped - self._dropped, operation="figures_record", kind="dropped"
+            )
             self._dropped = buf.dropped
         batch = buf.drain()
         if batch is None:
@@ -111,8 +112,9 @@ class FiguresTask:
     async def _observe(self, m: Mapping) -> None:
         rt = self.rt
         rt.metrics.mapping_in_force(m.settings.default_provider, m.settings.migration_target, m.providers)
-        watch = await rt.figure_calls.call("figures_flips", FLIPS_BOUND, canary.observe, rt.figures, self._seen, m,
-                                           time.time())
+        watch = await rt.figure_calls.call(
+            "figures_flips", FLIPS_BOUND, canary.observe, rt.figures, self._seen, m, time.time()
+        )
         if watch is None:
             return  # tried again next tick, from the same old mapping
         self._watch.update(watch)
@@ -140,13 +142,17 @@ class FiguresTask:
         """In a worker thread (the watch list may hold every migrated org of a fresh store): drop the
         orgs whose watch is over, judge at most ``MAX_JUDGED`` of the rest, enforce."""
         window = m.settings.canary.window
-        watch = {org: since for org, since in self._watch.items()
-                 if now < since + window and (o := m.orgs.get(org)) is not None and o.migrated}
+        watch = {
+            org: since
+            for org, since in self._watch.items()
+            if now < since + window and (o := m.orgs.get(org)) is not None and o.migrated
+        }
         orgs = self._pick(watch, active)
         if not orgs:
             return watch, []
-        return watch, canary.check(self.rt.figures, m, orgs, owner=self.rt.canary_owner,
-                                   mapping_path=self.rt.holder.path, now=now)
+        return watch, canary.check(
+            self.rt.figures, m, orgs, owner=self.rt.canary_owner, mapping_path=self.rt.holder.path, now=now
+        )
 
     def _pick(self, watch: dict[str, float], active: set[str]) -> list[str]:
         """The orgs to judge now: active ones first, then the others in turn, ``MAX_JUDGED`` at most."""
@@ -157,7 +163,7 @@ class FiguresTask:
             return first
         start = self._turn % len(others)
         self._turn = start + room
-        return first + others[start:start + room] + others[:max(0, start + room - len(others))]
+        return first + others[start : start + room] + others[: max(0, start + room - len(others))]
 
     def _acted(self, act: canary.Act, m: Mapping, now: float) -> None:
         rt = self.rt
@@ -166,15 +172,19 @@ class FiguresTask:
             log.warning(canary.rollback_warning(act.org, act.verdict))
             rt.metrics.inc("sso_router_canary_rollbacks_total")
             if rt.decision_log is not None:
-                rec = canary.rollback_log_record(act.org, act.verdict, at=now, target=s.migration_target,
-                                                 legacy=s.default_provider)
+                rec = canary.rollback_log_record(
+                    act.org, act.verdict, at=now, target=s.migration_target, legacy=s.default_provider
+                )
                 try:
                     rt.decision_log.write(rec)
                 except (OSError, ValueError) as e:
                     log.warning(f"sso-router: cannot write the decision log: {e}")
         elif act.action == "followed":
-            log.info(f"sso-router: canary: org {act.org} was rolled back by another instance; this mapping "
-                     f"file follows ({act.verdict.reason})")
+            log.info(
+                f"sso-router: canary: org {act.org} was rolled back by another instance; this mapping "
+                f"file follows ({act.verdict.reason})"
+            )
         elif act.action is None:
-            log.warning(f"sso-router: canary could not roll org {act.org} back ({act.error}); trying again at the "
-                        "next check")
+            log.warning(
+                f"sso-router: canary could not roll org {act.org} back ({act.error}); trying again at the next check"
+            )

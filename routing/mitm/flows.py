@@ -10,7 +10,6 @@ from ..limits import Limits
 from ..sticky import read_cookie
 from ..view import RequestView, ResponseView, host_of, media_type
 
-
 _UNSET = object()
 
 
@@ -54,8 +53,9 @@ def view_from_flow(flow: http.HTTPFlow, max_body: int, path: str | None = None) 
     path, _, query = (path if path is not None else req.path).partition("?")
     method = data.method.decode("utf-8", "surrogateescape").upper()
     headers = header_dict(data.headers)
-    body, note = message_body(req, max_body, headers.get("content-encoding")) if method not in ("GET", "HEAD") \
-        else (b"", None)
+    body, note = (
+        message_body(req, max_body, headers.get("content-encoding")) if method not in ("GET", "HEAD") else (b"", None)
+    )
     host = headers.get("host") if not (req.is_http2 or req.is_http3) else (req.authority or headers.get("host"))
     cookies = headers.get("cookie")
     return RequestView(
@@ -71,8 +71,14 @@ def view_from_flow(flow: http.HTTPFlow, max_body: int, path: str | None = None) 
     )
 
 
-def response_view(flow: http.HTTPFlow, *, want_body: bool, max_body: int = 1_048_576,
-                  headers: dict[str, str] | None = None, max_html: int = Limits().max_auto_post) -> ResponseView:
+def response_view(
+    flow: http.HTTPFlow,
+    *,
+    want_body: bool,
+    max_body: int = 1_048_576,
+    headers: dict[str, str] | None = None,
+    max_html: int = Limits().max_auto_post,
+) -> ResponseView:
     """``headers``: the response's ``header_dict``, when the caller has it already. An HTML body
     is read only as far as an auto-post form page can go (``max_html``): a hosted page is neither
     decompressed nor scanned."""

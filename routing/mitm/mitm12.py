@@ -27,12 +27,15 @@ def check() -> bool:
     """At load: say once when mitmproxy is not the version these internals were written for."""
     if not SUPPORTED and not _warned:
         _warned.append(True)
-        log.warning(f"sso-router: written for mitmproxy {WRITTEN_FOR}x, running on {VERSION}: using public APIs "
-                    "only (502 pages name no provider; the https placeholder costs its TLS layer)")
+        log.warning(
+            f"sso-router: written for mitmproxy {WRITTEN_FOR}x, running on {VERSION}: using public APIs "
+            "only (502 pages name no provider; the https placeholder costs its TLS layer)"
+        )
     return SUPPORTED
 
 
 # -- 1. the https placeholder's layers ------------------------------------------------------------
+
 
 def serve_https_placeholder(nextlayer: Any) -> None:
     """Why: for ``--mode reverse:https://<placeholder>`` mitmproxy stacks a server-side TLS layer for
@@ -50,10 +53,16 @@ def serve_https_placeholder(nextlayer: Any) -> None:
 
     c = nextlayer.context
     mode = c.client.proxy_mode
-    if (nextlayer.layer is not None or not isinstance(mode, ReverseMode) or mode.scheme != "https"
-            or c.client.transport_protocol != "tcp" or len(c.layers) != 1
-            or not isinstance(c.layers[0], ReverseProxy) or ctx.options.connection_strategy != "lazy"
-            or c.server.connected):
+    if (
+        nextlayer.layer is not None
+        or not isinstance(mode, ReverseMode)
+        or mode.scheme != "https"
+        or c.client.transport_protocol != "tcp"
+        or len(c.layers) != 1
+        or not isinstance(c.layers[0], ReverseProxy)
+        or ctx.options.connection_strategy != "lazy"
+        or c.server.connected
+    ):
         return
     data = nextlayer.data_client()
     if not data:
@@ -68,6 +77,7 @@ def serve_https_placeholder(nextlayer: Any) -> None:
 
 # -- 2. the upstream-error page -----------------------------------------------------------------
 
+
 def wrap_upstream_errors(rewrite: Callable[[Any, str], str | None]) -> bool:
     """Why: mitmproxy builds the 502 page from the connection error text alone (which names the
     upstream's address), and no hook sees it before it is sent. ``HttpStream.handle_protocol_error``
@@ -81,7 +91,7 @@ def wrap_upstream_errors(rewrite: Callable[[Any, str], str | None]) -> bool:
     stream = http_layers.HttpStream
     original = stream.handle_protocol_error
     if getattr(original, _MARK, False):
-        original = getattr(original, "__wrapped__")
+        original = original.__wrapped__
 
     def handle_protocol_error(self: Any, event: Any) -> Generator[Any, Any, None]:
         if isinstance(event, ResponseProtocolError):
@@ -108,6 +118,7 @@ def unwrap_upstream_errors() -> None:
 
 # -- 3. whether the user set an option ---------------------------------------------------------
 
+
 def option_is_default(name: str) -> bool | None:
     """Why: mitmproxy has no public "did the user set this?"; its ``_Option.value`` is ``unset``
     until they do. True: never set (and its default is in force); None: no such option here."""
@@ -119,6 +130,7 @@ def option_is_default(name: str) -> bool | None:
 
 
 # -- 4. the certificate store before the proxy listens -------------------------------------------
+
 
 def prepare_certstore() -> None:
     """Why: 12.2's tlsconfig builds its cert store in ``running()``, after the proxy listens; a
@@ -137,6 +149,7 @@ def prepare_certstore() -> None:
 
 # -- 5. removing a content view ----------------------------------------------------------------
 
+
 def remove_contentview(view: Any, same: Callable[[Any, Any], bool]) -> None:
     """Why: 12.2's registry has ``add`` but no removal; its ``_by_name`` index is where views live.
     Removes the view registered under ``view``'s name if ``same(registered, view)``."""
@@ -152,8 +165,10 @@ def remove_contentview(view: Any, same: Callable[[Any, Any], bool]) -> None:
 
 # -- 6. pointing a request upstream -----------------------------------------------------------
 
-def point_request(req: http.Request, scheme: str, host: str, port: int, host_header: str,
-                  extra: tuple[tuple[str, str], ...]) -> None:
+
+def point_request(
+    req: http.Request, scheme: str, host: str, port: int, host_header: str, extra: tuple[tuple[str, str], ...]
+) -> None:
     """Why: ``req.scheme``/``port``/``host``/``host_header`` setters each rewrite the Host/authority
     again (three passes over the headers per request); writing ``req.data`` and ``headers.fields``
     once gives the same request (pinned against the setters in tests/addon)."""

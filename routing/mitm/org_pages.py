@@ -30,8 +30,11 @@ async def answer_orgs(rt: Runtime, flow: http.HTTPFlow, q: OrgsQuery) -> None:
         read, bound = functools.partial(collect_org, rt.figures, m, q.org, now), rt.options.store_timeout
     got = await rt.figure_calls.call("figures_read", bound, read)
     if got is None:
-        body = {"error": "figure store unavailable", "store": rt.figures.url, "detail": "counted in "
-                "sso_router_store_errors_total{operation=\"figures_read\"}"}
+        body = {
+            "error": "figure store unavailable",
+            "store": rt.figures.url,
+            "detail": 'counted in sso_router_store_errors_total{operation="figures_read"}',
+        }
         flow.response = http.Response.make(503, json.dumps(body).encode(), _JSON)
         return
     status, headers, body_bytes = got

@@ -23,8 +23,16 @@ from collections.abc import Sequence
 from mitmproxy import http
 
 from ..model import Decision, Mapping, Provider
-from ..outcomes import (Exchange, Outcome, classify, classify_upstream_error, departure_keys, exchange_of, peek_size,
-                        returning_candidate_keys)
+from ..outcomes import (
+    Exchange,
+    Outcome,
+    classify,
+    classify_upstream_error,
+    departure_keys,
+    exchange_of,
+    peek_size,
+    returning_candidate_keys,
+)
 from ..pipeline import Pending
 from ..rewrite import Learned
 from ..view import RequestView, ResponseView, media_type
@@ -35,8 +43,9 @@ log = logging.getLogger("sso_router")
 EXCHANGE = "sso_router_exchange"  # flow.metadata key: the login exchange a request is (absent: none)
 
 
-def noted_request(rt: Runtime, flow: http.HTTPFlow, view: RequestView, d: Decision, m: Mapping,
-                  pending: Pending | None, now: float) -> None:
+def noted_request(
+    rt: Runtime, flow: http.HTTPFlow, view: RequestView, d: Decision, m: Mapping, pending: Pending | None, now: float
+) -> None:
     try:
         rt.figure_buffer.routed(d.forward_to, now)
         p = m.providers.get(d.forward_to)
@@ -50,8 +59,9 @@ def noted_request(rt: Runtime, flow: http.HTTPFlow, view: RequestView, d: Decisi
         _internal(rt, e, "noting a request")
 
 
-def noted_response(rt: Runtime, flow: http.HTTPFlow, resp: http.Response, hdrs: dict[str, str], d: Decision,
-                   p: Provider) -> None:
+def noted_response(
+    rt: Runtime, flow: http.HTTPFlow, resp: http.Response, hdrs: dict[str, str], d: Decision, p: Provider
+) -> None:
     """``hdrs``: the answer's ``header_dict`` (before the router rewrote its ``Location``: only the
     query and fragment are read, which a rewrite keeps)."""
     exchange: Exchange | None = flow.metadata.get(EXCHANGE)

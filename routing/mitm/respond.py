@@ -73,14 +73,19 @@ def _answer(rt: Runtime, flow: http.HTTPFlow, *, flow_lines: bool) -> Awaitable[
     return None
 
 
-def _learn(rt: Runtime, flow: http.HTTPFlow, resp: http.Response, hdrs: dict[str, str], p: Provider, m: Mapping,
-           d: Decision) -> list[Entry]:
+def _learn(
+    rt: Runtime, flow: http.HTTPFlow, resp: http.Response, hdrs: dict[str, str], p: Provider, m: Mapping, d: Decision
+) -> list[Entry]:
     """Apply the response plan (Location, Set-Cookie) and return what to remember. ``hdrs``: the
     answer's ``header_dict``."""
     try:
-        view = response_view(flow, want_body=200 <= resp.status_code < 300 and not resp.stream,
-                             max_body=m.settings.limits.max_body, headers=hdrs,
-                             max_html=m.settings.limits.max_auto_post)
+        view = response_view(
+            flow,
+            want_body=200 <= resp.status_code < 300 and not resp.stream,
+            max_body=m.settings.limits.max_body,
+            headers=hdrs,
+            max_html=m.settings.limits.max_auto_post,
+        )
         if view.location is None and not view.body and "set-cookie" not in hdrs:
             return []  # nothing to rewrite, nothing to remember (most responses)
         plan, entries = pipeline.learn(view, p, m, d.org, rt.secret)
@@ -109,17 +114,24 @@ def on_error(rt: Runtime, flow: http.HTTPFlow, *, names_errors: bool) -> None:
     if d is None:
         return
     msg = flow.error.msg if flow.error else "unknown error"
-    upstream = msg.startswith(NAMED_PREFIX) if names_errors else (
-        msg not in ("Client disconnected.", flow_module.Error.KILLED_MESSAGE))
+    upstream = (
+        msg.startswith(NAMED_PREFIX)
+        if names_errors
+        else (msg not in ("Client disconnected.", flow_module.Error.KILLED_MESSAGE))
+    )
     if flow.response is not None or not upstream:
         # the browser went away (or the flow was killed): not the provider's failure
         log_decision(rt, flow, d, flow.response.status_code if flow.response else None, msg)
         return
     rt.metrics.upstream_error(d.forward_to)
     noted_error(rt, flow, d)
-    log.warning("sso-router: upstream %r failed for %s %s: %s", d.forward_to, flow.request.method,
-                flow.metadata.get(REQUEST_META, {}).get("path", "").split("?", 1)[0],
-                flow.metadata.get(ORIGINAL, msg))
+    log.warning(
+        "sso-router: upstream %r failed for %s %s: %s",
+        d.forward_to,
+        flow.request.method,
+        flow.metadata.get(REQUEST_META, {}).get("path", "").split("?", 1)[0],
+        flow.metadata.get(ORIGINAL, msg),
+    )
     log_decision(rt, flow, d, 502, msg)
 
 
@@ -131,9 +143,16 @@ def log_decision(rt: Runtime, flow: http.HTTPFlow, d: Decision, status: int | No
     started = flow.request.timestamp_start
     asked = flow.metadata.get(REQUEST_META, {})
     rec = decision_record(
-        d, flow_id=flow.id, method=flow.request.method, host=host_of(asked.get("authority", "")),
-        path=asked.get("path", "").split("?", 1)[0], at=flow.timestamp_created, status=status,
-        latency_ms=(time.time() - started) * 1000 if started else None, error=error)
+        d,
+        flow_id=flow.id,
+        method=flow.request.method,
+        host=host_of(asked.get("authority", "")),
+        path=asked.get("path", "").split("?", 1)[0],
+        at=flow.timestamp_created,
+        status=status,
+        latency_ms=(time.time() - started) * 1000 if started else None,
+        error=error,
+    )
     try:
         rt.decision_log.write(rec)
     except (OSError, ValueError) as e:
@@ -145,8 +164,10 @@ def flow_line(flow: http.HTTPFlow, status: int) -> None:
     writes it: a log record would fire an add_log event through every addon)."""
     path = flow.metadata[REQUEST_META]["path"].split("?", 1)[0]
     try:
-        sys.stdout.write(f"{flow.client_conn.peername[0] if flow.client_conn.peername else '-'}: "
-                         f"{flow.request.method} {path} {flow.comment} << {status}\n")
+        sys.stdout.write(
+            f"{flow.client_conn.peername[0] if flow.client_conn.peername else '-'}: "
+            f"{flow.request.method} {path} {flow.comment} << {status}\n"
+        )
         sys.stdout.flush()
     except (OSError, ValueError):  # a closed or broken stdout must not break routing
         pass

@@ -46,7 +46,8 @@ def route_request(rt: Runtime, flow: http.HTTPFlow) -> Awaitable[None] | None:
     if view.host not in m.settings.hosts:
         rt.metrics.refused(421)
         flow.response = http.Response.make(
-            421, f"sso-router: this proxy does not serve host {view.host!r}\n".encode(), _TEXT)
+            421, f"sso-router: this proxy does not serve host {view.host!r}\n".encode(), _TEXT
+        )
         return None
     rt.in_flight.add(flow.id)  # until its response or error hook: a draining process waits for it
     try:
@@ -63,13 +64,13 @@ def route_request(rt: Runtime, flow: http.HTTPFlow) -> Awaitable[None] | None:
     return _after_store(rt, flow, m, pending, started)
 
 
-async def _after_store(rt: Runtime, flow: http.HTTPFlow, m: Mapping, pending: pipeline.Pending,
-                       started: float) -> None:
+async def _after_store(rt: Runtime, flow: http.HTTPFlow, m: Mapping, pending: pipeline.Pending, started: float) -> None:
     _decided(rt, flow, m, pending, await rt.stores.recall(pending.store_keys), started)
 
 
-def _decided(rt: Runtime, flow: http.HTTPFlow, m: Mapping, pending: pipeline.Pending, recall: Recall,
-             started: float) -> None:
+def _decided(
+    rt: Runtime, flow: http.HTTPFlow, m: Mapping, pending: pipeline.Pending, recall: Recall, started: float
+) -> None:
     req = flow.request
     view = pending.view
     now = time.time()
@@ -79,9 +80,16 @@ def _decided(rt: Runtime, flow: http.HTTPFlow, m: Mapping, pending: pipeline.Pen
         return _fallback(rt, flow, m, e, started)
     authority = req.host_header if req.is_http2 or req.is_http3 else view.headers.get("host")
     s = m.settings
-    apply_decision(flow, d, m, path=view.path, query=view.query,
-                   had_force_header=bool(s.force_header) and s.force_header in view.headers,
-                   client=_client(flow, s.admin), authority=authority or "")
+    apply_decision(
+        flow,
+        d,
+        m,
+        path=view.path,
+        query=view.query,
+        had_force_header=bool(s.force_header) and s.force_header in view.headers,
+        client=_client(flow, s.admin),
+        authority=authority or "",
+    )
     noted_request(rt, flow, view, d, m, pending, now)
     _count(rt, flow, d, s, started)
     return None
@@ -91,13 +99,25 @@ def _fallback(rt: Runtime, flow: http.HTTPFlow, m: Mapping, e: BaseException, st
     """Route a request the core failed on to default_provider (never to the --mode placeholder)."""
     req = flow.request
     rt.metrics.parse_failure("internal")
-    log.warning("sso-router: internal error (%s) deciding %s %s; sent to %s", type(e).__name__,
-                req.method, req.path.split("?", 1)[0], m.settings.default_provider)
+    log.warning(
+        "sso-router: internal error (%s) deciding %s %s; sent to %s",
+        type(e).__name__,
+        req.method,
+        req.path.split("?", 1)[0],
+        m.settings.default_provider,
+    )
     s = m.settings
     d = Decision(s.default_provider, Reason.DEFAULT, None, "internal error (counted)", s.default_provider, s.shadow)
-    apply_decision(flow, d, m, path=req.path.split("?", 1)[0], query="",
-                   had_force_header=bool(s.force_header) and s.force_header in req.headers,
-                   client=_client(flow, s.admin), authority=req.host_header or "")
+    apply_decision(
+        flow,
+        d,
+        m,
+        path=req.path.split("?", 1)[0],
+        query="",
+        had_force_header=bool(s.force_header) and s.force_header in req.headers,
+        client=_client(flow, s.admin),
+        authority=req.host_header or "",
+    )
     rt.figure_buffer.routed(d.forward_to, time.time())
     _count(rt, flow, d, s, started)
 
@@ -111,10 +131,12 @@ def _count(rt: Runtime, flow: http.HTTPFlow, d: Decision, s: RouterSettings, sta
 
 def _client(flow: http.HTTPFlow, admin: AdminSettings) -> Callable[[], str]:
     """The browser's address, worked out only when something needs it."""
+
     def client() -> str:
         peer = flow.client_conn.peername[0] if flow.client_conn.peername else ""
         xff = flow.request.headers.get("x-forwarded-for") if admin.trusted_proxies else None
         return client_address(str(peer), xff, admin.trusted_proxies)
+
     return client
 
 
@@ -122,9 +144,18 @@ def answer_endpoint(rt: Runtime, flow: http.HTTPFlow, path: str, m: Mapping | No
     """The router's own endpoints; ``/orgs`` reads the figure store: the coroutine that answers it."""
     admin = m.settings.admin if m is not None else AdminSettings()
     ok = admitted(_client(flow, admin)(), flow.request.headers.get("authorization"), admin, rt.options.admin_token)
-    answer = endpoints.answer(path, flow.request.method, admitted=ok, holder=rt.holder, store=rt.stores.status,
-                              m=rt.metrics, version=VERSION, serving=rt.serving, draining=rt.draining,
-                              evidence=rt.evidence)
+    answer = endpoints.answer(
+        path,
+        flow.request.method,
+        admitted=ok,
+        holder=rt.holder,
+        store=rt.stores.status,
+        m=rt.metrics,
+        version=VERSION,
+        serving=rt.serving,
+        draining=rt.draining,
+        evidence=rt.evidence,
+    )
     if isinstance(answer, endpoints.OrgsQuery):
         return answer_orgs(rt, flow, answer)
     status, headers, body = answer

@@ -27,10 +27,10 @@ from ..reload import MappingHolder
 from . import views
 from .figure_calls import FigureCalls
 from .figures_task import FiguresTask
-from .options import RouterOptions
-from .process import ProcessState
 from .heap import freeze_startup
 from .inflight import InFlight
+from .options import RouterOptions
+from .process import ProcessState
 from .store_guard import StoreGuard
 from .watcher import watch_mapping
 
@@ -80,8 +80,9 @@ class Runtime:
         if stores is not self.stores:
             self._retire_store(self.stores)
             if self.serving:
-                self._tasks.append(asyncio_utils.create_task(stores.probe_forever(), name="sso-router store probe",
-                                                             keep_ref=True))
+                self._tasks.append(
+                    asyncio_utils.create_task(stores.probe_forever(), name="sso-router store probe", keep_ref=True)
+                )
         if figures[1] is not self.figure_calls:
             self.figures_task.flush_soon()  # what the old store has not got yet
             self._retire_figures(keep_store=figures[0] is self.figures)
@@ -128,8 +129,9 @@ class Runtime:
         self.serving = True
         freeze_startup(self.process)
         self._tasks = [
-            asyncio_utils.create_task(watch_mapping(self.holder, self.metrics), name="sso-router mapping watcher",
-                                      keep_ref=True),
+            asyncio_utils.create_task(
+                watch_mapping(self.holder, self.metrics), name="sso-router mapping watcher", keep_ref=True
+            ),
             asyncio_utils.create_task(self.stores.probe_forever(), name="sso-router store probe", keep_ref=True),
             asyncio_utils.create_task(self.figures_task.run(), name="sso-router figures", keep_ref=True),
         ]

@@ -26,5 +26,15 @@ next_layer = router.next_layer
 server_connect = router.server_connect
 tls_start_server = router.tls_start_server  # a provider's ca_file (routing/mitm/upstream_tls.py)
 
-__all__ = ["load", "configure", "running", "done", "request", "response", "error", "next_layer", "server_connect",
-           "tls_start_server"]
+__all__ = [
+    "configure",
+    "done",
+    "error",
+    "load",
+    "next_layer",
+    "request",
+    "response",
+    "running",
+    "server_connect",
+    "tls_start_server",
+]

@@ -73,8 +73,10 @@ class StoreGuard:
         except Exception:  # noqa: BLE001 — a store that cannot even answer ping is down
             ok = False
         if not ok:  # a WARNING, not an ERROR: mitmdump exits on any ERROR record at startup
-            log.warning(f"sso-router: correlation store {self.store.url} is not reachable; routing by org "
-                        "mapping until it answers (logins in flight may land at their org's provider)")
+            log.warning(
+                f"sso-router: correlation store {self.store.url} is not reachable; routing by org "
+                "mapping until it answers (logins in flight may land at their org's provider)"
+            )
             self.status = StoreStatus(self.store.url, False, "unreachable at startup")
 
     # -- calls ---------------------------------------------------------------------------------
@@ -148,8 +150,10 @@ class StoreGuard:
         self._in_a_row += 1
         if self.status.ok and (kind == "refused" or self._in_a_row >= FAILURES_IN_A_ROW):
             why = "connection refused" if kind == "refused" else f"{self._in_a_row} failed calls in a row ({kind})"
-            log.warning(f"sso-router: correlation store {self.status.url} unavailable: {why}; routing without "
-                        "correlations until it answers")
+            log.warning(
+                f"sso-router: correlation store {self.status.url} unavailable: {why}; routing without "
+                "correlations until it answers"
+            )
             self.status = StoreStatus(self.status.url, False, why)
         return kind if self.status.ok else f"unavailable ({self.status.detail})"
 
@@ -195,4 +199,3 @@ def _kind(e: BaseException) -> StoreFailure:
     if isinstance(e, ConnectionRefusedError):
         return "refused"
     return "error"
-

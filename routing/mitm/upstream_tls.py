@@ -21,7 +21,8 @@ import functools
 import logging
 import os
 import ssl
-from typing import Any, Mapping as TypingMapping
+from collections.abc import Mapping as TypingMapping
+from typing import Any
 
 from cryptography import x509
 from mitmproxy import ctx, tls
@@ -59,8 +60,10 @@ def default_to_system_trust(options: Any) -> None:
         return
     bundle = system_ca_bundle()
     if bundle is None:
-        log.warning("sso-router: no system CA bundle found (set SSL_CERT_FILE or "
-                    "ssl_verify_upstream_trusted_ca); upstream TLS is verified against certifi's bundle")
+        log.warning(
+            "sso-router: no system CA bundle found (set SSL_CERT_FILE or "
+            "ssl_verify_upstream_trusted_ca); upstream TLS is verified against certifi's bundle"
+        )
         return
     options.update(ssl_verify_upstream_trusted_ca=bundle)
 

@@ -16,7 +16,7 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
@@ -25,11 +25,11 @@ from mitmproxy.contentviews import Contentview, Metadata
 
 from ..extract.html_form import read_form
 from ..extract.jwt import read_jwt_claims
-from ..limits import Limits
 from ..extract.saml import SamlMessage, decode_b64, inflate, read_saml_xml
 from ..extract.xml import parse_xml
+from ..limits import Limits
 
-__all__ = ["SamlContentview", "JwtContentview", "saml_view", "jwt_view", "register", "unregister"]
+__all__ = ["JwtContentview", "SamlContentview", "jwt_view", "register", "saml_view", "unregister"]
 
 SAML_FIELDS = ("SAMLRequest", "SAMLResponse")
 JWT_FIELDS = ("id_token", "client_assertion", "idp_initiated_login", "id_token_hint", "logout_token")
@@ -123,8 +123,7 @@ def _body_pairs(data: bytes, metadata: Metadata, limits: Limits) -> tuple[str, l
     if kind != "form":
         return "", []
     try:
-        pairs = urllib.parse.parse_qsl(data.decode("utf-8", "replace"), keep_blank_values=True,
-                                       max_num_fields=1000)
+        pairs = urllib.parse.parse_qsl(data.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=1000)
     except ValueError:
         return "", []
     return "form body", pairs
@@ -241,14 +240,16 @@ class SamlContentview(_RouterView):
 
 def saml_header(msg: SamlMessage) -> str:
     """The routing fields of a SAML message, one per line; ``-`` where the message has none."""
-    return _block([
-        ("Issuer", msg.issuer or "-"),
-        ("ID", msg.id or "-"),
-        ("InResponseTo", msg.in_response_to or "-"),
-        ("Destination", msg.destination or "-"),
-        ("Audience", ", ".join(msg.audiences) or "-"),
-        ("NameID", msg.name_id or "-"),
-    ])
+    return _block(
+        [
+            ("Issuer", msg.issuer or "-"),
+            ("ID", msg.id or "-"),
+            ("InResponseTo", msg.in_response_to or "-"),
+            ("Destination", msg.destination or "-"),
+            ("Audience", ", ".join(msg.audiences) or "-"),
+            ("NameID", msg.name_id or "-"),
+        ]
+    )
 
 
 # -- JWT ----------------------------------------------------------------------------------------
@@ -303,8 +304,10 @@ class JwtContentview(_RouterView):
         try:
             claims = read_jwt_claims(token, limits=self.limits)
             header = jwt_header(token, self.limits)
-            body = (f"header:\n{json.dumps(header, indent=2, ensure_ascii=False)}\n"
-                    f"claims:\n{json.dumps(claims, indent=2, ensure_ascii=False)}")
+            body = (
+                f"header:\n{json.dumps(header, indent=2, ensure_ascii=False)}\n"
+                f"claims:\n{json.dumps(claims, indent=2, ensure_ascii=False)}"
+            )
         except Exception as e:  # noqa: BLE001 — a view shows why, it never raises for bad input
             return f"{title}\nnot shown: {_reason(e)}"
         rows = [("alg", header.get("alg", "-"))] + [(k, _claim(claims[k])) for k in JWT_CLAIMS if k in claims]
@@ -312,8 +315,9 @@ class JwtContentview(_RouterView):
 
 
 def _jwt_fields(where: str, pairs: list[tuple[str, str]]) -> list[Field]:
-    return [Field(k, v, where) for k, v in pairs
-            if k in JWT_FIELDS or (k in MAYBE_JWT_FIELDS and _JWS.fullmatch(v.strip()))]
+    return [
+        Field(k, v, where) for k, v in pairs if k in JWT_FIELDS or (k in MAYBE_JWT_FIELDS and _JWS.fullmatch(v.strip()))
+    ]
 
 
 def jwt_header(token: str, limits: Limits) -> dict[str, Any]:
@@ -328,7 +332,7 @@ def jwt_header(token: str, limits: Limits) -> dict[str, Any]:
 def _claim(v: Any) -> str:
     if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1e11:
         try:
-            return f"{v} ({datetime.fromtimestamp(v, timezone.utc):%Y-%m-%dT%H:%M:%SZ})"
+            return f"{v} ({datetime.fromtimestamp(v, UTC):%Y-%m-%dT%H:%M:%SZ})"
         except (OverflowError, OSError, ValueError):
             pass
     if isinstance(v, list):

@@ -26,8 +26,11 @@ class ApiError(RuntimeError):
 
 def _dump(model: Any) -> JSONObject:
     """An SDK model (pydantic v2, else v1) as the JSON object the API sent."""
-    out: JSONObject = model.model_dump(mode="json", by_alias=True, exclude_none=True) \
-        if hasattr(model, "model_dump") else model.dict(by_alias=True, exclude_none=True)
+    out: JSONObject = (
+        model.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if hasattr(model, "model_dump")
+        else model.dict(by_alias=True, exclude_none=True)
+    )
     return out
 
 
@@ -51,24 +54,33 @@ def auth0_docs(domain: str | None = None, *, timeout: float = TIMEOUT) -> Docs:
         raise ApiError("set AUTH0_API_TOKEN, or AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET")
     domain = domain.removeprefix("https://").rstrip("/")
     try:
-        client = ManagementClient(domain=domain, token=token, client_id=None if token else cid,
-                                  client_secret=None if token else secret, timeout=timeout)
+        client = ManagementClient(
+            domain=domain,
+            token=token,
+            client_id=None if token else cid,
+            client_secret=None if token else secret,
+            timeout=timeout,
+        )
         connections = [_dump(c) for c in client.connections.list(take=50)]
         orgs = []
         for o in client.organizations.list(take=50):
             od = _dump(o)
-            od["enabled_connections"] = [_dump(ec) for ec in
-                                         client.organizations.enabled_connections.list(o.id, per_page=50)]
+            od["enabled_connections"] = [
+                _dump(ec) for ec in client.organizations.enabled_connections.list(o.id, per_page=50)
+            ]
             od["discovery_domains"] = _discovery_domains(client, o.id, Auth0ApiError)
             orgs.append(od)
     except Auth0ApiError as e:
         body = e.body if isinstance(e.body, dict) else {}
-        raise ApiError(f"Auth0 Management API answered {e.status_code}: "
-                       f"{body.get('message') or body.get('error') or 'no message'}") from None
+        raise ApiError(
+            f"Auth0 Management API answered {e.status_code}: {body.get('message') or body.get('error') or 'no message'}"
+        ) from None
     except httpx.HTTPError as e:
         raise ApiError(f"Auth0 Management API at {domain}: {type(e).__name__}: {e}") from None
-    return [(f"GET https://{domain}/api/v2/connections", connections),
-            (f"GET https://{domain}/api/v2/organizations", orgs)]
+    return [
+        (f"GET https://{domain}/api/v2/connections", connections),
+        (f"GET https://{domain}/api/v2/organizations", orgs),
+    ]
 
 
 def _discovery_domains(client: Any, org_id: str | None, api_error: type[Exception]) -> list[JSONObject]:
@@ -90,10 +102,20 @@ def cognito_docs(user_pool_id: str, *, region: str | None = None, timeout: float
     except ImportError as e:
         raise ApiError("--from-api cognito needs boto3: pip install 'sso-router[import]'") from e
     try:
-        c = boto3.client("cognito-idp", region_name=region, config=Config(
-            connect_timeout=min(timeout, 10), read_timeout=timeout, retries={"max_attempts": 3, "mode": "standard"}))
-        names = [p["ProviderName"] for page in c.get_paginator("list_identity_providers").paginate(
-            UserPoolId=user_pool_id, PaginationConfig={"PageSize": 60}) for p in page.get("Providers", [])]
+        c = boto3.client(
+            "cognito-idp",
+            region_name=region,
+            config=Config(
+                connect_timeout=min(timeout, 10), read_timeout=timeout, retries={"max_attempts": 3, "mode": "standard"}
+            ),
+        )
+        names = [
+            p["ProviderName"]
+            for page in c.get_paginator("list_identity_providers").paginate(
+                UserPoolId=user_pool_id, PaginationConfig={"PageSize": 60}
+            )
+            for p in page.get("Providers", [])
+        ]
         docs = []
         for n in names:
             resp = c.describe_identity_provider(UserPoolId=user_pool_id, ProviderName=n)

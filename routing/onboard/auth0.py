@@ -19,8 +19,9 @@ from typing import Any
 from .drafts import ExportError, JSONObject, Left, OrgDraft, Reading, as_dict, as_list, is_domain, text
 from .metadata import MetadataError, MetadataSource, NotFetched, idp_entity_id
 
-ENTERPRISE = frozenset({"samlp", "waad", "adfs", "okta", "oidc", "google-apps", "pingfederate", "ad",
-                        "auth0-adldap", "office365"})
+ENTERPRISE = frozenset(
+    {"samlp", "waad", "adfs", "okta", "oidc", "google-apps", "pingfederate", "ad", "auth0-adldap", "office365"}
+)
 SAML_STRATEGIES = frozenset({"samlp", "pingfederate"})
 PASSWORDLESS = frozenset({"email", "sms"})
 
@@ -55,8 +56,10 @@ def _objects(name: str, doc: Any) -> list[tuple[str, JSONObject]]:
     elif isinstance(doc, dict) and "strategy" in doc:
         items, kind = [doc], "connection"
     elif isinstance(doc, dict) and isinstance(doc.get("enabled_connections"), list):
-        raise ExportError(f"{name}: an enabled_connections page does not say whose it is; put it in its "
-                          "organization as \"enabled_connections\" (README: Onboarding, Auth0)")
+        raise ExportError(
+            f"{name}: an enabled_connections page does not say whose it is; put it in its "
+            'organization as "enabled_connections" (README: Onboarding, Auth0)'
+        )
     elif isinstance(doc, list) and all(isinstance(x, dict) for x in doc):
         if all("strategy" in x for x in doc):
             items, kind = doc, "connection"
@@ -73,8 +76,13 @@ def _connection(c: JSONObject, r: Reading, metadata: MetadataSource) -> OrgDraft
     name, cid, strategy = text(c.get("name")), text(c.get("id")), text(c.get("strategy")) or "?"
     label = f'connection "{name or cid}" ({strategy})'
     if strategy not in ENTERPRISE:
-        why = ("a database connection" if strategy == "auth0" else "a passwordless connection"
-               if strategy in PASSWORDLESS else "a social connection")
+        why = (
+            "a database connection"
+            if strategy == "auth0"
+            else "a passwordless connection"
+            if strategy in PASSWORDLESS
+            else "a social connection"
+        )
         r.left_out.append(Left(label, f"{why}: not an org"))
         return None
     o = as_dict(c.get("options"))
@@ -98,8 +106,10 @@ def _connection(c: JSONObject, r: Reading, metadata: MetadataSource) -> OrgDraft
 
 
 def _idp_entity(d: OrgDraft, label: str, o: JSONObject, strategy: str, r: Reading, metadata: MetadataSource) -> None:
-    xml, url = text(o.get("metadataXml")), text(o.get("metadataUrl")) or (
-        text(o.get("adfs_server")) if strategy == "adfs" else None)
+    xml, url = (
+        text(o.get("metadataXml")),
+        text(o.get("metadataUrl")) or (text(o.get("adfs_server")) if strategy == "adfs" else None),
+    )
     try:
         if xml:
             d.add("idp_entity_ids", idp_entity_id(xml))
@@ -126,7 +136,7 @@ def _organizations(orgs: list[JSONObject], by_ref: dict[str, OrgDraft], r: Readi
             if dom and as_dict(dd).get("status") == "verified" and is_domain(dom.lower()):
                 d.add("domains", dom)
             elif dom:
-                r.notes.append(f'{d.source}: discovery domain {dom!r} is not verified; left out')
+                r.notes.append(f"{d.source}: discovery domain {dom!r} is not verified; left out")
         joined, enterprise, unknown = [], 0, []
         for ec in _enabled(o):
             conn = as_dict(ec.get("connection"))
@@ -143,18 +153,28 @@ def _organizations(orgs: list[JSONObject], by_ref: dict[str, OrgDraft], r: Readi
             elif strategy is None and ref:
                 unknown.append(ref)
         if unknown:
-            r.notes.append(f"{d.source} enables {', '.join(unknown)}, not in the connections read: "
-                           "give GET /api/v2/connections too")
+            r.notes.append(
+                f"{d.source} enables {', '.join(unknown)}, not in the connections read: "
+                "give GET /api/v2/connections too"
+            )
         if enterprise == 0:
-            r.left_out.append(Left(d.source, "enables no enterprise connection (database/social only): not an org"
-                                   if not unknown else "none of its connections is known: not an org"))
+            r.left_out.append(
+                Left(
+                    d.source,
+                    "enables no enterprise connection (database/social only): not an org"
+                    if not unknown
+                    else "none of its connections is known: not an org",
+                )
+            )
             continue
         drafts.append((o, d, joined))
     for _, d, joined in drafts:
         for part in joined:
             if len(owners[id(part)]) > 1:
-                r.notes.append(f"{part.source} is enabled in {len(owners[id(part)])} organizations "
-                               f"({', '.join(owners[id(part)])}): imported on its own")
+                r.notes.append(
+                    f"{part.source} is enabled in {len(owners[id(part)])} organizations "
+                    f"({', '.join(owners[id(part)])}): imported on its own"
+                )
                 continue
             d.absorb(part)
             if part in r.drafts:

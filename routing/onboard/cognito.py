@@ -41,8 +41,10 @@ def _providers(name: str, doc: Any) -> list[JSONObject]:
         elif isinstance(item, dict) and "ProviderName" in item and "ProviderType" in item:
             out.append(item)
         elif isinstance(item, dict) and "Providers" in item:
-            raise ExportError(f"{name}: list-identity-providers names the IdPs without their details; run "
-                              "describe-identity-provider for each (README: Onboarding, Cognito)")
+            raise ExportError(
+                f"{name}: list-identity-providers names the IdPs without their details; run "
+                "describe-identity-provider for each (README: Onboarding, Cognito)"
+            )
         else:
             raise ExportError(f"{name}: not a Cognito describe-identity-provider response")
     return out

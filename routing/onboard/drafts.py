@@ -14,8 +14,14 @@ from typing import Any, Literal
 
 type JSONObject = dict[str, Any]  # an object of a provider's export (API response) as ``json`` parsed it
 OrgField = Literal["domains", "idp_entity_ids", "oidc_issuers", "connections", "org_ids", "directories"]
-ORG_FIELDS: tuple[OrgField, ...] = ("domains", "idp_entity_ids", "oidc_issuers", "connections", "org_ids",
-                                    "directories")
+ORG_FIELDS: tuple[OrgField, ...] = (
+    "domains",
+    "idp_entity_ids",
+    "oidc_issuers",
+    "connections",
+    "org_ids",
+    "directories",
+)
 MAX_EXPORT_BYTES = 64 * 1024 * 1024  # one API response; a tenant's whole listing is far smaller
 _DOMAIN = re.compile(r"^(?=.{3,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
 

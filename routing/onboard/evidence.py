@@ -43,7 +43,9 @@ class Evidence:
         self.dropped = 0  # identifiers not kept because the table was full
 
     # -- feeding ---------------------------------------------------------------------------------
-    def add(self, field: LearnField, value: str, org: str, at: float, count: int = 1, first: float | None = None) -> None:
+    def add(
+        self, field: LearnField, value: str, org: str, at: float, count: int = 1, first: float | None = None
+    ) -> None:
         if not value or len(value) > MAX_VALUE_LEN:
             return
         key = (field, value)
@@ -90,12 +92,20 @@ class Evidence:
         if not isinstance(org, str) or not isinstance(at, (int, float)) or not math.isfinite(at):
             return True  # a record, but one that names no org: nothing to learn
         conns = rec.get("connections")
-        seen = Seen(_str_or_none(rec.get("saml_issuer")), _str_or_none(rec.get("oidc_issuer")),
-                    tuple(c for c in conns if isinstance(c, str)) if isinstance(conns, list) else ())
+        seen = Seen(
+            _str_or_none(rec.get("saml_issuer")),
+            _str_or_none(rec.get("oidc_issuer")),
+            tuple(c for c in conns if isinstance(c, str)) if isinstance(conns, list) else (),
+        )
         status = rec.get("status")
         error = rec.get("error")
-        self.add_seen(org, rec["reason"], seen, at=float(at),
-                      ok=answered_ok(status if isinstance(status, int) else None, error if error else None))
+        self.add_seen(
+            org,
+            rec["reason"],
+            seen,
+            at=float(at),
+            ok=answered_ok(status if isinstance(status, int) else None, error if error else None),
+        )
         return True
 
     def merge(self, other: Evidence) -> None:
@@ -111,9 +121,17 @@ class Evidence:
         return {
             "requests": self.requests,
             "dropped": self.dropped,
-            "evidence": [{"field": f, "value": v, "orgs": {o: {"count": t.count, "first": round(t.first, 3),
-                                                               "last": round(t.last, 3)} for o, t in orgs.items()}}
-                         for (f, v), orgs in self.seen.items()],
+            "evidence": [
+                {
+                    "field": f,
+                    "value": v,
+                    "orgs": {
+                        o: {"count": t.count, "first": round(t.first, 3), "last": round(t.last, 3)}
+                        for o, t in orgs.items()
+                    },
+                }
+                for (f, v), orgs in self.seen.items()
+            ],
         }
 
     @classmethod
@@ -123,8 +141,11 @@ class Evidence:
             raise ValueError("not an sso-router learn snapshot (no 'evidence' list)")
         ev = cls()
         for item in obj["evidence"]:
-            field, value, orgs = (item.get("field"), item.get("value"), item.get("orgs")) if isinstance(item, dict) \
+            field, value, orgs = (
+                (item.get("field"), item.get("value"), item.get("orgs"))
+                if isinstance(item, dict)
                 else (None, None, None)
+            )
             if field not in LEARN_FIELDS or not isinstance(value, str) or not isinstance(orgs, dict):
                 raise ValueError(f"bad evidence entry: {str(item)[:120]}")
             for org, t in orgs.items():

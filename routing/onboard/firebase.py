@@ -61,8 +61,9 @@ def read(docs: list[tuple[str, Any]]) -> Reading:
         else:
             d.add("oidc_issuers", text(c.get("issuer")))
     if r.drafts:
-        r.notes.append("Identity Platform stores no email domain: key each org with --key PROVIDER_ID=DOMAIN "
-                       "(or TENANT_ID=DOMAIN)")
+        r.notes.append(
+            "Identity Platform stores no email domain: key each org with --key PROVIDER_ID=DOMAIN (or TENANT_ID=DOMAIN)"
+        )
     return r
 
 

@@ -27,8 +27,11 @@ class Merged:
         return self.new != self.old
 
     def diff(self, path: str) -> str:
-        return "".join(difflib.unified_diff(self.old.splitlines(True), self.new.splitlines(True),
-                                            fromfile=path, tofile=f"{path} (merged)"))
+        return "".join(
+            difflib.unified_diff(
+                self.old.splitlines(True), self.new.splitlines(True), fromfile=path, tofile=f"{path} (merged)"
+            )
+        )
 
 
 def merge_text(text: str, plan: Plan, origin: str) -> str:

@@ -80,8 +80,9 @@ def make_plan(m: Mapping, drafts: Iterable[OrgDraft], keys: dict[str, str] | Non
             for v in d.values[f]:
                 owner = idx[f](v)
                 if owner is not None and owner != target:
-                    plan.conflicts.append(Conflict(f, v, f"org {owner!r} in the mapping claims it; the export "
-                                                         f"gives it to {d.described}"))
+                    plan.conflicts.append(
+                        Conflict(f, v, f"org {owner!r} in the mapping claims it; the export gives it to {d.described}")
+                    )
                 elif owner is None:
                     values.setdefault(f, []).append(v)
         if target is None:  # a new org: every value is unclaimed, the first domain is its key
@@ -96,8 +97,9 @@ def apply_keys(drafts: list[OrgDraft], keys: dict[str, str]) -> list[str]:
     """Put each ``--key`` domain first in the draft it names. Returns the names no draft has."""
     unused = []
     for name, domain in keys.items():
-        hits = [d for d in drafts if name in d.names] or [d for d in drafts
-                                                          if name.lower() in (n.lower() for n in d.names)]
+        hits = [d for d in drafts if name in d.names] or [
+            d for d in drafts if name.lower() in (n.lower() for n in d.names)
+        ]
         if not hits:
             unused.append(name)
         for d in hits:
@@ -125,8 +127,15 @@ def join_by_domain(drafts: list[OrgDraft], conflicts: list[Conflict]) -> list[Or
         roots = sorted({find(i) for i in held})
         owners = {owner[r] for r in roots if owner[r] is not None}
         if len(owners) > 1:
-            conflicts.append(Conflict("domains", dom, "the export gives it to " + " and ".join(
-                drafts[r].described for r in roots) + "; written to neither"))
+            conflicts.append(
+                Conflict(
+                    "domains",
+                    dom,
+                    "the export gives it to "
+                    + " and ".join(drafts[r].described for r in roots)
+                    + "; written to neither",
+                )
+            )
             for i in held:
                 drafts[i].values["domains"].remove(dom)
             continue
@@ -152,8 +161,13 @@ def drop_shared(drafts: list[OrgDraft], conflicts: list[Conflict]) -> None:
                 holders.setdefault(v, []).append(d)
         for v, held in holders.items():
             if len(held) > 1:
-                conflicts.append(Conflict(f, v, "the export gives it to " + " and ".join(d.described for d in held)
-                                          + "; written to neither"))
+                conflicts.append(
+                    Conflict(
+                        f,
+                        v,
+                        "the export gives it to " + " and ".join(d.described for d in held) + "; written to neither",
+                    )
+                )
                 for d in held:
                     d.values[f].remove(v)
 

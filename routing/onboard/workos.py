@@ -50,7 +50,7 @@ def read(docs: list[tuple[str, Any]]) -> Reading:
     for did, dr in seen["directory"].items():
         owner = text(dr.get("organization_id"))
         label = f'directory "{text(dr.get("name")) or did}" ({text(dr.get("type")) or "?"})'
-        d = org_draft(owner, f'organization {owner}') if owner else _standalone(r, label)
+        d = org_draft(owner, f"organization {owner}") if owner else _standalone(r, label)
         d.add("directories", did)
         if label not in d.sources:
             d.sources.append(label)
@@ -82,8 +82,9 @@ def _standalone(r: Reading, label: str) -> OrgDraft:
 
 
 def _objects(name: str, doc: Any) -> list[JSONObject]:
-    if (isinstance(doc, dict) and doc.get("object") == "list") or (isinstance(doc, dict) and "data" in doc
-                                                                 and "list_metadata" in doc):
+    if (isinstance(doc, dict) and doc.get("object") == "list") or (
+        isinstance(doc, dict) and "data" in doc and "list_metadata" in doc
+    ):
         items = as_list(doc.get("data"))
     elif isinstance(doc, dict) and doc.get("object") in KINDS:
         items = [doc]

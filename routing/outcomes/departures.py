@@ -27,8 +27,11 @@ def departure_keys(records: Sequence[Learned], secret: bytes) -> tuple[str, ...]
     saml = any(ns == "saml_id" and label == "SAML AuthnRequest ID" for ns, _, _, label in records)
     keys: list[str] = []
     for ns, value, _, label in records:
-        if (ns == "saml_id" and label == "SAML AuthnRequest ID") or (ns == "state" and label == "state") \
-                or (ns == "relay_state" and saml):
+        if (
+            (ns == "saml_id" and label == "SAML AuthnRequest ID")
+            or (ns == "state" and label == "state")
+            or (ns == "relay_state" and saml)
+        ):
             keys.append(key_for(secret, ns, value))
     return tuple(dict.fromkeys(keys))
 

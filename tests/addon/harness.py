@@ -28,8 +28,14 @@ def write_mapping(path: Path, extra_router: bytes = b"debug_headers = true", map
 
 
 @contextlib.contextmanager
-def routing(mapping_file: Path, *, router: SSORouter | None = None, process: ProcessState | None = None,
-            secret: str | None = SECRET, **options: object) -> Iterator[tuple[SSORouter, taddons.context]]:
+def routing(
+    mapping_file: Path,
+    *,
+    router: SSORouter | None = None,
+    process: ProcessState | None = None,
+    secret: str | None = SECRET,
+    **options: object,
+) -> Iterator[tuple[SSORouter, taddons.context]]:
     """``with routing(mapping) as (router, tctx):`` a router (a new one unless given) configured as
     ``--set`` would."""
     router = router or SSORouter(process or ProcessState())
@@ -47,8 +53,9 @@ async def hook(fn, *args) -> None:
         await res
 
 
-def make_flow(path: str = "/", method: str = "GET", host: str = "auth.yourapp.com", body: bytes = b"",
-              headers=()) -> http.HTTPFlow:
+def make_flow(
+    path: str = "/", method: str = "GET", host: str = "auth.yourapp.com", body: bytes = b"", headers=()
+) -> http.HTTPFlow:
     req = http.Request.make(method, f"https://legacy.invalid{path}", body, {"Host": host, **dict(headers or ())})
     req.host_header = host
     return tflow.tflow(req=req)

@@ -3,8 +3,8 @@ each hook called as mitmproxy calls it, the flow asserted on."""
 
 from __future__ import annotations
 
-import base64
 import asyncio
+import base64
 import gc
 import inspect
 import json
@@ -20,12 +20,12 @@ from tests.unit.samples import saml_response
 
 
 async def test_sets_lazy_connections_and_keeps_host(mapping_file):
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (_router, tctx):
         assert (tctx.options.connection_strategy, tctx.options.keep_host_header) == ("lazy", True)
 
 
 async def test_routes_by_org_and_marks_the_flow(mapping_file):
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         f = make_flow("/authorize?login_hint=bob@newcompany.com&response_type=code")
         await hook(router.request, f)
     assert (f.request.scheme, f.request.host, f.request.port) == ("https", "yourapp.scalekit.com", 8443)
@@ -39,21 +39,21 @@ async def test_routes_by_org_and_marks_the_flow(mapping_file):
 
 
 async def test_foreign_host_gets_421(mapping_file):
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         f = make_flow("/authorize", host="evil.example")
         await hook(router.request, f)
     assert f.response.status_code == 421
 
 
 async def test_host_with_port_and_case_is_served(mapping_file):
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         f = make_flow("/x", host="LOCALHOST:8080")
         await hook(router.request, f)
     assert f.response is None and f.metadata["sso_router"]["reason"] == "default"
 
 
 async def test_builtin_endpoints_are_answered_not_forwarded(mapping_file):
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         f = make_flow("/.sso-router/ready", host="10.0.0.1")
         await hook(router.request, f)
         assert f.response.status_code == 503 and b"starting" in f.response.content
@@ -71,11 +71,12 @@ async def test_builtin_endpoints_are_answered_not_forwarded(mapping_file):
 
 
 async def test_response_rewrites_location_and_cookie_and_sets_sticky(mapping_file):
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         f = make_flow("/authorize?login_hint=a@newcompany.com")
         await hook(router.request, f)
-        f.response = http.Response.make(302, b"", {
-            "location": "https://yourapp.scalekit.com:8443/u/login?state=HOSTED1"})
+        f.response = http.Response.make(
+            302, b"", {"location": "https://yourapp.scalekit.com:8443/u/login?state=HOSTED1"}
+        )
         f.response.headers.add("set-cookie", "sid=1; Domain=yourapp.scalekit.com; Path=/")
         f.response.headers.add("set-cookie", "other=1; Domain=elsewhere.com")
         await hook(router.response, f)
@@ -93,7 +94,7 @@ async def test_response_rewrites_location_and_cookie_and_sets_sticky(mapping_fil
 
 
 async def test_code_redirect_goes_to_app_callback_and_is_remembered(mapping_file):
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         f = make_flow("/login/callback", method="POST", body=b"RelayState=x", headers=FORM)
         await hook(router.request, f)
         f.response = http.Response.make(302, b"", {"location": "https://yourapp.com/cb?code=CODE1&state=app"})
@@ -108,7 +109,7 @@ async def test_code_redirect_goes_to_app_callback_and_is_remembered(mapping_file
 
 async def test_target_paths_for_migrated_org(mapping_file):
     body = ("SAMLResponse=" + saml_response("https://sts.windows.net/newco/").replace("+", "%2B")).encode()
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         f = make_flow("/login/callback?x=1", method="POST", body=body, headers=FORM)
         await hook(router.request, f)
     assert f.request.path == "/sso/v1/saml/conn_01HNEWCO/acs?x=1"
@@ -119,11 +120,15 @@ async def test_headers_host_header_client_ip(tmp_path):
     from tests.unit.samples import MAPPING
 
     p = tmp_path / "m.toml"
-    p.write_bytes(MAPPING.replace(b'app_callback = "https://yourapp.com/auth/ext-provider/callback"',
-                                  b'app_callback = "https://yourapp.com/auth/ext-provider/callback"\n'
-                                  b'headers = { "cname-api-key" = "k1" }\nhost_header = "login.yourapp.com"\n'
-                                  b'client_ip_header = "True-Client-IP"'))
-    with routing(p) as (router, tctx):
+    p.write_bytes(
+        MAPPING.replace(
+            b'app_callback = "https://yourapp.com/auth/ext-provider/callback"',
+            b'app_callback = "https://yourapp.com/auth/ext-provider/callback"\n'
+            b'headers = { "cname-api-key" = "k1" }\nhost_header = "login.yourapp.com"\n'
+            b'client_ip_header = "True-Client-IP"',
+        )
+    )
+    with routing(p) as (router, _tctx):
         f = make_flow("/authorize?login_hint=a@megasoft.com")
         await hook(router.request, f)
     assert f.request.host == "yourapp.us.auth0.com"
@@ -134,7 +139,7 @@ async def test_headers_host_header_client_ip(tmp_path):
 
 async def test_shadow_forwards_to_default_and_says_so(tmp_path):
     p = write_mapping(tmp_path / "m.toml", b"shadow = true\ndebug_headers = true")
-    with routing(p) as (router, tctx):
+    with routing(p) as (router, _tctx):
         f = make_flow("/authorize?login_hint=a@newcompany.com")
         await hook(router.request, f)
         f.response = http.Response.make(200, b"ok")
@@ -147,7 +152,7 @@ async def test_shadow_forwards_to_default_and_says_so(tmp_path):
 
 async def test_guard_skips_handled_flows(mapping_file):
     """Like mitmproxy's own addons: a flow another addon already answered is left alone."""
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         f = make_flow("/authorize?login_hint=a@newcompany.com")
         f.response = http.Response.make(204)
         await hook(router.request, f)
@@ -156,17 +161,19 @@ async def test_guard_skips_handled_flows(mapping_file):
 
 async def test_forged_sticky_cookie_is_ignored(mapping_file):
     bad = base64.urlsafe_b64encode(b"scalekit||9999999999").decode().rstrip("=") + ".AAAA"
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         f = make_flow("/u/assets/x.css", headers=[("cookie", f"sso_router={bad}")])
         await hook(router.request, f)
     assert f.metadata["sso_router"]["reason"] == "default"
 
 
 async def test_metrics_count_decisions_parse_failures_and_refusals(mapping_file):
-    with routing(mapping_file) as (router, tctx):
-        for path, host in (("/authorize?login_hint=a@newcompany.com", "auth.yourapp.com"),
-                           ("/acs?SAMLResponse=%%%not-base64", "auth.yourapp.com"),
-                           ("/x", "evil.example")):
+    with routing(mapping_file) as (router, _tctx):
+        for path, host in (
+            ("/authorize?login_hint=a@newcompany.com", "auth.yourapp.com"),
+            ("/acs?SAMLResponse=%%%not-base64", "auth.yourapp.com"),
+            ("/x", "evil.example"),
+        ):
             await hook(router.request, make_flow(path, host=host))
         f = make_flow("/.sso-router/metrics", host="10.1.1.1")
         await hook(router.request, f)
@@ -180,13 +187,14 @@ async def test_metrics_count_decisions_parse_failures_and_refusals(mapping_file)
 
 async def test_blocking_store_path_remembers_and_recalls(mapping_file, tmp_path):
     """With sqlite (a blocking store) both hooks return coroutines; the correlation still works."""
-    with routing(mapping_file, sso_store=f"sqlite:///{tmp_path}/c.db") as (router, tctx):
+    with routing(mapping_file, sso_store=f"sqlite:///{tmp_path}/c.db") as (router, _tctx):
         f = make_flow("/authorize?login_hint=a@newcompany.com")
         assert f.metadata == {}
         res = router.request(f)
         assert inspect.isawaitable(res) is False  # no correlation candidate: decided synchronously
-        f.response = http.Response.make(302, b"", {
-            "location": "https://idp.example/authorize?client_id=c&response_type=code&state=ST-SQL"})
+        f.response = http.Response.make(
+            302, b"", {"location": "https://idp.example/authorize?client_id=c&response_type=code&state=ST-SQL"}
+        )
         res = router.response(f)
         assert inspect.isawaitable(res)  # the state must reach the store before the browser moves on
         await res
@@ -199,7 +207,7 @@ async def test_blocking_store_path_remembers_and_recalls(mapping_file, tmp_path)
 
 async def test_http2_cookie_crumbs_carry_the_sticky_cookie(mapping_file):
     """Over HTTP/2 each cookie is its own header field; mitmproxy joins repeated headers with ', '."""
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         f = make_flow("/authorize?login_hint=a@newcompany.com")
         await hook(router.request, f)
         f.response = http.Response.make(200, b"ok")
@@ -217,12 +225,13 @@ async def test_http2_cookie_crumbs_carry_the_sticky_cookie(mapping_file):
 async def test_compressed_bodies_are_decoded_within_max_body(mapping_file, encoding):
     # http.Request.make encodes the content per its Content-Encoding, as a client would send it
     headers = [*FORM, ("content-encoding", encoding)]
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         small = make_flow("/sso-login", method="POST", body=b"email=a%40newcompany.com", headers=headers)
         assert small.request.raw_content != b"email=a%40newcompany.com"
         await hook(router.request, small)
-        bomb = make_flow("/sso-login", method="POST", body=b"email=a%40newcompany.com&x=" + b"A" * 5_000_000,
-                         headers=headers)
+        bomb = make_flow(
+            "/sso-login", method="POST", body=b"email=a%40newcompany.com&x=" + b"A" * 5_000_000, headers=headers
+        )
         assert len(bomb.request.raw_content) < 1_048_576  # small on the wire, 5 MB inflated
         await hook(router.request, bomb)
         failures = router.runtime.metrics.get("sso_router_parse_failures_total", kind="body")
@@ -234,8 +243,9 @@ async def test_compressed_bodies_are_decoded_within_max_body(mapping_file, encod
 async def test_a_core_failure_routes_to_default_not_the_placeholder(mapping_file, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("bug")
+
     monkeypatch.setattr(pipeline, "begin", boom)
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         f = make_flow("/authorize?login_hint=a@newcompany.com")
         await hook(router.request, f)
         internal = router.runtime.metrics.get("sso_router_parse_failures_total", kind="internal")
@@ -245,20 +255,23 @@ async def test_a_core_failure_routes_to_default_not_the_placeholder(mapping_file
 
 async def test_undecodable_force_header_with_a_secret_does_not_raise(tmp_path):
     p = write_mapping(tmp_path / "m.toml", b'force_header_secret = "s3"')
-    with routing(p) as (router, tctx):
+    with routing(p) as (router, _tctx):
         f = make_flow("/authorize?login_hint=a@megasoft.com")
         f.request.headers["x-force-sk-route"] = "\udcff"  # as mitmproxy decodes a raw 0xff byte
         await hook(router.request, f)
     assert (f.metadata["sso_router"]["provider"], f.metadata["sso_router"]["reason"]) == ("legacy", "org")
 
 
-@pytest.mark.parametrize("msg,counted", [
-    ("sso-router: provider 'legacy' (https://x) failed: Connection refused", True),
-    ("Client disconnected.", False),
-    ("Connection killed.", False),
-])
+@pytest.mark.parametrize(
+    "msg,counted",
+    [
+        ("sso-router: provider 'legacy' (https://x) failed: Connection refused", True),
+        ("Client disconnected.", False),
+        ("Connection killed.", False),
+    ],
+)
 async def test_only_upstream_failures_count_as_upstream_errors(mapping_file, msg, counted):
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         f = make_flow("/authorize?login_hint=a@megasoft.com")
         await hook(router.request, f)
         f.error = flow_module.Error(msg)

@@ -10,16 +10,19 @@ from routing.mitm.apply import META
 from routing.mitm.errorpage import NAMED_PREFIX, ORIGINAL, failure_kind, upstream_message
 
 
-@pytest.mark.parametrize("message, kind", [
-    ("[Errno 111] Connect call failed ('10.1.2.3', 443)", "connection refused"),
-    ("Connection refused", "connection refused"),
-    ("TimeoutError: timed out", "timed out"),
-    ("Certificate verify failed: unable to get local issuer certificate", "TLS certificate rejected"),
-    ("TLS handshake failed: sslv3 alert handshake failure", "TLS handshake failed"),
-    ("[Errno -2] Name or service not known", "host name does not resolve"),
-    ("Server disconnected.", "connection closed"),
-    ("something else entirely", "upstream error"),
-])
+@pytest.mark.parametrize(
+    "message, kind",
+    [
+        ("[Errno 111] Connect call failed ('10.1.2.3', 443)", "connection refused"),
+        ("Connection refused", "connection refused"),
+        ("TimeoutError: timed out", "timed out"),
+        ("Certificate verify failed: unable to get local issuer certificate", "TLS certificate rejected"),
+        ("TLS handshake failed: sslv3 alert handshake failure", "TLS handshake failed"),
+        ("[Errno -2] Name or service not known", "host name does not resolve"),
+        ("Server disconnected.", "connection closed"),
+        ("something else entirely", "upstream error"),
+    ],
+)
 def test_failure_kinds(message, kind):
     assert failure_kind(message) == kind
 

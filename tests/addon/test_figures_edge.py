@@ -32,12 +32,13 @@ def answered(f: http.HTTPFlow, status: int, headers: dict | None = None, body: b
 
 def acs_flow() -> http.HTTPFlow:
     body = f"SAMLResponse={saml_response(issuer='https://sts.windows.net/newco/')}&RelayState=r".encode()
-    return make_flow("/login/callback", "POST", body=body,
-                     headers={"content-type": "application/x-www-form-urlencoded"})
+    return make_flow(
+        "/login/callback", "POST", body=body, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
 
 
 async def test_the_hooks_note_outcomes_only_for_login_exchanges(mapping_file):
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         rt = router.runtime
         asset = make_flow("/assets/app.css")
         await hook(router.request, asset)
@@ -47,15 +48,20 @@ async def test_the_hooks_note_outcomes_only_for_login_exchanges(mapping_file):
         await hook(router.response, answered(acs, 302, {"location": "https://yourapp.com/cb?code=c0de&state=s"}))
         failed = acs_flow()
         await hook(router.request, failed)
-        await hook(router.response, answered(failed, 302, {"location": "https://yourapp.com/cb?error=access_denied"
-                                                                        "&error_description=No+such+user"}))
+        await hook(
+            router.response,
+            answered(
+                failed, 302, {"location": "https://yourapp.com/cb?error=access_denied&error_description=No+such+user"}
+            ),
+        )
         batch = rt.figure_buffer.drain()
         _result = asset, acs, batch, rt.metrics
     asset, acs, batch, metrics = _result
     assert EXCHANGE not in asset.metadata and acs.metadata[EXCHANGE] == "acs"
     assert [(e.org, e.provider, e.stage, e.ok, e.kind) for e in batch.outcomes] == [
-        ("newcompany.com", "scalekit", "login", True, None), ("newcompany.com", "scalekit", "login", False,
-                                                              "access_denied")]
+        ("newcompany.com", "scalekit", "login", True, None),
+        ("newcompany.com", "scalekit", "login", False, "access_denied"),
+    ]
     assert set(batch.routed) == {"legacy", "scalekit"}
     assert "No such user" not in repr(batch)  # a kind, never a description
     assert metrics.get("sso_router_login_outcomes_total", provider="scalekit", outcome="success") == 1
@@ -63,7 +69,7 @@ async def test_the_hooks_note_outcomes_only_for_login_exchanges(mapping_file):
 
 
 async def test_an_unreachable_provider_fails_the_login_exchange(mapping_file):
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         f = acs_flow()
         await hook(router.request, f)
         f.error = flow_module.Error("sso-router: provider 'scalekit' failed: connection refused")
@@ -82,14 +88,16 @@ class Down(MemoryFigures):
 
     def __getattribute__(self, name):
         if name in ("record", "expire", "observe_flips", "figures", "unreturned_orgs", "routed"):
+
             def fail(*a, **k):
                 raise StoreUnavailable("figures down", "refused")
+
             return fail
         return super().__getattribute__(name)
 
 
 async def test_a_failing_figure_store_is_counted_and_never_raised(mapping_file):
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         rt = router.runtime
         rt.figures = Down(clock=time.time)
         rt.figure_buffer.outcome("newcompany.com", "scalekit", "login", True, None, time.time())
@@ -113,7 +121,7 @@ async def test_a_hung_figure_store_delays_nothing_but_its_own_calls(mapping_file
             release.wait(10)
             return super().figures(orgs, now, windows=windows)
 
-    with routing(mapping_file, sso_store_timeout="0.3") as (router, tctx):
+    with routing(mapping_file, sso_store_timeout="0.3") as (router, _tctx):
         rt = router.runtime
         rt.figures = Hung(clock=time.time)
         try:
@@ -128,19 +136,23 @@ async def test_a_hung_figure_store_delays_nothing_but_its_own_calls(mapping_file
             release.set()
     assert [p.response.status_code for p in pages] == [503] * len(pages)
     assert took < 3, took  # each waited its bound (0.3 s), not the hung call
-    assert metrics.get("sso_router_store_errors_total", operation="figures_read", kind="timeout") == \
-        figure_calls.MAX_PENDING
+    assert (
+        metrics.get("sso_router_store_errors_total", operation="figures_read", kind="timeout")
+        == figure_calls.MAX_PENDING
+    )
     assert metrics.get("sso_router_store_errors_total", operation="figures_read", kind="busy") == 1
     assert routed.metadata["sso_router"]["provider"] == "scalekit"
 
 
 async def test_orgs_pages_come_from_the_figure_store(mapping_file):
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         rt = router.runtime
         rt.figure_buffer.outcome("newcompany.com", "scalekit", "login", False, "http_4xx", time.time())
         await rt.figures_task.step()
-        one, every, unknown = (make_flow(p) for p in ("/.sso-router/orgs/newco.io", "/.sso-router/orgs",
-                                                      "/.sso-router/orgs/nobody.example"))
+        one, every, unknown = (
+            make_flow(p)
+            for p in ("/.sso-router/orgs/newco.io", "/.sso-router/orgs", "/.sso-router/orgs/nobody.example")
+        )
         for f in (one, every, unknown):
             await hook(router.request, f)
         _result = one, every, unknown
@@ -156,7 +168,7 @@ async def test_orgs_pages_come_from_the_figure_store(mapping_file):
 async def test_memory_figures_outlive_a_script_reload(mapping_file):
     process = ProcessState()
     for note in (True, False):  # the second router is the reloaded script's
-        with routing(mapping_file, process=process) as (router, tctx):
+        with routing(mapping_file, process=process) as (router, _tctx):
             if note:
                 router.runtime.figure_buffer.outcome("megasoft.com", "legacy", "login", True, None, time.time())
             router.done()  # the last batch goes to the process's store
@@ -168,8 +180,14 @@ async def under_web(mapping_file, **opts):
     router = SSORouter(ProcessState())
     with taddons.context(Proxyserver(), WebAddon(), router) as tctx:
         tctx.configure(router, sso_mapping=str(mapping_file), sso_secret="s3cret", **opts)
-        flows = [make_flow(p) for p in ("/authorize?login_hint=bob@newcompany.com",
-                                        "/authorize?login_hint=alice@megasoft.com", "/assets/x.css")]
+        flows = [
+            make_flow(p)
+            for p in (
+                "/authorize?login_hint=bob@newcompany.com",
+                "/authorize?login_hint=alice@megasoft.com",
+                "/assets/x.css",
+            )
+        ]
         for f in flows:
             await hook(router.request, f)
         return list(tctx.options.web_columns), [f.marked for f in flows]
@@ -185,7 +203,7 @@ async def test_mitmweb_gets_the_comment_column_and_marks(mapping_file):
 
 
 async def test_mitmdump_marks_nothing(mapping_file):
-    with routing(mapping_file) as (router, tctx):
+    with routing(mapping_file) as (router, _tctx):
         f = make_flow("/authorize?login_hint=bob@newcompany.com")
         await hook(router.request, f)
         _result = f
@@ -194,6 +212,7 @@ async def test_mitmdump_marks_nothing(mapping_file):
 
 def test_the_canary_reads_active_orgs_first_then_the_others_in_turn(monkeypatch):
     from routing.mitm import figures_task
+
     monkeypatch.setattr(figures_task, "MAX_JUDGED", 3)
     t = figures_task.FiguresTask(rt=None)  # _pick needs no runtime
     watch = {f"o{i}": 0.0 for i in range(7)}

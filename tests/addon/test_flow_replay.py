@@ -23,8 +23,12 @@ def as_sent(recorded: http.HTTPFlow) -> http.HTTPFlow:
     orig = recorded.metadata[REQUEST_META]
     headers = recorded.request.headers.copy()
     headers["host"] = orig["authority"]
-    req = http.Request.make(recorded.request.method, f"http://{orig['authority']}{orig['path']}",
-                            recorded.request.raw_content or b"", headers)
+    req = http.Request.make(
+        recorded.request.method,
+        f"http://{orig['authority']}{orig['path']}",
+        recorded.request.raw_content or b"",
+        headers,
+    )
     return tflow.tflow(req=req)
 
 
@@ -36,18 +40,26 @@ def test_there_are_at_least_three_captures():
 async def test_replay_gives_the_expected_decisions(name):
     expected = json.loads((FLOWS / f"{name}.expected.json").read_text())
     rows = []
-    with routing(FLOWS / f"{name}.mapping.toml", secret="test-secret") as (router, tctx):
+    with routing(FLOWS / f"{name}.mapping.toml", secret="test-secret") as (router, _tctx):
         for recorded in read_flows(str(FLOWS / f"{name}.mitm")):
             if REQUEST_META not in recorded.metadata:
                 continue  # the router's own endpoints (the recorder's /ready polls)
             f = as_sent(recorded)
             await hook(router.request, f)
             d = f.metadata["sso_router"]
-            rows.append({"method": f.request.method, "path": recorded.metadata[REQUEST_META]["path"].split("?")[0],
-                         "provider": d["provider"], "reason": d["reason"], "org": d["org"]})
+            rows.append(
+                {
+                    "method": f.request.method,
+                    "path": recorded.metadata[REQUEST_META]["path"].split("?")[0],
+                    "provider": d["provider"],
+                    "reason": d["reason"],
+                    "org": d["org"],
+                }
+            )
             # the recorded decision agrees with the replayed one
-            assert {k: recorded.metadata["sso_router"][k] for k in ("provider", "reason", "org")} == \
-                {k: d[k] for k in ("provider", "reason", "org")}
+            assert {k: recorded.metadata["sso_router"][k] for k in ("provider", "reason", "org")} == {
+                k: d[k] for k in ("provider", "reason", "org")
+            }
             if recorded.response is not None:
                 f.response = recorded.response.copy()
                 await hook(router.response, f)

@@ -45,7 +45,7 @@ def test_the_placeholder_layers_are_the_ones_it_stacks():
     assert starts_like_tls_record(b"\x16\x03\x01\x02\x00\x01") and not starts_like_tls_record(b"GET / HTTP/1.1")
     assert hasattr(tunnel, "LayerStack") and HTTPMode.transparent
     assert list(inspect.signature(HttpLayer).parameters) == ["context", "mode"]
-    assert list(inspect.signature(ClientTLSLayer).parameters)[0] == "context"
+    assert next(iter(inspect.signature(ClientTLSLayer).parameters)) == "context"
     assert ReverseMode.parse("reverse:https://legacy.invalid").scheme == "https" and ReverseProxy
 
 
@@ -57,7 +57,7 @@ def test_the_error_page_wrapper_is_installed_once_and_removable():
         assert mitm12.wrap_upstream_errors(errorpage.upstream_message)
         first = stream.handle_protocol_error
         assert mitm12.wrap_upstream_errors(errorpage.upstream_message)  # again: wraps the original, not itself
-        assert getattr(stream.handle_protocol_error, "__wrapped__") is getattr(first, "__wrapped__")
+        assert stream.handle_protocol_error.__wrapped__ is first.__wrapped__
         mitm12.unwrap_upstream_errors()
         assert not getattr(stream.handle_protocol_error, mitm12._MARK, False)
     finally:
@@ -65,15 +65,17 @@ def test_the_error_page_wrapper_is_installed_once_and_removable():
 
 
 def test_the_error_event_can_be_rebuilt_with_another_message():
-    from mitmproxy.proxy.layers.http import ErrorCode, ResponseProtocolError
-
     import dataclasses
+
+    from mitmproxy.proxy.layers.http import ErrorCode, ResponseProtocolError
 
     e = ResponseProtocolError(1, "Server connection to ('10.0.0.5', 443) failed", ErrorCode.CONNECT_FAILED)
     replaced = dataclasses.replace(e, message="sso-router: provider 'legacy' failed: connection refused")
-    assert (replaced.stream_id, replaced.code, replaced.message) == (1, ErrorCode.CONNECT_FAILED,
-                                                                     "sso-router: provider 'legacy' failed: "
-                                                                     "connection refused")
+    assert (replaced.stream_id, replaced.code, replaced.message) == (
+        1,
+        ErrorCode.CONNECT_FAILED,
+        "sso-router: provider 'legacy' failed: connection refused",
+    )
 
 
 def test_option_is_default_tells_a_set_option_from_an_unset_one():
@@ -120,5 +122,10 @@ def test_pointing_a_request_upstream_matches_mitmproxys_setters():
     req = http.Request.make("GET", "http://auth.yourapp.com/authorize?x=1", b"", {"Host": "auth.yourapp.com"})
     mitm12.point_request(req, "https", "yourapp.us.auth0.com", 443, "login.yourapp.com", (("x-k", "v"),))
     assert (req.scheme, req.host, req.port, req.headers["host"], req.headers["x-k"]) == (
-        "https", "yourapp.us.auth0.com", 443, "login.yourapp.com", "v")
+        "https",
+        "yourapp.us.auth0.com",
+        443,
+        "login.yourapp.com",
+        "v",
+    )
     assert req.url == "https://yourapp.us.auth0.com/authorize?x=1"

@@ -18,7 +18,7 @@ async def test_bad_mapping_is_an_options_error(tmp_path):
     p.write_text('[router]\npublic_url = "https://a"\n[providers.legacy]\nupstream = "nope"\n')
     router = SSORouter(ProcessState())
     with taddons.context(router) as tctx:
-        with pytest.raises(exceptions.OptionsError, match="providers.legacy.upstream"):
+        with pytest.raises(exceptions.OptionsError, match=r"providers\.legacy\.upstream"):
             tctx.configure(router, sso_mapping=str(p), sso_secret="x")
 
 

@@ -14,8 +14,17 @@ from tests.addon.harness import hook, make_flow, routing
 def test_script_module_exposes_the_hooks_of_one_router():
     import routing.mitm.script as script
 
-    assert set(script.__all__) >= {"load", "configure", "running", "done", "request", "response", "error",
-                                   "next_layer", "server_connect"}
+    assert set(script.__all__) >= {
+        "load",
+        "configure",
+        "running",
+        "done",
+        "request",
+        "response",
+        "error",
+        "next_layer",
+        "server_connect",
+    }
     for name in script.__all__:
         assert getattr(script, name).__self__ is script.router
     assert not hasattr(script, "addons")  # hooks on the module itself, not one level down
@@ -29,11 +38,12 @@ async def test_a_script_reload_keeps_memory_logins_in_flight(mapping_file, monke
     works as before."""
     monkeypatch.delenv("SSO_ROUTER_SECRET", raising=False)
     process = ProcessState()
-    with routing(mapping_file, process=process, secret=None) as (first, tctx):
+    with routing(mapping_file, process=process, secret=None) as (first, _tctx):
         f = make_flow("/authorize?login_hint=a@megasoft.com")
         await hook(first.request, f)
-        f.response = http.Response.make(302, b"", {
-            "location": "https://idp.example/authorize?client_id=c&response_type=code&state=RELOAD-1"})
+        f.response = http.Response.make(
+            302, b"", {"location": "https://idp.example/authorize?client_id=c&response_type=code&state=RELOAD-1"}
+        )
         await hook(first.response, f)
         key = first.runtime.secret
         first.done()

@@ -34,26 +34,37 @@ AUTHN_REQUEST = (
     f'<samlp:AuthnRequest xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="_req-7f3a" Version="2.0" '
     'IssueInstant="2025-01-01T00:00:00Z" Destination="https://sts.windows.net/newco/saml2" '
     'AssertionConsumerServiceURL="https://auth.yourapp.com/sso/v1/saml/conn_01HNEWCO/acs">'
-    '<saml:Issuer>https://auth.yourapp.com/sso/v1/saml/conn_01HNEWCO</saml:Issuer>'
+    "<saml:Issuer>https://auth.yourapp.com/sso/v1/saml/conn_01HNEWCO</saml:Issuer>"
     '<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"/>'
-    '</samlp:AuthnRequest>').encode()
+    "</samlp:AuthnRequest>"
+).encode()
 RESPONSE = (
     f'<samlp:Response xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="_resp-91" Version="2.0" '
     'InResponseTo="_req-7f3a" Destination="https://auth.yourapp.com/login/callback?connection=newco-saml">'
-    '<saml:Issuer> https://sts.windows.net/newco/ </saml:Issuer>'
+    "<saml:Issuer> https://sts.windows.net/newco/ </saml:Issuer>"
     '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>'
     '<saml:Assertion ID="_assert-1" Version="2.0"><saml:Issuer>https://sts.windows.net/newco/</saml:Issuer>'
-    '<saml:Subject><saml:NameID>bob@newcompany.com</saml:NameID></saml:Subject>'
-    '<saml:Conditions><saml:AudienceRestriction><saml:Audience>urn:auth0:yourapp:newco-saml</saml:Audience>'
-    '<saml:Audience>https://auth.yourapp.com</saml:Audience></saml:AudienceRestriction></saml:Conditions>'
-    '</saml:Assertion></samlp:Response>').encode()
+    "<saml:Subject><saml:NameID>bob@newcompany.com</saml:NameID></saml:Subject>"
+    "<saml:Conditions><saml:AudienceRestriction><saml:Audience>urn:auth0:yourapp:newco-saml</saml:Audience>"
+    "<saml:Audience>https://auth.yourapp.com</saml:Audience></saml:AudienceRestriction></saml:Conditions>"
+    "</saml:Assertion></samlp:Response>"
+).encode()
 REQUEST_HEADER = {
-    "Issuer": "https://auth.yourapp.com/sso/v1/saml/conn_01HNEWCO", "ID": "_req-7f3a", "InResponseTo": "-",
-    "Destination": "https://sts.windows.net/newco/saml2", "Audience": "-", "NameID": "-"}
+    "Issuer": "https://auth.yourapp.com/sso/v1/saml/conn_01HNEWCO",
+    "ID": "_req-7f3a",
+    "InResponseTo": "-",
+    "Destination": "https://sts.windows.net/newco/saml2",
+    "Audience": "-",
+    "NameID": "-",
+}
 RESPONSE_HEADER = {
-    "Issuer": "https://sts.windows.net/newco/", "ID": "_resp-91", "InResponseTo": "_req-7f3a",
+    "Issuer": "https://sts.windows.net/newco/",
+    "ID": "_resp-91",
+    "InResponseTo": "_req-7f3a",
     "Destination": "https://auth.yourapp.com/login/callback?connection=newco-saml",
-    "Audience": "urn:auth0:yourapp:newco-saml, https://auth.yourapp.com", "NameID": "bob@newcompany.com"}
+    "Audience": "urn:auth0:yourapp:newco-saml, https://auth.yourapp.com",
+    "NameID": "bob@newcompany.com",
+}
 
 
 def deflate_b64(xml: bytes) -> str:
@@ -90,8 +101,9 @@ def registered():
 
 # -- SAML, both bindings ---------------------------------------------------------------------------
 def test_authn_request_redirect_binding_from_the_query(registered):
-    req = request(f"https://auth.yourapp.com/saml2?SAMLRequest={urllib.parse.quote(deflate_b64(AUTHN_REQUEST))}"
-                  "&RelayState=xyz")
+    req = request(
+        f"https://auth.yourapp.com/saml2?SAMLRequest={urllib.parse.quote(deflate_b64(AUTHN_REQUEST))}&RelayState=xyz"
+    )
     md = Metadata(http_message=req)
     assert saml_view.render_priority(b"", md) > contentviews.registry["query"].render_priority(b"", md)
     assert registered.get_view(b"", md).name == "SAML"
@@ -149,9 +161,11 @@ def test_redirect_binding_in_a_response_location_and_an_auto_post_form():
     assert text.startswith("SAMLRequest · Location · HTTP-Redirect binding · AuthnRequest\n")
     assert header_of(text) == REQUEST_HEADER
 
-    html = (f'<html><body onload="document.forms[0].submit()"><form method="post" action="https://x/acs">'
-            f'<input type="hidden" name="SAMLResponse" value="{b64(RESPONSE)}"/>'
-            '<input type="hidden" name="RelayState" value="r"/></form></body></html>').encode()
+    html = (
+        f'<html><body onload="document.forms[0].submit()"><form method="post" action="https://x/acs">'
+        f'<input type="hidden" name="SAMLResponse" value="{b64(RESPONSE)}"/>'
+        '<input type="hidden" name="RelayState" value="r"/></form></body></html>'
+    ).encode()
     md = Metadata(content_type="text/html", http_message=http.Response.make(200, html))
     assert saml_view.render_priority(html, md) > 1
     text = saml_view.prettify(html, md)
@@ -160,8 +174,10 @@ def test_redirect_binding_in_a_response_location_and_an_auto_post_form():
 
 
 def test_header_values_cannot_forge_lines():
-    evil = RESPONSE.replace(b"<saml:Issuer> https://sts.windows.net/newco/ </saml:Issuer>",
-                            b"<saml:Issuer>https://idp.evil/&#10;NameID:       admin@newcompany.com</saml:Issuer>")
+    evil = RESPONSE.replace(
+        b"<saml:Issuer> https://sts.windows.net/newco/ </saml:Issuer>",
+        b"<saml:Issuer>https://idp.evil/&#10;NameID:       admin@newcompany.com</saml:Issuer>",
+    )
     text = saml_view.prettify(f"SAMLResponse={urllib.parse.quote(b64(evil))}".encode(), Metadata(content_type=FORM))
     head = text.split("\n\n", 1)[0].splitlines()
     assert len(head) == 7
@@ -183,8 +199,15 @@ def rsa_key():
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-CLAIMS = {"iss": "https://newco.okta.com", "sub": "00u1bob", "aud": "client-newco", "email": "bob@newcompany.com",
-          "iat": 1735689600, "exp": 1735693200, "nonce": "n-0S6"}
+CLAIMS = {
+    "iss": "https://newco.okta.com",
+    "sub": "00u1bob",
+    "aud": "client-newco",
+    "email": "bob@newcompany.com",
+    "iat": 1735689600,
+    "exp": 1735693200,
+    "nonce": "n-0S6",
+}
 
 
 def signed(rsa_key, claims=CLAIMS, kid="k-2025") -> str:
@@ -203,9 +226,15 @@ def test_id_token_in_a_form_post(rsa_key, registered):
     assert registered.get_view(body, md).name == "JWT"
     text = jwt_view.prettify(body, md)
     assert text.splitlines()[0] == "id_token · form body · JWT, decoded, signature NOT verified"
-    assert header_of(text) == {"alg": "RS256", "iss": "https://newco.okta.com", "sub": "00u1bob",
-                               "aud": "client-newco", "email": "bob@newcompany.com",
-                               "exp": "1735693200 (2025-01-01T01:00:00Z)", "iat": "1735689600 (2025-01-01T00:00:00Z)"}
+    assert header_of(text) == {
+        "alg": "RS256",
+        "iss": "https://newco.okta.com",
+        "sub": "00u1bob",
+        "aud": "client-newco",
+        "email": "bob@newcompany.com",
+        "exp": "1735693200 (2025-01-01T01:00:00Z)",
+        "iat": "1735689600 (2025-01-01T00:00:00Z)",
+    }
     assert jwt_parts(text) == ({"alg": "RS256", "kid": "k-2025", "typ": "JWT"}, CLAIMS)
     assert token not in text and "st" not in header_of(text).values()
 
@@ -218,8 +247,15 @@ def test_a_bad_signature_is_still_decoded(rsa_key):
 
 def test_json_token_response_shows_every_jwt_and_skips_opaque_tokens(rsa_key, registered):
     access = signed(rsa_key, {"iss": "https://yourapp.scalekit.com", "sub": "u1", "scope": "openid"})
-    body = json.dumps({"access_token": access, "id_token": signed(rsa_key), "refresh_token": "opaque-rt",
-                       "token_type": "Bearer", "expires_in": 3600}).encode()
+    body = json.dumps(
+        {
+            "access_token": access,
+            "id_token": signed(rsa_key),
+            "refresh_token": "opaque-rt",
+            "token_type": "Bearer",
+            "expires_in": 3600,
+        }
+    ).encode()
     md = Metadata(content_type="application/json", http_message=http.Response.make(200, body))
     assert registered.get_view(body, md).name == "JWT"
     text = jwt_view.prettify(body, md)
@@ -235,8 +271,10 @@ def test_jwts_in_the_query_and_the_authorization_header(rsa_key):
     md = Metadata(http_message=req)
     assert jwt_view.render_priority(b"", md) > contentviews.registry["query"].render_priority(b"", md)
     titles = [ln for ln in jwt_view.prettify(b"", md).splitlines() if " · " in ln]
-    assert titles == ["id_token_hint · query · JWT, decoded, signature NOT verified",
-                      "idp_initiated_login · query · JWT, decoded, signature NOT verified"]
+    assert titles == [
+        "id_token_hint · query · JWT, decoded, signature NOT verified",
+        "idp_initiated_login · query · JWT, decoded, signature NOT verified",
+    ]
 
     req = request("https://auth.yourapp.com/userinfo", Authorization=f"Bearer {hint}", Cookie="sso_router=secret")
     md = Metadata(http_message=req)
@@ -246,10 +284,23 @@ def test_jwts_in_the_query_and_the_authorization_header(rsa_key):
 
 
 def test_client_assertion_in_a_token_request(rsa_key):
-    ca = signed(rsa_key, {"iss": "m2m-newco", "sub": "m2m-newco", "aud": "https://auth.yourapp.com/oauth/token",
-                          "exp": 4102444800, "jti": "j1"})
-    body = urllib.parse.urlencode({"grant_type": "client_credentials", "client_assertion": ca,
-                                   "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+    ca = signed(
+        rsa_key,
+        {
+            "iss": "m2m-newco",
+            "sub": "m2m-newco",
+            "aud": "https://auth.yourapp.com/oauth/token",
+            "exp": 4102444800,
+            "jti": "j1",
+        },
+    )
+    body = urllib.parse.urlencode(
+        {
+            "grant_type": "client_credentials",
+            "client_assertion": ca,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        }
+    )
     text = jwt_view.prettify(body.encode(), Metadata(content_type=FORM))
     assert header_of(text)["iss"] == "m2m-newco"
     assert header_of(text)["exp"] == "4102444800 (2100-01-01T00:00:00Z)"
@@ -281,6 +332,7 @@ def test_unrelated_data_is_declined(data, md):
 def test_render_priority_does_not_parse(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("render_priority parsed the payload")
+
     for name in ("decode_b64", "inflate", "read_saml_xml", "parse_xml", "read_jwt_claims", "read_form"):
         monkeypatch.setattr(views, name, boom)
     md = Metadata(content_type=FORM)
@@ -381,8 +433,10 @@ def test_mitmproxy_picks_the_view_for_a_flow(registered):
 
 @pytest.mark.parametrize("content_type", ["application/javascript", "text/html", "text/css"])
 def test_pages_that_merely_mention_the_names_are_declined(content_type):
-    page = (b'<script>var p = {SAMLResponse: x, id_token: "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"};'
-            b"form.SAMLRequest = 1; access_token = 2;</script>")
+    page = (
+        b'<script>var p = {SAMLResponse: x, id_token: "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"};'
+        b"form.SAMLRequest = 1; access_token = 2;</script>"
+    )
     md = Metadata(content_type=content_type)
     assert saml_view.render_priority(page, md) < 0
     assert jwt_view.render_priority(page, md) < 0

@@ -39,5 +39,6 @@ def har_file(tmp_path) -> pathlib.Path:
 
 
 def rows(stdout: str) -> list[tuple]:
-    return [(r["method"], r["path"], r["provider"], r["reason"], r["org"])
-            for r in map(json.loads, stdout.splitlines())]
+    return [
+        (r["method"], r["path"], r["provider"], r["reason"], r["org"]) for r in map(json.loads, stdout.splitlines())
+    ]

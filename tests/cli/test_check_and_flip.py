@@ -30,13 +30,18 @@ def test_check_mapping_option_env_and_default(mapping, tmp_path):
     assert r.returncode == 1 and "mapping.toml" in r.stderr
 
 
-@pytest.mark.parametrize("edit, key", [
-    (('default_provider = "legacy"', 'default_provider = "nope"'), "router.default_provider"),
-    (('domains = ["megasoft.io"]', 'domains = ["megasoft.io", "newcompany.com"]'), 'orgs."newcompany.com".domains'),
-    (('kind = "auth0"', 'kind = "okta"'), "providers.legacy.kind"),
-    (('app_callback = "https://yourapp.com/auth/ext-provider/callback"', 'paths = ["/keys/"]'),
-     "providers.scalekit.paths"),
-])
+@pytest.mark.parametrize(
+    "edit, key",
+    [
+        (('default_provider = "legacy"', 'default_provider = "nope"'), "router.default_provider"),
+        (('domains = ["megasoft.io"]', 'domains = ["megasoft.io", "newcompany.com"]'), 'orgs."newcompany.com".domains'),
+        (('kind = "auth0"', 'kind = "okta"'), "providers.legacy.kind"),
+        (
+            ('app_callback = "https://yourapp.com/auth/ext-provider/callback"', 'paths = ["/keys/"]'),
+            "providers.scalekit.paths",
+        ),
+    ],
+)
 def test_check_names_the_key_of_an_error(mapping, edit, key):
     mapping.write_text(captures.MAPPING.replace(*edit))
     r = run("check", mapping)
@@ -59,8 +64,12 @@ def test_migrate_and_rollback_keep_everything_else_byte_for_byte(mapping):
     assert r.returncode == 0, r.stderr
     after = mapping.read_bytes()
     diff = [(a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=False) if a != b]
-    assert diff == [(b"migrated = false     # flip with `sso-router migrate megasoft.com`",
-                     b"migrated = true     # flip with `sso-router migrate megasoft.com`")]
+    assert diff == [
+        (
+            b"migrated = false     # flip with `sso-router migrate megasoft.com`",
+            b"migrated = true     # flip with `sso-router migrate megasoft.com`",
+        )
+    ]
     assert len(before.splitlines()) == len(after.splitlines())
     assert stat.S_IMODE(os.stat(mapping).st_mode) == 0o640
     assert run("check", mapping).stdout.count("scalekit") >= 2
@@ -103,7 +112,10 @@ def test_flip_directly(tmp_path):
     added = flip(text.replace("migrated = true\n", ""), "newcompany.com", True)
     assert 'org_ids = ["org_01HNEWCO"]\nmigrated = true' in added
     p = tmp_path / "m.toml"
-    p.write_text(text.replace('test_users = ["it-admin@megasoft.com"]',
-                              'test_users = ["it-admin@megasoft.com"]\nclient_ids = ["dup"]'))
+    p.write_text(
+        text.replace(
+            'test_users = ["it-admin@megasoft.com"]', 'test_users = ["it-admin@megasoft.com"]\nclient_ids = ["dup"]'
+        )
+    )
     with pytest.raises(MappingError):  # a duplicate key: not TOML
         set_migrated(str(p), "megasoft.com", True)

@@ -3,7 +3,6 @@ import pathlib
 
 import pytest
 
-
 from . import captures
 from .conftest import rows, run
 
@@ -74,8 +73,12 @@ def _browser(name: str, *steps: dict) -> list[dict]:
 
 
 def _authorize(hint: str) -> dict:
-    return dict(method="GET", path=f"/authorize?response_type=code&client_id=app-client&login_hint={hint}",
-                status=302, location="https://idp.example/authorize?x=1")
+    return dict(
+        method="GET",
+        path=f"/authorize?response_type=code&client_id=app-client&login_hint={hint}",
+        status=302,
+        location="https://idp.example/authorize?x=1",
+    )
 
 
 ASSET = dict(method="GET", path="/u/assets/app.css", status=200)
@@ -89,32 +92,42 @@ def test_a_request_that_carried_no_cookie_is_replayed_without_one(mapping, tmp_p
     p = tmp_path / "two.mitm"
     captures.write_flow_file(p, steps)
     got = rows(run("explain", p, "--mapping", mapping, "--json").stdout)
-    assert got == [("GET", "/authorize", "scalekit", "org", "newcompany.com"),
-                   ("GET", "/u/assets/app.css", "legacy", "default", None)]
+    assert got == [
+        ("GET", "/authorize", "scalekit", "org", "newcompany.com"),
+        ("GET", "/u/assets/app.css", "legacy", "default", None),
+    ]
 
 
 def test_each_carried_cookie_stands_for_its_own_browsers(mapping, tmp_path):
     """Three browsers from one address: a carried cookie is the one the replay set where the proxy
     set that browser's, not whichever the replay set last."""
-    steps = [_authorize("bob%40newcompany.com"),
-             ASSET,  # a browser without a cookie
-             _authorize("eve%40megasoft.com"),
-             dict(ASSET, cookie=captures.live_cookie("scalekit", "newcompany.com")),
-             dict(ASSET, cookie="x=1; " + captures.live_cookie("legacy", "megasoft.com"))]
+    steps = [
+        _authorize("bob%40newcompany.com"),
+        ASSET,  # a browser without a cookie
+        _authorize("eve%40megasoft.com"),
+        dict(ASSET, cookie=captures.live_cookie("scalekit", "newcompany.com")),
+        dict(ASSET, cookie="x=1; " + captures.live_cookie("legacy", "megasoft.com")),
+    ]
     p = tmp_path / "three.mitm"
     captures.write_flow_file(p, steps)
     got = rows(run("explain", p, "--mapping", mapping, "--json").stdout)
-    assert [g[2:] for g in got] == [("scalekit", "org", "newcompany.com"), ("legacy", "default", None),
-                                    ("legacy", "org", "megasoft.com"), ("scalekit", "sticky", "newcompany.com"),
-                                    ("legacy", "sticky", "megasoft.com")]
+    assert [g[2:] for g in got] == [
+        ("scalekit", "org", "newcompany.com"),
+        ("legacy", "default", None),
+        ("legacy", "org", "megasoft.com"),
+        ("scalekit", "sticky", "newcompany.com"),
+        ("legacy", "sticky", "megasoft.com"),
+    ]
     run("migrate", "megasoft.com", "--mapping", mapping)  # a what-if: megasoft's browser follows its replayed login
     got = rows(run("explain", p, "--mapping", mapping, "--json").stdout)
     assert got[4][2:] == ("scalekit", "sticky", "megasoft.com")
 
 
 def test_a_cookie_set_before_the_capture_began_counts_as_what_it_says(mapping, tmp_path):
-    steps = [dict(ASSET, cookie=captures.live_cookie("scalekit", "newcompany.com")),
-             dict(ASSET, cookie=captures.live_cookie("scalekit", "newcompany.com", expires=1_600_000_000))]
+    steps = [
+        dict(ASSET, cookie=captures.live_cookie("scalekit", "newcompany.com")),
+        dict(ASSET, cookie=captures.live_cookie("scalekit", "newcompany.com", expires=1_600_000_000)),
+    ]
     p = tmp_path / "late.mitm"
     captures.write_flow_file(p, steps)
     got = rows(run("explain", p, "--mapping", mapping, "--json").stdout)
@@ -124,27 +137,45 @@ def test_a_cookie_set_before_the_capture_began_counts_as_what_it_says(mapping, t
 def test_recorded_decisions_are_shown_and_every_difference_flagged(mapping, tmp_path):
     """CONTRACT "Command line": where the capture holds the proxy's own decision, a replayed one
     that differs is flagged on its row (``--json``: ``"recorded"``)."""
-    steps = [dict(_authorize("bob%40newcompany.com"), recorded=("scalekit", "org", "newcompany.com"),
-                  identifier="login_hint domain"),
-             dict(ASSET, recorded=("scalekit", "sticky", "newcompany.com"), identifier="sticky cookie"),
-             dict(ASSET)]
+    steps = [
+        dict(
+            _authorize("bob%40newcompany.com"),
+            recorded=("scalekit", "org", "newcompany.com"),
+            identifier="login_hint domain",
+        ),
+        dict(ASSET, recorded=("scalekit", "sticky", "newcompany.com"), identifier="sticky cookie"),
+        dict(ASSET),
+    ]
     p = tmp_path / "rec.mitm"
     captures.write_flow_file(p, steps)
     r = run("explain", p, "--mapping", mapping, "--json")
     got = [json.loads(line) for line in r.stdout.splitlines()]
-    assert got[0]["recorded"] == {"provider": "scalekit", "reason": "org", "org": "newcompany.com",
-                                  "identifier": "login_hint domain", "forwarded_to": "scalekit", "shadow": False}
+    assert got[0]["recorded"] == {
+        "provider": "scalekit",
+        "reason": "org",
+        "org": "newcompany.com",
+        "identifier": "login_hint domain",
+        "forwarded_to": "scalekit",
+        "shadow": False,
+    }
     assert got[0]["differs"] == []
     # the proxy routed the asset by a cookie this capture does not show: the replay cannot
-    assert got[1]["recorded"]["reason"] == "sticky" and got[1]["differs"] == ["provider", "reason", "org", "identifier",
-                                                                             "forwarded_to"]
+    assert got[1]["recorded"]["reason"] == "sticky" and got[1]["differs"] == [
+        "provider",
+        "reason",
+        "org",
+        "identifier",
+        "forwarded_to",
+    ]
     assert "recorded" not in got[2] and "differs" not in got[2]
     assert "1 of 2 requests decided otherwise than the proxy recorded" in r.stderr
     table = run("explain", p, "--mapping", mapping).stdout.splitlines()
     assert table[0].split()[-1] == "recorded"
     assert table[1].endswith(" =")
-    assert "≠ provider scalekit, reason sticky, org newcompany.com, identifier sticky cookie, forwarded_to scalekit" \
+    assert (
+        "≠ provider scalekit, reason sticky, org newcompany.com, identifier sticky cookie, forwarded_to scalekit"
         in table[2]
+    )
 
 
 def test_migrated_org_goes_to_scalekit_and_stays_there(mapping, flow_file):
@@ -210,11 +241,20 @@ def test_recorded_e2e_flows_explain_as_expected(capture):
 def test_cli_and_offline_modules_do_not_import_mitmproxy():
     import subprocess
     import sys
-    code = ("import sys, routing.cli, routing.har, routing.redact, routing.replay, routing.mapping_edit; "
-            "from routing.cli import build_parser; build_parser(); "
-            "print(sorted(m for m in sys.modules if m.startswith('mitmproxy')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
-                         cwd=pathlib.Path(__file__).parents[2]).stdout
+
+    code = (
+        "import sys, routing.cli, routing.har, routing.redact, routing.replay, routing.mapping_edit; "
+        "from routing.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in sys.modules if m.startswith('mitmproxy')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        cwd=pathlib.Path(__file__).parents[2],
+    ).stdout
     assert out.strip() == "[]"
 
 
@@ -224,8 +264,9 @@ def test_with_the_proxys_key_a_cookie_that_does_not_verify_is_ignored(mapping, t
     steps = [dict(ASSET, cookie=captures.live_cookie("scalekit", "newcompany.com"))]
     p = tmp_path / "forged.mitm"
     captures.write_flow_file(p, steps)
-    got = rows(run("explain", p, "--mapping", mapping, "--json",
-                   env={"SSO_ROUTER_SECRET": captures.LIVE_KEY.decode()}).stdout)
+    got = rows(
+        run("explain", p, "--mapping", mapping, "--json", env={"SSO_ROUTER_SECRET": captures.LIVE_KEY.decode()}).stdout
+    )
     assert got[0][2:] == ("scalekit", "sticky", "newcompany.com")
     got = rows(run("explain", p, "--mapping", mapping, "--json", env={"SSO_ROUTER_SECRET": "another key"}).stdout)
     assert got[0][2:] == ("legacy", "default", None)

@@ -18,7 +18,7 @@ from .conftest import run
 EXPORTS = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "exports"
 AUTH0 = sorted(str(p) for p in (EXPORTS / "auth0").glob("*.json"))
 
-COMMENTED = '''\
+COMMENTED = """\
 # Our production mapping. Keep this header.
 
 [router]
@@ -45,7 +45,7 @@ connections = [
 [orgs."handmade.com"]
 # not at Auth0 at all
 idp_entity_ids = ["https://idp.handmade.example/"]
-'''
+"""
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_import_merges_into_a_commented_mapping_and_a_second_run_changes_nothing
         assert m.orgs[new].migrated is False, new
     assert '# imported from auth0: connection "piedpiper-saml" (samlp)' in after
     assert "umbrella" not in after  # no email domain: listed, not written
-    assert "NOT WRITTEN, no email domain: organization \"umbrella\"" in r.stdout
+    assert 'NOT WRITTEN, no email domain: organization "umbrella"' in r.stdout
     assert "--key org_UmBrElLa000001=DOMAIN" in r.stdout
     assert "PLACEHOLDER-not-a-secret" not in r.stdout + r.stderr + after
 
@@ -88,12 +88,16 @@ def test_import_merges_into_a_commented_mapping_and_a_second_run_changes_nothing
 
 def test_conflicts_are_reported_not_written_and_exit_1(commented):
     # a hand-typed entity id in another org, and a connection the export gives to piedpiper.com
-    commented.write_text(COMMENTED + '\n[orgs."megasoft.com"]\nidp_entity_ids = ["http://www.okta.com/exkPiedPiper"]\n'
-                         'connections = ["con_HoOlI000000001"]\n')
+    commented.write_text(
+        COMMENTED + '\n[orgs."megasoft.com"]\nidp_entity_ids = ["http://www.okta.com/exkPiedPiper"]\n'
+        'connections = ["con_HoOlI000000001"]\n'
+    )
     r = run("import", "auth0", *AUTH0, "--mapping", commented)
     assert r.returncode == 1
-    assert ("CONFLICT, not written: idp_entity_ids 'http://www.okta.com/exkPiedPiper': org 'megasoft.com' in the "
-            "mapping claims it") in r.stdout
+    assert (
+        "CONFLICT, not written: idp_entity_ids 'http://www.okta.com/exkPiedPiper': org 'megasoft.com' in the "
+        "mapping claims it"
+    ) in r.stdout
     m = load_mapping_file(str(commented))
     assert m.orgs["piedpiper.com"].idp_entity_ids == ()  # the rest of the org is written
     assert m.orgs["piedpiper.com"].connections == ("piedpiper-saml", "con_PiEdPiPeR000001")
@@ -124,14 +128,17 @@ def test_key_writes_an_org_the_export_named_no_domain_for(commented):
     assert unused.returncode == 1 and "--key nobody: nothing in the input is named 'nobody'" in unused.stdout
 
 
-@pytest.mark.parametrize("args, msg", [
-    (("import", "auth0"), "name the FILEs"),
-    (("import", "auth0", "x.json", "--key", "acme-saml"), "want NAME=DOMAIN"),
-    (("import", "auth0", "x.json", "--key", "acme-saml=https://acme.com"), "want NAME=DOMAIN"),
-    (("import", "workos", "--from-api"), "--from-api reads auth0 and cognito"),
-    (("import", "cognito", "--from-api"), "needs --user-pool-id"),
-    (("import", "okta", "x.json"), "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        (("import", "auth0"), "name the FILEs"),
+        (("import", "auth0", "x.json", "--key", "acme-saml"), "want NAME=DOMAIN"),
+        (("import", "auth0", "x.json", "--key", "acme-saml=https://acme.com"), "want NAME=DOMAIN"),
+        (("import", "workos", "--from-api"), "--from-api reads auth0 and cognito"),
+        (("import", "cognito", "--from-api"), "needs --user-pool-id"),
+        (("import", "okta", "x.json"), "invalid choice"),
+    ],
+)
 def test_usage_errors_exit_2(commented, args, msg):
     r = run(*args, "--mapping", commented)
     assert r.returncode == 2 and msg in r.stderr, r.stderr
@@ -141,8 +148,11 @@ def test_usage_errors_exit_2(commented, args, msg):
 def test_unreadable_or_wrong_files_exit_1(commented, tmp_path):
     (tmp_path / "users.json").write_text('{"users": []}')
     (tmp_path / "broken.json").write_text('{"connections": [')
-    for f, msg in (("users.json", "not an Auth0 Management API"), ("broken.json", "not JSON"),
-                   ("missing.json", "No such file")):
+    for f, msg in (
+        ("users.json", "not an Auth0 Management API"),
+        ("broken.json", "not JSON"),
+        ("missing.json", "No such file"),
+    ):
         r = run("import", "auth0", tmp_path / f, "--mapping", commented)
         assert r.returncode == 1 and msg in r.stderr, r.stderr
     assert commented.read_text() == COMMENTED
@@ -187,6 +197,8 @@ def test_metadata_url_is_fetched_only_with_fetch_metadata(commented, tmp_path):
         r = run("import", "cognito", f, "--mapping", commented, "--fetch-metadata")
         assert r.returncode == 0, r.stderr
         assert srv.httpd.hits == 1
-        assert load_mapping_file(str(commented)).orgs["acme.com"].idp_entity_ids == ("http://www.okta.com/exkEntraViaUrl",)
+        assert load_mapping_file(str(commented)).orgs["acme.com"].idp_entity_ids == (
+            "http://www.okta.com/exkEntraViaUrl",
+        )
     finally:
         srv.stop()

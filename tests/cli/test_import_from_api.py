@@ -40,16 +40,23 @@ def tls_cert(directory: pathlib.Path) -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
     cert_file, key_file = directory / "mgmt.crt", directory / "mgmt.key"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return str(cert_file), str(key_file)
 
 
@@ -76,7 +83,7 @@ class ManagementApi:
 
         def checkpoint(items: list[dict], q: dict, key: str) -> dict:
             start = next((i for i, x in enumerate(items) if x["id"] == q.get("from")), 0) if q.get("from") else 0
-            page = items[start:start + min(PAGE, int(q.get("take", 50)))]
+            page = items[start : start + min(PAGE, int(q.get("take", 50)))]
             out = {key: page}
             if start + len(page) < len(items):
                 out["next"] = items[start + len(page)]["id"]
@@ -85,8 +92,12 @@ class ManagementApi:
         def offset(items: list[dict], q: dict, key: str) -> dict:
             per = min(PAGE, int(q.get("per_page", 50)))
             page_no = int(q.get("page", 0))
-            return {key: items[page_no * per:(page_no + 1) * per], "start": page_no * per, "limit": per,
-                    "total": len(items)}
+            return {
+                key: items[page_no * per : (page_no + 1) * per],
+                "start": page_no * per,
+                "limit": per,
+                "total": len(items),
+            }
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -175,8 +186,14 @@ def test_auth0_from_api_reads_every_page_and_matches_the_file_import(mgmt_api, c
 
 def test_auth0_from_api_refused_token_is_a_finding_and_not_printed(mgmt_api, commented):
     api, ca = mgmt_api
-    r = run("import", "auth0", "--from-api", "--mapping", commented,
-            env={"AUTH0_DOMAIN": api.domain, "AUTH0_API_TOKEN": "wrong-token", "SSL_CERT_FILE": ca})
+    r = run(
+        "import",
+        "auth0",
+        "--from-api",
+        "--mapping",
+        commented,
+        env={"AUTH0_DOMAIN": api.domain, "AUTH0_API_TOKEN": "wrong-token", "SSL_CERT_FILE": ca},
+    )
     assert r.returncode == 1
     assert "Auth0 Management API answered 401: Invalid token" in r.stderr
     assert "wrong-token" not in r.stdout + r.stderr
@@ -206,17 +223,37 @@ def test_cognito_from_api_through_boto3_against_moto(moto_cognito, commented, mo
     pool = idp.create_user_pool(PoolName="customers")["UserPool"]["Id"]
     for f in ("idp-AcmeOkta.json", "idp-GlobexOIDC.json", "idp-Initech.json", "idp-Google.json"):
         p = json.loads((EXPORTS / "cognito" / f).read_text())["IdentityProvider"]
-        idp.create_identity_provider(UserPoolId=pool, ProviderName=p["ProviderName"], ProviderType=p["ProviderType"],
-                                     ProviderDetails=p["ProviderDetails"], AttributeMapping=p["AttributeMapping"],
-                                     IdpIdentifiers=p["IdpIdentifiers"])
+        idp.create_identity_provider(
+            UserPoolId=pool,
+            ProviderName=p["ProviderName"],
+            ProviderType=p["ProviderType"],
+            ProviderDetails=p["ProviderDetails"],
+            AttributeMapping=p["AttributeMapping"],
+            IdpIdentifiers=p["IdpIdentifiers"],
+        )
     for n in range(61):  # more than one ListIdentityProviders page (60)
-        idp.create_identity_provider(UserPoolId=pool, ProviderName=f"Tenant{n:02d}", ProviderType="OIDC",
-                                     ProviderDetails={"client_id": "c", "client_secret": "PLACEHOLDER-not-a-secret",
-                                                      "oidc_issuer": f"https://tenant{n:02d}.example/",
-                                                      "authorize_scopes": "openid"},
-                                     IdpIdentifiers=[f"tenant{n:02d}.example"])
-    r = run("import", "cognito", "--from-api", "--user-pool-id", pool, "--mapping", commented,
-            env={**AWS, "AWS_ENDPOINT_URL": moto_cognito})
+        idp.create_identity_provider(
+            UserPoolId=pool,
+            ProviderName=f"Tenant{n:02d}",
+            ProviderType="OIDC",
+            ProviderDetails={
+                "client_id": "c",
+                "client_secret": "PLACEHOLDER-not-a-secret",
+                "oidc_issuer": f"https://tenant{n:02d}.example/",
+                "authorize_scopes": "openid",
+            },
+            IdpIdentifiers=[f"tenant{n:02d}.example"],
+        )
+    r = run(
+        "import",
+        "cognito",
+        "--from-api",
+        "--user-pool-id",
+        pool,
+        "--mapping",
+        commented,
+        env={**AWS, "AWS_ENDPOINT_URL": moto_cognito},
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "cognito: read 65 identity providers" in r.stdout
     m = load_mapping_file(str(commented))
@@ -228,6 +265,14 @@ def test_cognito_from_api_through_boto3_against_moto(moto_cognito, commented, mo
     assert 'left out: identity provider "Google" (Google)' in r.stdout
     assert "PLACEHOLDER-not-a-secret" not in r.stdout + r.stderr + commented.read_text()
 
-    gone = run("import", "cognito", "--from-api", "--user-pool-id", "us-east-1_nope", "--mapping", commented,
-               env={**AWS, "AWS_ENDPOINT_URL": moto_cognito})
+    gone = run(
+        "import",
+        "cognito",
+        "--from-api",
+        "--user-pool-id",
+        "us-east-1_nope",
+        "--mapping",
+        commented,
+        env={**AWS, "AWS_ENDPOINT_URL": moto_cognito},
+    )
     assert gone.returncode == 1 and "Cognito answered ResourceNotFoundException" in gone.stderr

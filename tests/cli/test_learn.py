@@ -16,10 +16,23 @@ def log_lines(*recs: dict) -> str:
     return "".join(json.dumps(r) + "\n" for r in recs)
 
 
-SEEN = {"time": 1767000000.5, "flow": "f1", "method": "POST", "host": "auth.yourapp.com", "path": "/login/callback",
-        "provider": "scalekit", "reason": "org", "org": "acme.com", "identifier": "connection",
-        "forwarded_to": "legacy", "shadow": True, "status": 302, "latency_ms": 2.0,
-        "saml_issuer": "http://www.okta.com/exkAcme", "connections": ["acme-saml"]}
+SEEN = {
+    "time": 1767000000.5,
+    "flow": "f1",
+    "method": "POST",
+    "host": "auth.yourapp.com",
+    "path": "/login/callback",
+    "provider": "scalekit",
+    "reason": "org",
+    "org": "acme.com",
+    "identifier": "connection",
+    "forwarded_to": "legacy",
+    "shadow": True,
+    "status": 302,
+    "latency_ms": 2.0,
+    "saml_issuer": "http://www.okta.com/exkAcme",
+    "connections": ["acme-saml"],
+}
 
 
 def test_learn_proposes_then_applies_once(tmp_path):
@@ -30,8 +43,10 @@ def test_learn_proposes_then_applies_once(tmp_path):
         f.write(log_lines(SEEN, {**SEEN, "time": 1767003600.0}))
     dry = run("learn", "--decision-log", log, "--mapping", mapping)
     assert dry.returncode == 0, dry.stderr
-    assert ("propose acme.com: idp_entity_ids http://www.okta.com/exkAcme — seen 2x, 2025-12-29T09:20:00Z … "
-            "2025-12-29T10:20:00Z") in dry.stdout
+    assert (
+        "propose acme.com: idp_entity_ids http://www.okta.com/exkAcme — seen 2x, 2025-12-29T09:20:00Z … "
+        "2025-12-29T10:20:00Z"
+    ) in dry.stdout
     assert '+idp_entity_ids = ["http://www.okta.com/exkAcme"]' in dry.stdout
     assert mapping.read_text() == COMMENTED
     r = run("learn", "--decision-log", log, "--mapping", mapping, "--apply")

@@ -14,6 +14,7 @@ from .conftest import run
 
 def _all_encodings(secret: str) -> list[bytes]:
     from urllib.parse import quote
+
     return [secret.encode(), quote(secret, safe="").encode()]
 
 
@@ -54,8 +55,10 @@ def test_redact_removes_secrets_and_explains_the_same(request, mapping, tmp_path
     a = run("explain", src, "--mapping", mapping, "--json")
     b = run("explain", out, "--mapping", mapping, "--json")
     assert b.returncode == 0, b.stderr
+
     def rows(out: str) -> list[dict]:  # the HAR's broken entry is left out, so indexes shift
         return [{k: v for k, v in json.loads(ln).items() if k != "index"} for ln in out.splitlines()]
+
     assert rows(a.stdout) == rows(b.stdout) and len(rows(a.stdout)) == len(captures.EXPECTED)
     assert "1 unreadable entries left out" in r.stderr or fixture == "flow_file"
 

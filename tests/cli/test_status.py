@@ -31,11 +31,17 @@ class Router:
         self.m = load_mapping(captures.MAPPING.encode())
         self.store = MemoryFigures(clock=time.time)
         self.store.observe_flips([("newcompany.com", True)], now - 120)
-        self.store.record(Batch(
-            outcomes=[OutcomeEvent("newcompany.com", "scalekit", "login", i % 3 != 0, "access_denied", now - 10 - i)
-                      for i in range(9)] + [OutcomeEvent("megasoft.com", "legacy", "login", True, None, now - 5)],
-            departures=[Departure("megasoft.com", "legacy", ("k1",), now - 2000, 900)],
-            routed={"legacy": now - 5}))
+        self.store.record(
+            Batch(
+                outcomes=[
+                    OutcomeEvent("newcompany.com", "scalekit", "login", i % 3 != 0, "access_denied", now - 10 - i)
+                    for i in range(9)
+                ]
+                + [OutcomeEvent("megasoft.com", "legacy", "login", True, None, now - 5)],
+                departures=[Departure("megasoft.com", "legacy", ("k1",), now - 2000, 900)],
+                routed={"legacy": now - 5},
+            )
+        )
         self.store.expire(now)
         self.want_token = want_token
         self.seen: list[str] = []
@@ -107,8 +113,12 @@ def test_json_is_the_routers(router):
     obj = json.loads(r.stdout)
     assert obj["migration_target"] == "scalekit" and obj["orgs"][0]["org"] == "newcompany.com"
     one = json.loads(run("status", "newcompany.com", "--json", "--url", router.url).stdout)
-    assert one["outcomes"]["5m"]["scalekit"] == {"success": 6, "failure": 3, "login": {"success": 6, "failure": 3},
-                                                 "token": {"success": 0, "failure": 0}}
+    assert one["outcomes"]["5m"]["scalekit"] == {
+        "success": 6,
+        "failure": 3,
+        "login": {"success": 6, "failure": 3},
+        "token": {"success": 0, "failure": 0},
+    }
 
 
 def test_unknown_org_is_a_finding(router):

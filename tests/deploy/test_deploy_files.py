@@ -29,12 +29,21 @@ def _haproxy_lines() -> list[str]:
 def _pem_for_auth_domain(path: pathlib.Path) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "auth.yourapp.com")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM))
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        + cert.public_bytes(serialization.Encoding.PEM)
+    )
 
 
 def test_haproxy_config_is_valid(tmp_path):
@@ -45,8 +54,7 @@ def test_haproxy_config_is_valid(tmp_path):
     text = (DEPLOY / "haproxy.cfg").read_text()
     assert CERT_PATH in text
     (tmp_path / "haproxy.cfg").write_text(text.replace(CERT_PATH, str(tmp_path / "auth.pem")))
-    r = subprocess.run([haproxy, "-c", "-f", str(tmp_path / "haproxy.cfg")], capture_output=True, text=True,
-                       timeout=30)
+    r = subprocess.run([haproxy, "-c", "-f", str(tmp_path / "haproxy.cfg")], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "WARNING" not in r.stdout + r.stderr, r.stdout + r.stderr
 
@@ -117,8 +125,9 @@ def test_systemd_unit_verifies(tmp_path):
     text = text.replace("/opt/sso-router/.venv", sys.prefix).replace("/opt/sso-router", str(REPO))
     (tmp_path / "sso-router@.service").write_text(text)
     (tmp_path / "sso-router@8081.service").symlink_to("sso-router@.service")
-    r = subprocess.run([analyze, "verify", str(tmp_path / "sso-router@8081.service")], capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(
+        [analyze, "verify", str(tmp_path / "sso-router@8081.service")], capture_output=True, text=True, timeout=60
+    )
     mine = [ln for ln in (r.stdout + r.stderr).splitlines() if "sso-router@" in ln]
     assert r.returncode == 0 and not mine, r.stdout + r.stderr
 

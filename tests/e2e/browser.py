@@ -80,8 +80,7 @@ class Browser:
         jar = self.cookies.get(self._origin(url), {})
         if send_cookies and jar:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
-        r = self._session.request(method, url, data=data, headers=headers, allow_redirects=False,
-                                  timeout=self.timeout)
+        r = self._session.request(method, url, data=data, headers=headers, allow_redirects=False, timeout=self.timeout)
         set_cookies = r.raw.headers.getlist("Set-Cookie") if r.raw is not None else []
         for sc in set_cookies:
             name, _, rest = sc.partition("=")
@@ -107,8 +106,9 @@ class Browser:
             hop = self.get(url)
         raise AssertionError(f"more than {max_hops} redirects: {self.history[-max_hops:]}")
 
-    def submit_form(self, hop: Hop, *, cross_site: bool = True, extra: dict | None = None,
-                    action: str | None = None) -> Hop:
+    def submit_form(
+        self, hop: Hop, *, cross_site: bool = True, extra: dict | None = None, action: str | None = None
+    ) -> Hop:
         """Submits the (auto-post) form in ``hop``'s page. A cross-site POST (an IdP's page posting to
         the ACS) carries no cookies, as a browser with SameSite defaults would send."""
         method, form_action, fields = parse_form(hop.text)

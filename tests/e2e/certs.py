@@ -23,7 +23,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
-
 @dataclass(frozen=True)
 class Leaf:
     names: tuple[str, ...]
@@ -44,25 +43,38 @@ def _spki_sha256(public_key) -> str:
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 class CertAuthority:
-
     def __init__(self, directory: pathlib.Path, name: str = "Test Company Root CA"):
         self.dir = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         self.cert = (
-            x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
             .not_valid_before(_now() - datetime.timedelta(days=1))
             .not_valid_after(_now() + datetime.timedelta(days=30))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                         content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                         key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
             .sign(self.key, hashes.SHA256())
         )
@@ -79,12 +91,14 @@ class CertAuthority:
     def issue(self, *names: str) -> Leaf:
         """A server certificate for ``names`` (DNS names or IP addresses), signed by this CA."""
         key = ec.generate_private_key(ec.SECP256R1())
-        sans = [x509.IPAddress(ipaddress.ip_address(n)) if n.replace(".", "").isdigit() else x509.DNSName(n)
-                for n in names]
+        sans = [
+            x509.IPAddress(ipaddress.ip_address(n)) if n.replace(".", "").isdigit() else x509.DNSName(n) for n in names
+        ]
         cert = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-            .issuer_name(self.cert.subject).public_key(key.public_key())
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(_now() - datetime.timedelta(days=1))
             .not_valid_after(_now() + datetime.timedelta(days=30))
@@ -94,8 +108,9 @@ class CertAuthority:
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
             .sign(self.key, hashes.SHA256())
         )
-        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         cert_pem = cert.public_bytes(serialization.Encoding.PEM)
         ca_pem = self.cert.public_bytes(serialization.Encoding.PEM)
         base = self.dir / names[0]
@@ -103,8 +118,14 @@ class CertAuthority:
         paths["key"].write_bytes(key_pem)
         paths["crt"].write_bytes(cert_pem)
         paths["pem"].write_bytes(key_pem + cert_pem + ca_pem)
-        return Leaf(tuple(names), str(paths["key"]), str(paths["crt"]), str(paths["pem"]),
-                    cert.public_bytes(serialization.Encoding.DER), _spki_sha256(key.public_key()))
+        return Leaf(
+            tuple(names),
+            str(paths["key"]),
+            str(paths["crt"]),
+            str(paths["pem"]),
+            cert.public_bytes(serialization.Encoding.DER),
+            _spki_sha256(key.public_key()),
+        )
 
     def server_context(self, leaf: Leaf) -> ssl.SSLContext:
         """For a peer serving ``leaf`` (HTTP/1.1 only, as the peers speak it)."""

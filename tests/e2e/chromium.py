@@ -26,7 +26,8 @@ import shutil
 import signal
 import subprocess
 import time
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import requests
 
@@ -36,9 +37,18 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C key of an element reference
 # Work as root in a sandbox, stay off the network, no first-run or background work.
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1280,900")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,900",
+)
 
 
 def missing() -> str | None:
@@ -55,8 +65,15 @@ class WebDriverError(AssertionError):
 
 
 class Chromium:
-    def __init__(self, workdir: pathlib.Path, *, host_rules: Sequence[str] = (), trusted_spki: Sequence[str] = (),
-                 args: Sequence[str] = (), page_load_timeout: float = 20.0):
+    def __init__(
+        self,
+        workdir: pathlib.Path,
+        *,
+        host_rules: Sequence[str] = (),
+        trusted_spki: Sequence[str] = (),
+        args: Sequence[str] = (),
+        page_load_timeout: float = 20.0,
+    ):
         self.workdir = workdir
         self.host_rules = list(host_rules)  # --host-resolver-rules, e.g. "MAP app.test:443 127.0.0.1:8444"
         self.trusted_spki = list(trusted_spki)  # base64 SHA-256 SPKI hashes whose chains are accepted
@@ -77,7 +94,7 @@ class Chromium:
             out.append("--ignore-certificate-errors-spki-list=" + ",".join(self.trusted_spki))
         return out
 
-    def start(self, timeout: float = 30.0) -> "Chromium":
+    def start(self, timeout: float = 30.0) -> Chromium:
         reason = missing()
         if reason:
             raise RuntimeError(reason)
@@ -85,14 +102,21 @@ class Chromium:
         profile = self.workdir / f"chromium-profile-{self.port}"
         profile.mkdir()
         self._log = open(self.workdir / f"chromedriver-{self.port}.log", "ab")
-        self.proc = subprocess.Popen([CHROMEDRIVER, f"--port={self.port}", "--allowed-ips=127.0.0.1"],
-                                     stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [CHROMEDRIVER, f"--port={self.port}", "--allowed-ips=127.0.0.1"],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             self._wait_driver(timeout)
-            caps = {"browserName": "chrome", "pageLoadStrategy": "normal",
-                    "timeouts": {"pageLoad": int(self.page_load_timeout * 1000), "script": 10000},
-                    "goog:chromeOptions": {"binary": CHROMIUM, "args": self.browser_args(profile)}}
+            caps = {
+                "browserName": "chrome",
+                "pageLoadStrategy": "normal",
+                "timeouts": {"pageLoad": int(self.page_load_timeout * 1000), "script": 10000},
+                "goog:chromeOptions": {"binary": CHROMIUM, "args": self.browser_args(profile)},
+            }
             value = self._call("POST", "/session", {"capabilities": {"alwaysMatch": caps}}, timeout=timeout)
             self.session = value["sessionId"]
         except BaseException:
@@ -134,7 +158,7 @@ class Chromium:
             self._log.close()
         self._http.close()
 
-    def __enter__(self) -> "Chromium":
+    def __enter__(self) -> Chromium:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -239,6 +263,6 @@ class Chromium:
                 self.screenshot(path)
                 path.with_suffix(".html").write_text(f"<!-- {self._safe_url()} -->\n{self.source()}")
                 e.add_note(f"screenshot: {path} (page source: {path.with_suffix('.html')})")
-            except Exception as shot_error:  # noqa: BLE001 — the original failure is what matters
+            except Exception as shot_error:
                 e.add_note(f"no screenshot: {shot_error}")
             raise

@@ -44,8 +44,12 @@ START_WITHIN = 30.0  # a mitmdump on a loaded 2-core box
 
 # (login_hint, the provider that owns the login) — SAML (megasoft, newcompany) and OIDC (acme: code
 # flow; globex: form_post), legacy and migrated
-LOGINS = (("alice@megasoft.com", "legacy"), ("bob@newcompany.com", "scalekit"),
-          ("carol@acme.com", "legacy"), ("dan@globex.com", "scalekit"))
+LOGINS = (
+    ("alice@megasoft.com", "legacy"),
+    ("bob@newcompany.com", "scalekit"),
+    ("carol@acme.com", "legacy"),
+    ("dan@globex.com", "scalekit"),
+)
 
 
 def cluster_mapping(world: World) -> dict:
@@ -68,18 +72,31 @@ class Cluster:
         return self.world.public_url
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         mapping = cluster_mapping(self.world)
         shared = self.workdir / "shared-mapping.toml"
         for name in NAMES:
-            self.routers.append(Mitmdump(self.workdir, free_port(), mapping, name=name, mapping_path=shared,
-                                         env={"SSO_ROUTER_ADMIN_TOKEN": TOKEN},
-                                         extra_args=["--set", f"sso_store={self.redis.url}"]))
+            self.routers.append(
+                Mitmdump(
+                    self.workdir,
+                    free_port(),
+                    mapping,
+                    name=name,
+                    mapping_path=shared,
+                    env={"SSO_ROUTER_ADMIN_TOKEN": TOKEN},
+                    extra_args=["--set", f"sso_store={self.redis.url}"],
+                )
+            )
         for r in self.routers:
             r.start(timeout=START_WITHIN)
         leaf = self.ca.issue("127.0.0.1")
-        self.haproxy = HAProxy(self.workdir, tls_port=self.world.proxy_port, http_port=free_port(),
-                               cert=leaf.pem_file, routers=tuple(r.port for r in self.routers)).start()
+        self.haproxy = HAProxy(
+            self.workdir,
+            tls_port=self.world.proxy_port,
+            http_port=free_port(),
+            cert=leaf.pem_file,
+            routers=tuple(r.port for r in self.routers),
+        ).start()
         self.wait_all_up()
         return self
 
@@ -125,14 +142,21 @@ class Cluster:
     def exchange(self, code: str, provider: str) -> requests.Response:
         """The app's backend exchanges the code through the auth domain (HAProxy), as it would."""
         with session_from(INTERNET, self.ca.ca_file) as s:
-            return s.post(f"{self.public_url}/oauth/token", auth=APP_CLIENT, timeout=20,
-                          data={"grant_type": "authorization_code", "code": code,
-                                "redirect_uri": APP_CALLBACK})
+            return s.post(
+                f"{self.public_url}/oauth/token",
+                auth=APP_CLIENT,
+                timeout=20,
+                data={"grant_type": "authorization_code", "code": code, "redirect_uri": APP_CALLBACK},
+            )
 
     def admin(self, router: Mitmdump, path: str) -> requests.Response:
         """A router's own endpoint, asked directly with the admin token (the test is not in allow)."""
-        return requests.get(f"{router.url}/.sso-router/{path}", headers={"Authorization": f"Bearer {TOKEN}"},
-                            timeout=5, proxies={"http": None})
+        return requests.get(
+            f"{router.url}/.sso-router/{path}",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=5,
+            proxies={"http": None},
+        )
 
     def ready(self, router: Mitmdump) -> int | None:
         try:
@@ -140,7 +164,7 @@ class Cluster:
         except requests.RequestException:
             return None
 
-    def login(self, hint: str, provider: str) -> "LoginRun":
+    def login(self, hint: str, provider: str) -> LoginRun:
         return LoginRun(self, hint, provider)
 
 
@@ -158,14 +182,14 @@ class LoginRun:
     def __post_init__(self):
         self.browser = self.cluster.browser()
 
-    def to_idp(self) -> "LoginRun":
+    def to_idp(self) -> LoginRun:
         start = self.browser.get(authorize_url(self.cluster.public_url, login_hint=self.hint))
         assert start.status == 302 and start.peer == self.provider, (self.hint, start, start.text[:300])
         self.idp = self.browser.get(start.location)
         assert self.idp.status in (200, 302), (self.hint, self.idp, self.idp.text[:300])
         return self
 
-    def back(self) -> "LoginRun":
+    def back(self) -> LoginRun:
         """The IdP's answer comes back through HAProxy (auto-post, cross-site: no cookies; or a redirect),
         then the app's backend exchanges the code through HAProxy too."""
         self.finish = finish_at_proxy(self.browser, self.idp, self.cluster.public_url)
@@ -178,7 +202,7 @@ class LoginRun:
         assert t.status_code == 200 and t.headers.get("X-Peer") == self.provider, (self.hint, t.status_code, t.text)
         return self
 
-    def run(self) -> "LoginRun":
+    def run(self) -> LoginRun:
         return self.to_idp().back()
 
 
@@ -207,8 +231,9 @@ class Burst:
         self.failed: list[tuple[str, BaseException]] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._loop, args=(i,), daemon=True, name=f"burst-{i}")
-                         for i in range(threads)]
+        self._threads = [
+            threading.Thread(target=self._loop, args=(i,), daemon=True, name=f"burst-{i}") for i in range(threads)
+        ]
 
     def _loop(self, i: int) -> None:
         n = i
@@ -217,14 +242,14 @@ class Burst:
             n += 1
             try:
                 run = self.cluster.login(hint, provider).run()
-            except BaseException as e:  # noqa: BLE001 — every failure is the test's to report
+            except BaseException as e:
                 with self._lock:
                     self.failed.append((hint, e))
                 continue
             with self._lock:
                 self.done.append(run)
 
-    def __enter__(self) -> "Burst":
+    def __enter__(self) -> Burst:
         for t in self._threads:
             t.start()
         return self

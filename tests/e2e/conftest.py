@@ -77,8 +77,9 @@ def start_proxy(world, tmp_path):
     started: list[Mitmdump] = []
 
     def start(mapping: dict | None = None, *, port: int | None = None, name: str = "mitmdump", **kw) -> Mitmdump:
-        m = _launch(tmp_path, world.proxy_port if port is None else port, mapping or world.base_mapping(),
-                    name=name, **kw)
+        m = _launch(
+            tmp_path, world.proxy_port if port is None else port, mapping or world.base_mapping(), name=name, **kw
+        )
         started.append(m)
         return m
 

@@ -58,6 +58,7 @@ def wait_page(proxy: Mitmdump, org: str, good: Callable[[dict], bool], timeout: 
     def page() -> dict | None:
         last[:] = [orgs(proxy, org)]
         return last[0] if good(last[0]) else None
+
     try:
         return wait_for(f"{org}'s figures", page, timeout)
     except AssertionError as e:
@@ -76,8 +77,9 @@ def token_counts(page: dict, provider: str, window: str = "24h") -> tuple[int, i
 
 
 @contextlib.contextmanager
-def wrong_idp_certificate(world: World, provider: Provider, connection: str, slug: str,
-                          workdir: pathlib.Path) -> Iterator[None]:
+def wrong_idp_certificate(
+    world: World, provider: Provider, connection: str, slug: str, workdir: pathlib.Path
+) -> Iterator[None]:
     """``provider``'s connection trusts another certificate for the customer's IdP (the one a team
     pasted from the wrong metadata): every SAML Response it gets for that org fails to verify."""
     conn = provider.connections[connection]
@@ -115,6 +117,9 @@ def write_commented(proxies: list[Mitmdump], mapping: dict, timeout: float = 6.0
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text)
     tmp.replace(path)
-    wait_for("every proxy reloads the commented mapping",
-             lambda: all(p.health()["mapping"]["version"] != before[p.port] for p in proxies), timeout)
+    wait_for(
+        "every proxy reloads the commented mapping",
+        lambda: all(p.health()["mapping"]["version"] != before[p.port] for p in proxies),
+        timeout,
+    )
     return text

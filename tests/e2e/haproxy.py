@@ -53,7 +53,7 @@ def render(text: str, *, tls_port: int, http_port: int, cert: str, routers: tupl
         assert text.count(old) == 1, f"deploy/haproxy.cfg: expected {old!r} exactly once"
         text = text.replace(old, new)
     assert len(routers) == len(SERVER_PORTS), routers
-    for shipped, port in zip(SERVER_PORTS, routers):  # once in each backend
+    for shipped, port in zip(SERVER_PORTS, routers, strict=False):  # once in each backend
         old = f"127.0.0.1:{shipped}\n"
         assert text.count(old) == len(BACKENDS), f"deploy/haproxy.cfg: expected {old!r} in each of {BACKENDS}"
         text = text.replace(old, f"127.0.0.1:{port}\n")
@@ -99,17 +99,32 @@ class HAProxy:
         self.sock = str(workdir / "haproxy-admin.sock")
         self.cfg = workdir / "haproxy.cfg"
         self.log_path = workdir / "haproxy.log"
-        self.cfg.write_text(unprivileged(render(SHIPPED.read_text(), tls_port=tls_port, http_port=http_port,
-                                                cert=cert, routers=routers, sock=self.sock)))
+        self.cfg.write_text(
+            unprivileged(
+                render(
+                    SHIPPED.read_text(),
+                    tls_port=tls_port,
+                    http_port=http_port,
+                    cert=cert,
+                    routers=routers,
+                    sock=self.sock,
+                )
+            )
+        )
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "HAProxy":
+    def start(self) -> HAProxy:
         binary = haproxy_bin()
         assert binary, "haproxy is not installed"
         self._log = open(self.log_path, "ab")
         # -db: foreground, no daemon (one process, stopped by its PID)
-        self.proc = subprocess.Popen([binary, "-db", *fd_limited(), "-f", str(self.cfg)], stdout=self._log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [binary, "-db", *fd_limited(), "-f", str(self.cfg)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + START_WITHIN
         while True:
             if self.proc.poll() is not None:
@@ -157,10 +172,18 @@ class HAProxy:
         for row in csv.DictReader(io.StringIO(text)):
             if row["pxname"] != backend or row["svname"] in ("FRONTEND", "BACKEND"):
                 continue
-            responses = sum(int(row[k] or 0) for k in ("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx",
-                                                       "hrsp_other"))
-            out[row["svname"]] = Server(row["svname"], row["status"], row["check_status"], int(row["wretr"] or 0),
-                                        int(row["wredis"] or 0), responses, int(row["stot"] or 0))
+            responses = sum(
+                int(row[k] or 0) for k in ("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other")
+            )
+            out[row["svname"]] = Server(
+                row["svname"],
+                row["status"],
+                row["check_status"],
+                int(row["wretr"] or 0),
+                int(row["wredis"] or 0),
+                responses,
+                int(row["stot"] or 0),
+            )
         return out
 
     def wait_status(self, name: str, want: str, within: float) -> float:

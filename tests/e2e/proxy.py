@@ -31,10 +31,21 @@ class Mitmdump:
     (``--listen-port 0``) and :attr:`port` is the one it reports; otherwise the port is one the
     caller reserved (``tests/ports.py``) because others had to know it first (a world's peers)."""
 
-    def __init__(self, workdir: pathlib.Path, port: int, mapping: dict | None, *, extra_args: list[str] = (),
-                 secret: str | None = SECRET, name: str = "mitmdump", readme: bool = False,
-                 addon: pathlib.Path = ADDON, mapping_path: pathlib.Path | None = None,
-                 mode: str = "reverse:https://legacy.invalid", env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        workdir: pathlib.Path,
+        port: int,
+        mapping: dict | None,
+        *,
+        extra_args: list[str] = (),
+        secret: str | None = SECRET,
+        name: str = "mitmdump",
+        readme: bool = False,
+        addon: pathlib.Path = ADDON,
+        mapping_path: pathlib.Path | None = None,
+        mode: str = "reverse:https://legacy.invalid",
+        env: dict[str, str] | None = None,
+    ):
         self.workdir = workdir
         self.addon = addon
         self.port = port
@@ -61,16 +72,39 @@ class Mitmdump:
     def command(self) -> list[str]:
         port = str(self.asked_port)
         if self.readme:
-            return [str(MITMDUMP), "--mode", "reverse:https://legacy.invalid", "-s", str(self.addon),
-                    "--set", "sso_mapping=mapping.toml", "--listen-host", "127.0.0.1", "-p", port]
-        cmd = [str(MITMDUMP), "--mode", self.mode, "--listen-host", "127.0.0.1",
-               "-p", port, "-s", str(self.addon), "--set", f"sso_mapping={self.mapping_path}",
-               "--set", f"sso_decision_log={self.decision_log}"]
+            return [
+                str(MITMDUMP),
+                "--mode",
+                "reverse:https://legacy.invalid",
+                "-s",
+                str(self.addon),
+                "--set",
+                "sso_mapping=mapping.toml",
+                "--listen-host",
+                "127.0.0.1",
+                "-p",
+                port,
+            ]
+        cmd = [
+            str(MITMDUMP),
+            "--mode",
+            self.mode,
+            "--listen-host",
+            "127.0.0.1",
+            "-p",
+            port,
+            "-s",
+            str(self.addon),
+            "--set",
+            f"sso_mapping={self.mapping_path}",
+            "--set",
+            f"sso_decision_log={self.decision_log}",
+        ]
         if self.secret is not None:
             cmd += ["--set", f"sso_secret={self.secret}"]
         return cmd + self.extra_args
 
-    def start(self, timeout: float = STARTUP_TIMEOUT, wait_ready: bool = True) -> "Mitmdump":
+    def start(self, timeout: float = STARTUP_TIMEOUT, wait_ready: bool = True) -> Mitmdump:
         """Starts mitmdump; with ``wait_ready`` returns once ``/ready`` answers 200 (what the contract
         says load balancers, scripts and tests wait for), polled from the first moment on, and this
         process has said it listens (so a 200 from another process on the port never counts).
@@ -84,8 +118,9 @@ class Mitmdump:
         env.pop("SSO_ROUTER_SECRET", None)
         env.pop("SSO_ROUTER_ADMIN_TOKEN", None)
         env.update(self.env)
-        self.proc = subprocess.Popen(self.command(), stdout=self._out, stderr=self._err, cwd=self.workdir,
-                                     env=env, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.command(), stdout=self._out, stderr=self._err, cwd=self.workdir, env=env, start_new_session=True
+        )
         if not wait_ready:
             return self
         deadline = time.monotonic() + timeout
@@ -112,7 +147,7 @@ class Mitmdump:
 
     def run_output(self) -> bytes:
         """What this run (since the last ``start``) printed on stdout."""
-        return self.stdout_path.read_bytes()[self._offset:] if self.stdout_path.exists() else b""
+        return self.stdout_path.read_bytes()[self._offset :] if self.stdout_path.exists() else b""
 
     def _listening_port(self) -> int | None:
         m = _LISTENING.search(self.run_output())
@@ -205,8 +240,10 @@ class Mitmdump:
             now = _version(self.health())
             if now is not None and now != before:
                 return
-        raise AssertionError(f"mapping not reloaded within {timeout}s; health: {self.health()}\n"
-                             f"mapping:\n{render_mapping(self.mapping)}\n{self.output()}")
+        raise AssertionError(
+            f"mapping not reloaded within {timeout}s; health: {self.health()}\n"
+            f"mapping:\n{render_mapping(self.mapping)}\n{self.output()}"
+        )
 
     # -- what it logged -----------------------------------------------
     def decisions(self) -> list[dict]:
@@ -222,21 +259,32 @@ class Mitmdump:
         """A point in time for :meth:`decision_for`'s ``since``: take it just before the request."""
         return time.time()
 
-    def decision_for(self, method: str, path: str, *, last: bool = True, timeout: float = DECISION_TIMEOUT,
-                     since: float | None = None) -> dict:
+    def decision_for(
+        self,
+        method: str,
+        path: str,
+        *,
+        last: bool = True,
+        timeout: float = DECISION_TIMEOUT,
+        since: float | None = None,
+    ) -> dict:
         """The (last) decision-log record for ``method path`` of a request that reached the proxy
         after ``since`` (default: the start of the current test, so a line an earlier test left
         never answers for this one); waits briefly for it to be written, fails if it never is."""
         after = (self.since if since is None else since) - 0.001  # records carry the time to the ms
         deadline = time.monotonic() + timeout
         while True:
-            found = [d for d in self.decisions()
-                     if d.get("method") == method and d.get("path") == path and d.get("time", 0) >= after]
+            found = [
+                d
+                for d in self.decisions()
+                if d.get("method") == method and d.get("path") == path and d.get("time", 0) >= after
+            ]
             if found:
                 return found[-1] if last else found[0]
             if time.monotonic() > deadline:
-                raise AssertionError(f"no decision for {method} {path} since {after:.3f}; "
-                                     f"log: {self.decisions()[-10:]}")
+                raise AssertionError(
+                    f"no decision for {method} {path} since {after:.3f}; log: {self.decisions()[-10:]}"
+                )
             time.sleep(0.05)
 
 

@@ -64,22 +64,34 @@ def _acme_migrated(m: dict) -> None:
 SK, LG = "scalekit", "legacy"
 SCENARIOS = {
     # name: (driver, mapping change, expected per proxied request)
-    "saml_sp_initiated": (saml_sp_initiated, None, [
-        ("GET", "/authorize", SK, "org", "newcompany.com"),
-        ("POST", "/sso/v1/saml/conn_newco/acs", SK, "correlation", "newcompany.com"),
-        ("POST", "/oauth/token", SK, "correlation", "newcompany.com"),
-        ("GET", "/userinfo", SK, "correlation", "newcompany.com"),
-    ]),
-    "saml_idp_initiated": (saml_idp_initiated, None, [
-        ("POST", "/login/callback", LG, "org", "megasoft.com"),
-        ("POST", "/oauth/token", LG, "correlation", "megasoft.com"),
-    ]),
-    "oidc_code_token": (oidc_code_token, _acme_migrated, [
-        ("GET", "/authorize", SK, "org", "acme.com"),
-        ("GET", "/sso/v1/oidc/conn_acme/callback", SK, "correlation", "acme.com"),
-        ("POST", "/oauth/token", SK, "correlation", "acme.com"),
-        ("GET", "/userinfo", SK, "correlation", "acme.com"),
-    ]),
+    "saml_sp_initiated": (
+        saml_sp_initiated,
+        None,
+        [
+            ("GET", "/authorize", SK, "org", "newcompany.com"),
+            ("POST", "/sso/v1/saml/conn_newco/acs", SK, "correlation", "newcompany.com"),
+            ("POST", "/oauth/token", SK, "correlation", "newcompany.com"),
+            ("GET", "/userinfo", SK, "correlation", "newcompany.com"),
+        ],
+    ),
+    "saml_idp_initiated": (
+        saml_idp_initiated,
+        None,
+        [
+            ("POST", "/login/callback", LG, "org", "megasoft.com"),
+            ("POST", "/oauth/token", LG, "correlation", "megasoft.com"),
+        ],
+    ),
+    "oidc_code_token": (
+        oidc_code_token,
+        _acme_migrated,
+        [
+            ("GET", "/authorize", SK, "org", "acme.com"),
+            ("GET", "/sso/v1/oidc/conn_acme/callback", SK, "correlation", "acme.com"),
+            ("POST", "/oauth/token", SK, "correlation", "acme.com"),
+            ("GET", "/userinfo", SK, "correlation", "acme.com"),
+        ],
+    ),
 }
 
 
@@ -108,18 +120,28 @@ def record(out: pathlib.Path) -> list[str]:
                 problems.append(f"{name}: the router decided\n  {got}\nbut the contract says\n  {want}")
             write_mapping(out / f"{name}.mapping.toml", mapping)
             # shared captures are redacted, as a customer's would be (sso-router redact keeps them explainable)
-            subprocess.run([str(SSO_ROUTER), "redact", str(flow_file), "-o", str(out / f"{name}.mitm"),
-                            "--mapping", str(out / f"{name}.mapping.toml")], check=True, capture_output=True,
-                           timeout=120)
-            rows = [dict(zip(("method", "path", "provider", "reason", "org"), e)) for e in expected]
+            subprocess.run(
+                [
+                    str(SSO_ROUTER),
+                    "redact",
+                    str(flow_file),
+                    "-o",
+                    str(out / f"{name}.mitm"),
+                    "--mapping",
+                    str(out / f"{name}.mapping.toml"),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+            rows = [dict(zip(("method", "path", "provider", "reason", "org"), e, strict=False)) for e in expected]
             (out / f"{name}.expected.json").write_text(json.dumps(rows, indent=2) + "\n")
     return problems
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=pathlib.Path,
-                    default=pathlib.Path(__file__).resolve().parents[1] / "flows")
+    ap.add_argument("--out", type=pathlib.Path, default=pathlib.Path(__file__).resolve().parents[1] / "flows")
     args = ap.parse_args(argv)
     problems = record(args.out)
     for p in problems:

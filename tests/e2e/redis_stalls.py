@@ -41,7 +41,7 @@ class RedisRelay:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "RedisRelay":
+    def start(self) -> RedisRelay:
         threading.Thread(target=self._accept, daemon=True, name="relay-accept").start()
         return self
 
@@ -52,7 +52,7 @@ class RedisRelay:
     def stop(self) -> None:
         self._stopped = True
         with self._lock:
-            sockets, self._sockets = self._sockets + [self._listener], []
+            sockets, self._sockets = [*self._sockets, self._listener], []
         for s in sockets:
             try:
                 s.shutdown(socket.SHUT_RDWR)
@@ -79,7 +79,7 @@ class RedisRelay:
             threading.Thread(target=self._requests, args=(client, server, hold), daemon=True).start()
             threading.Thread(target=self._replies, args=(server, client, hold), daemon=True).start()
 
-    def _requests(self, client: socket.socket, server: socket.socket, hold: "_Hold") -> None:
+    def _requests(self, client: socket.socket, server: socket.socket, hold: _Hold) -> None:
         while chunk := _recv(client):
             with self._lock:
                 if self._armed is not None and self._armed[0] in chunk.upper():
@@ -90,7 +90,7 @@ class RedisRelay:
                 break
         _close(server)
 
-    def _replies(self, server: socket.socket, client: socket.socket, hold: "_Hold") -> None:
+    def _replies(self, server: socket.socket, client: socket.socket, hold: _Hold) -> None:
         while chunk := _recv(server):
             if hold.seconds:
                 time.sleep(hold.seconds)

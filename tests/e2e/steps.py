@@ -15,8 +15,13 @@ APP_HOSTS = ("https://app.test/",)
 
 
 def authorize_url(base: str, path: str = "/authorize", **params: str) -> str:
-    q = {"client_id": APP_CLIENT[0], "redirect_uri": APP_CALLBACK, "response_type": "code",
-         "scope": "openid email", "state": "app-state-1"}
+    q = {
+        "client_id": APP_CLIENT[0],
+        "redirect_uri": APP_CALLBACK,
+        "response_type": "code",
+        "scope": "openid email",
+        "state": "app-state-1",
+    }
     q.update(params)
     return f"{base}{path}?{urllib.parse.urlencode(q)}"
 
@@ -38,8 +43,15 @@ class Login:
         return self.callback.location or ""
 
 
-def login(proxy_url: str, *, path: str = "/authorize", headers: dict | None = None,
-          browser: Browser | None = None, acs_headers: dict | None = None, **params: str) -> Login:
+def login(
+    proxy_url: str,
+    *,
+    path: str = "/authorize",
+    headers: dict | None = None,
+    browser: Browser | None = None,
+    acs_headers: dict | None = None,
+    **params: str,
+) -> Login:
     """Login start → IdP → back to the proxy (ACS POST without cookies, or OIDC callback)."""
     b = browser or Browser()
     start = b.get(authorize_url(proxy_url, path, **params), headers=headers)
@@ -61,8 +73,12 @@ def finish_at_proxy(b: Browser, idp: Hop, proxy_url: str, *, headers: dict | Non
 
 
 def exchange_code(proxy_url: str, code: str, *, client=APP_CLIENT) -> requests.Response:
-    return requests.post(f"{proxy_url}/oauth/token", auth=client, timeout=10,
-                         data={"grant_type": "authorization_code", "code": code, "redirect_uri": APP_CALLBACK})
+    return requests.post(
+        f"{proxy_url}/oauth/token",
+        auth=client,
+        timeout=10,
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": APP_CALLBACK},
+    )
 
 
 def accepted(records, path_prefix: str = "") -> list:

@@ -35,10 +35,17 @@ def test_outside_allow_and_without_the_token_the_admin_endpoints_do_not_exist(pe
     peers.clear()
     unknown = get(px, "/.sso-router/no-such-endpoint", Authorization=f"Bearer {TOKEN}")
     for path in ADMIN_PATHS:
-        for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": f"Basic {TOKEN}"},
-                        {"Authorization": f"Bearer {TOKEN}x"}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong-token"},
+            {"Authorization": f"Basic {TOKEN}"},
+            {"Authorization": f"Bearer {TOKEN}x"},
+        ):
             r = get(px, path, **headers)
-            assert (r.status_code, r.text) == (unknown.status_code, unknown.text) == (404, unknown.text), (path, headers)
+            assert (r.status_code, r.text) == (unknown.status_code, unknown.text) == (404, unknown.text), (
+                path,
+                headers,
+            )
         r = get(px, path, Authorization=f"Bearer {TOKEN}")
         assert r.status_code == 200, (path, r.status_code)
     assert "sso_router_decisions_total" in get(px, "/.sso-router/metrics", Authorization=f"Bearer {TOKEN}").text
@@ -70,13 +77,16 @@ def behind_a_balancer(peers, start_proxy):
     return start_proxy(mapping)
 
 
-@pytest.mark.parametrize("xff, admitted", [
-    ("203.0.113.7", True),  # Prometheus, on an allowed address, through the balancer
-    ("198.51.100.9", False),  # a browser on the internet
-    ("203.0.113.7, 198.51.100.9", False),  # the browser claims an allowed address; the balancer appended its own
-    ("", False),  # no header: the balancer itself (127.0.0.1), not in allow
-    ("not-an-address", False),
-])
+@pytest.mark.parametrize(
+    "xff, admitted",
+    [
+        ("203.0.113.7", True),  # Prometheus, on an allowed address, through the balancer
+        ("198.51.100.9", False),  # a browser on the internet
+        ("203.0.113.7, 198.51.100.9", False),  # the browser claims an allowed address; the balancer appended its own
+        ("", False),  # no header: the balancer itself (127.0.0.1), not in allow
+        ("not-an-address", False),
+    ],
+)
 def test_behind_a_trusted_proxy_the_forwarded_address_is_judged(behind_a_balancer, xff, admitted):
     headers = {"X-Forwarded-For": xff} if xff else {}
     for path in ADMIN_PATHS:

@@ -10,6 +10,7 @@ loop the worst is a garbage-collection pause, a small share of it.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -36,7 +37,9 @@ def big_orgs(n: int, *, flipped: bool) -> str:
     return "".join(
         f'[orgs."org{i}.example"]\nmigrated = {"true" if (i == 7 and flipped) else "false"}\n'
         f'domains = ["org{i}.example.net", "mail.org{i}.example"]\nidp_entity_ids = ["http://www.okta.com/exk{i:010d}"]\n'
-        f'connections = ["org{i}-saml", "conn_{i:012d}"]\n\n' for i in range(n))
+        f'connections = ["org{i}-saml", "conn_{i:012d}"]\n\n'
+        for i in range(n)
+    )
 
 
 def write(path, text: str) -> None:
@@ -74,10 +77,22 @@ class Traffic:
                     return
                 sent = time.monotonic()
                 try:
-                    r = s.get(f"{self.url}/authorize", params={"login_hint": hint, "client_id": "app-client",
-                              "redirect_uri": "https://app.test/callback", "response_type": "code"}, timeout=10,
-                              allow_redirects=False)
-                    problem = "" if r.headers.get("x-peer") == want else f"{hint} -> {r.status_code} {r.headers.get('x-peer')}"
+                    r = s.get(
+                        f"{self.url}/authorize",
+                        params={
+                            "login_hint": hint,
+                            "client_id": "app-client",
+                            "redirect_uri": "https://app.test/callback",
+                            "response_type": "code",
+                        },
+                        timeout=10,
+                        allow_redirects=False,
+                    )
+                    problem = (
+                        ""
+                        if r.headers.get("x-peer") == want
+                        else f"{hint} -> {r.status_code} {r.headers.get('x-peer')}"
+                    )
                 except requests.RequestException as e:
                     problem = f"{hint}: {type(e).__name__}"
                 self.answers.append(Answer(sent, time.monotonic(), problem))
@@ -88,8 +103,8 @@ class Traffic:
 
     def worst_gap(self, start: float, end: float) -> float:
         """The longest stretch of [start, end] in which no request was answered."""
-        times = [start] + sorted(a.done for a in list(self.answers) if start <= a.done <= end) + [end]
-        return max(b - a for a, b in zip(times, times[1:]))
+        times = [start, *sorted(a.done for a in list(self.answers) if start <= a.done <= end), end]
+        return max(b - a for a, b in itertools.pairwise(times))
 
 
 def wait_version_change(px, before: str, what: str) -> float:
@@ -106,9 +121,18 @@ def wait_version_change(px, before: str, what: str) -> float:
 
 
 def route(px, hint: str) -> str | None:
-    r = requests.get(f"{px.url}/authorize", params={"login_hint": hint, "client_id": "app-client",
-                     "redirect_uri": "https://app.test/callback", "response_type": "code",
-                     "prompt": "login"}, timeout=10, allow_redirects=False)
+    r = requests.get(
+        f"{px.url}/authorize",
+        params={
+            "login_hint": hint,
+            "client_id": "app-client",
+            "redirect_uri": "https://app.test/callback",
+            "response_type": "code",
+            "prompt": "login",
+        },
+        timeout=10,
+        allow_redirects=False,
+    )
     return r.headers.get("x-sso-route")
 
 
@@ -140,8 +164,10 @@ def test_requests_keep_flowing_while_a_100k_org_mapping_loads(peers, start_proxy
         traffic.thread.join(timeout=30)
     for start, end in ((written, swapped), (rewritten, swapped_again)):
         during = traffic.during(start, end)
-        print(f"mapping load took ~{end - start:.1f} s; {len(during)} requests in flight meanwhile, "
-              f"worst {max(a.took for a in during):.3f} s, longest gap {traffic.worst_gap(start, end):.3f} s")
+        print(
+            f"mapping load took ~{end - start:.1f} s; {len(during)} requests in flight meanwhile, "
+            f"worst {max(a.took for a in during):.3f} s, longest gap {traffic.worst_gap(start, end):.3f} s"
+        )
         assert during, "no request was in flight while the mapping loaded"
         stall = max(STALL_FLOOR, STALL_SHARE * (end - start))
         worst = max(during, key=lambda a: a.took)

@@ -18,8 +18,17 @@ import pytest
 from tests.stores.conftest import redis_bin, start_redis  # noqa: F401 — real redis-server fixtures
 
 from .browser import parse_form
-from .figures import (HEADER, MEGASOFT_NOTE, login_counts, metric, orgs, token_counts, wait_page,
-                      write_commented, wrong_idp_certificate)
+from .figures import (
+    HEADER,
+    MEGASOFT_NOTE,
+    login_counts,
+    metric,
+    orgs,
+    token_counts,
+    wait_page,
+    write_commented,
+    wrong_idp_certificate,
+)
 from .peers.provider import APP_CALLBACK
 from .proxy import REPO, Mitmdump
 from .steps import exchange_code, login, start_saml_login
@@ -39,8 +48,14 @@ def canary_mapping(world, **canary) -> dict:
 def migrate(proxy: Mitmdump, org: str) -> None:
     """A person's ``sso-router migrate ORG``, then wait until the router has seen the flip."""
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    out = subprocess.run([str(SSO_ROUTER), "migrate", org, "--mapping", str(proxy.mapping_path)], capture_output=True,
-                         text=True, timeout=30, cwd=REPO, env=env)
+    out = subprocess.run(
+        [str(SSO_ROUTER), "migrate", org, "--mapping", str(proxy.mapping_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+        env=env,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     wait_page(proxy, org, lambda p: p["migrated"] and p["migrated_since"] is not None, FLUSH)
 
@@ -69,7 +84,7 @@ def test_a_failing_migration_is_rolled_back_within_the_window(peers, start_proxy
 
     migrate(px, "megasoft.com")
     flipped_at = orgs(px, "megasoft.com")["migrated_since"]
-    assert 'migrated = true' + MEGASOFT_NOTE in px.mapping_path.read_text()
+    assert "migrated = true" + MEGASOFT_NOTE in px.mapping_path.read_text()
     with wrong_idp_certificate(peers, peers.scalekit, "conn_megasoft", "megasoft", tmp_path):
         for _ in range(3):
             acs = saml_login(px, "alice@megasoft.com", "scalekit")
@@ -79,8 +94,13 @@ def test_a_failing_migration_is_rolled_back_within_the_window(peers, start_proxy
         page = wait_page(px, "megasoft.com", lambda p: p["canary"]["state"] == "rolled_back", 15)
     rb = page["canary"]["last_rollback"]
     assert rb["at"] - flipped_at < WINDOW and rb["flip_since"] == flipped_at, (rb, flipped_at)
-    assert (rb["provider"], rb["stage"], rb["failures"], rb["attempts"], rb["window"]) == ("scalekit", "login", 3, 3,
-                                                                                          WINDOW)
+    assert (rb["provider"], rb["stage"], rb["failures"], rb["attempts"], rb["window"]) == (
+        "scalekit",
+        "login",
+        3,
+        3,
+        WINDOW,
+    )
     assert "3 of 3 logins failed at scalekit" in page["canary"]["reason"]
     assert page["provider"] == "legacy" and not page["migrated"]
     assert px.mapping_path.read_text() == original  # the same file as before the flip: comments, layout
@@ -88,7 +108,12 @@ def test_a_failing_migration_is_rolled_back_within_the_window(peers, start_proxy
     lines = rollbacks(px)
     assert len(lines) == 1, lines
     assert {k: lines[0][k] for k in ("event", "org", "failures", "attempts", "window")} == {
-        "event": "canary_rollback", "org": "megasoft.com", "failures": 3, "attempts": 3, "window": WINDOW}
+        "event": "canary_rollback",
+        "org": "megasoft.com",
+        "failures": 3,
+        "attempts": 3,
+        "window": WINDOW,
+    }
     assert metric(px, "sso_router_canary_rollbacks_total") == 1
     assert "canary rolled org megasoft.com back: 3 of 3 logins failed at scalekit" in px.output()
 
@@ -101,18 +126,28 @@ def test_a_failing_migration_is_rolled_back_within_the_window(peers, start_proxy
     assert newco.callback.peer == "scalekit" and newco.code, newco.callback
     assert orgs(px, "newcompany.com")["canary"]["state"] not in ("rolled_back", "rollback")
     text = px.mapping_path.read_text()
-    assert text.startswith(HEADER) and 'migrated = false' + MEGASOFT_NOTE in text
+    assert text.startswith(HEADER) and "migrated = false" + MEGASOFT_NOTE in text
     assert sorted(o["org"] for o in orgs(px)["orgs"] if o["migrated"]) == ["globex.com", "newcompany.com"]
-    out = subprocess.run([str(SSO_ROUTER), "status", "--url", px.url], capture_output=True, text=True, timeout=30,
-                         cwd=REPO, env={k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")})
+    out = subprocess.run(
+        [str(SSO_ROUTER), "status", "--url", px.url],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+        env={k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")},
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("rolled back by the canary · 1 org"))
-    assert lines[at + 2].split()[0] == "megasoft.com" and lines[at + 2].split()[4:] == ["3", "3", "scalekit",
-                                                                                          "(login)"], out.stdout
+    assert lines[at + 2].split()[0] == "megasoft.com" and lines[at + 2].split()[4:] == [
+        "3",
+        "3",
+        "scalekit",
+        "(login)",
+    ], out.stdout
     time.sleep(3)  # a check or two later: still one rollback, no flip forward
     assert len(rollbacks(px)) == 1 and metric(px, "sso_router_canary_rollbacks_total") == 1
-    assert 'migrated = false' + MEGASOFT_NOTE in px.mapping_path.read_text()
+    assert "migrated = false" + MEGASOFT_NOTE in px.mapping_path.read_text()
 
 
 def test_a_healthy_migration_under_continuous_logins_is_never_rolled_back(peers, start_proxy):
@@ -128,8 +163,12 @@ def test_a_healthy_migration_under_continuous_logins_is_never_rolled_back(peers,
         assert acs.status == (403 if bad else 302), acs
         made, failed = made + 1, failed + bad
     assert made >= 5, made
-    page = wait_page(px, "megasoft.com", lambda p: p["canary"]["state"] == "passed"
-                     and sum(login_counts(p, "scalekit")) == made, FLUSH)
+    page = wait_page(
+        px,
+        "megasoft.com",
+        lambda p: p["canary"]["state"] == "passed" and sum(login_counts(p, "scalekit")) == made,
+        FLUSH,
+    )
     assert login_counts(page, "scalekit") == (made - failed, failed)
     assert page["since_flip"]["scalekit"]["login"] == {"success": made - failed, "failure": failed}
     assert page["migrated"] and page["provider"] == "scalekit" and page["canary"]["last_rollback"] is None
@@ -138,7 +177,7 @@ def test_a_healthy_migration_under_continuous_logins_is_never_rolled_back(peers,
 
 
 @pytest.fixture
-def pair(peers, start_proxy, start_redis, tmp_path):  # noqa: F811
+def pair(peers, start_proxy, start_redis, tmp_path):
     """Two instances behind one auth domain: one mapping file, one redis-server."""
     url = start_redis().url
     mapping = canary_mapping(peers, min_attempts=4)  # the four failing logins below all happen before any verdict
@@ -154,7 +193,7 @@ def post_to(b_or_a: Mitmdump, public_url: str, hint: str, provider: str, via: Mi
     b, page = start_saml_login(via, hint, provider)
     _, action, fields = parse_form(page.text)
     assert action.startswith(public_url + "/"), action
-    return b.request("POST", b_or_a.url + action[len(public_url):], data=fields, send_cookies=False)
+    return b.request("POST", b_or_a.url + action[len(public_url) :], data=fields, send_cookies=False)
 
 
 def test_two_instances_sharing_redis_roll_back_once(peers, pair, tmp_path):
@@ -187,9 +226,13 @@ def test_two_instances_sharing_redis_roll_back_once(peers, pair, tmp_path):
 
     # what each instance answers is the sum over both: 2 + 2 at legacy, 4 failed at scalekit, 1 exchange
     for p in (a, b):
-        page = wait_page(p, "megasoft.com", lambda pg: login_counts(pg, "legacy") == (4, 0)
-                         and token_counts(pg, "legacy") == (1, 0), FLUSH)
+        page = wait_page(
+            p,
+            "megasoft.com",
+            lambda pg: login_counts(pg, "legacy") == (4, 0) and token_counts(pg, "legacy") == (1, 0),
+            FLUSH,
+        )
         assert login_counts(page, "scalekit") == (0, 4)
         assert page["figures"] == "summed over every instance sharing the store"
         assert page["canary"]["last_rollback"]["failures"] == 4
-    assert 'migrated = false' + MEGASOFT_NOTE in a.mapping_path.read_text()
+    assert "migrated = false" + MEGASOFT_NOTE in a.mapping_path.read_text()

@@ -56,10 +56,15 @@ def tls_world(keys, ca):
 @pytest.fixture(scope="module")
 def app(ca):
     """The SaaS app's callback (``https://app.test/…``): a page that shows what it was given."""
+
     def handle(req, rec):
         rec.outcome = "accepted: app page"
-        return Response.text(200, f"<html><head><title>app</title></head><body><h1>app: {html.escape(req.path)}</h1>"
-                                  f"<p id=code>{html.escape(req.query.get('code', ''))}</p></body></html>", "text/html")
+        return Response.text(
+            200,
+            f"<html><head><title>app</title></head><body><h1>app: {html.escape(req.path)}</h1>"
+            f"<p id=code>{html.escape(req.query.get('code', ''))}</p></body></html>",
+            "text/html",
+        )
 
     server = PeerServer("app", handle).serve_tls(ca.server_context(ca.issue(APP_HOST)), APP_HOST).start()
     try:
@@ -73,8 +78,12 @@ def router(tls_world, auth_leaf, ca, tmp_path_factory):
     mapping = tls_world.base_mapping()
     for p in mapping["providers"].values():
         p["ca_file"] = ca.ca_file  # the providers' private CA
-    m = Mitmdump(tmp_path_factory.mktemp("browser-router"), tls_world.proxy_port, mapping,
-                 extra_args=["--certs", f"{AUTH_HOST}={auth_leaf.pem_file}"])
+    m = Mitmdump(
+        tmp_path_factory.mktemp("browser-router"),
+        tls_world.proxy_port,
+        mapping,
+        extra_args=["--certs", f"{AUTH_HOST}={auth_leaf.pem_file}"],
+    )
     m.start()
     try:
         yield m
@@ -84,8 +93,12 @@ def router(tls_world, auth_leaf, ca, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def chromium(ca, app, tmp_path_factory):
-    rules = [f"MAP {APP_HOST}:443 127.0.0.1:{app.port}", f"MAP {AUTH_HOST} 127.0.0.1", f"MAP {IDP_HOST} 127.0.0.1",
-             "MAP * ~NOTFOUND"]  # nothing else resolves: the browser never leaves 127.0.0.1
+    rules = [
+        f"MAP {APP_HOST}:443 127.0.0.1:{app.port}",
+        f"MAP {AUTH_HOST} 127.0.0.1",
+        f"MAP {IDP_HOST} 127.0.0.1",
+        "MAP * ~NOTFOUND",
+    ]  # nothing else resolves: the browser never leaves 127.0.0.1
     b = Chromium(tmp_path_factory.mktemp("chromium"), host_rules=rules, trusted_spki=[ca.spki_sha256]).start()
     try:
         yield b
@@ -131,10 +144,14 @@ def router_cookie(browser: Chromium) -> dict:
     return found[0]
 
 
-@pytest.mark.parametrize("email,provider,lands_at", [
-    ("alice@megasoft.com", "legacy", APP_CALLBACK),  # legacy org
-    ("bob@newcompany.com", "scalekit", SK_APP_CALLBACK),  # migrated org
-], ids=["legacy", "migrated"])
+@pytest.mark.parametrize(
+    "email,provider,lands_at",
+    [
+        ("alice@megasoft.com", "legacy", APP_CALLBACK),  # legacy org
+        ("bob@newcompany.com", "scalekit", SK_APP_CALLBACK),  # migrated org
+    ],
+    ids=["legacy", "migrated"],
+)
 def test_sp_initiated_saml_login_in_chromium(browser, tls_world, router, email, provider, lands_at):
     at_idp_sign_in(browser, tls_world, email)
     sign_in(browser, lands_at)

@@ -65,8 +65,15 @@ class RunningDemo:
         self.out_path = tmp / "demo.out"
         self._out = open(self.out_path, "wb")
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-        self.proc = subprocess.Popen([str(SSO_ROUTER), "demo"], stdout=self._out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=tmp, env=env, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [str(SSO_ROUTER), "demo"],
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=tmp,
+            env=env,
+            start_new_session=True,
+        )
         self.url, self.workdir = self._wait_for_url()
 
     def output(self) -> str:
@@ -173,16 +180,17 @@ def test_demo_logins_flip_and_ctrl_c(demo):
     in_flight = to_idp(b, b.get(demo.url), "megasoft.com")
     after_flip = click(b, b.get(demo.url), "flip-megasoft.com")
     assert after_flip.status == 200, after_flip
-    assert "migrated = true" in after_flip.text and "the router has loaded the new mapping" in after_flip.text, \
+    assert "migrated = true" in after_flip.text and "the router has loaded the new mapping" in after_flip.text, (
         after_flip.text[-1500:]
-    assert 'migrated = true' in (demo.workdir / "mapping.toml").read_text().split('[orgs."megasoft.com"]')[1]
+    )
+    assert "migrated = true" in (demo.workdir / "mapping.toml").read_text().split('[orgs."megasoft.com"]')[1]
     new = to_idp(b, after_flip, "megasoft.com")
     start = next(h for h in reversed(b.history) if "/authorize?" in h.url)
     assert start.route == "scalekit; reason=org", start
 
     late = finish(b, in_flight)  # started at legacy before the flip: finishes at legacy
     assert provider_of(late) == "legacy"
-    assert 'id=in-flight' in late.text and "InResponseTo" in late.text
+    assert "id=in-flight" in late.text and "InResponseTo" in late.text
     assert provider_of(finish(b, new)) == "scalekit"
 
     # Ctrl-C: everything the demo started stops

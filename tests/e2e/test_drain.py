@@ -50,11 +50,15 @@ def test_sigterm_during_a_burst_through_haproxy_loses_no_login(cluster: Cluster)
         wait_until("a few logins through both routers", lambda: len(burst.done) >= 6, 60)
         sigterm_wall, sigterm = time.time(), time.monotonic()
         a.proc.send_signal(signal.SIGTERM)
-        status, body = wait_until("/ready 503 after SIGTERM", lambda: (s := ready_of(a.url, TOKEN))[0] == 503 and s,
-                                  AT_ONCE, every=0.05)
+        _status, body = wait_until(
+            "/ready 503 after SIGTERM", lambda: (s := ready_of(a.url, TOKEN))[0] == 503 and s, AT_ONCE, every=0.05
+        )
         assert body == {"ready": False, "why": "draining"}, body
-        down = wait_until("HAProxy takes router1 out", lambda: cluster.haproxy.servers()["router1"].status == "DOWN"
-                          and time.monotonic(), DOWN_WITHIN)
+        down = wait_until(
+            "HAProxy takes router1 out",
+            lambda: cluster.haproxy.servers()["router1"].status == "DOWN" and time.monotonic(),
+            DOWN_WITHIN,
+        )
         assert a.proc.poll() is None, "router1 left before HAProxy had taken it out"
         rc = a.proc.wait(DRAIN_DEFAULT + SLACK)
         exited, done_at_exit = time.monotonic(), len(burst.done)
@@ -119,7 +123,7 @@ class Blackhole:
             self.accepted.set()
 
     def close(self):
-        for c in self._conns + [self.sock]:
+        for c in [*self._conns, self.sock]:
             c.close()
 
 
@@ -134,8 +138,7 @@ def stuck_flow(peers, start_proxy):
         mapping = peers.base_mapping()
         mapping["providers"]["legacy"]["upstream"] = f"http://127.0.0.1:{hole.port}"
         px = start_proxy(mapping, extra_args=["--set", f"sso_drain_timeout={drain_timeout:g}"])
-        t = threading.Thread(target=lambda: _quietly(px.url + "/authorize?login_hint=alice@megasoft.com"),
-                             daemon=True)
+        t = threading.Thread(target=lambda: _quietly(px.url + "/authorize?login_hint=alice@megasoft.com"), daemon=True)
         t.start()
         clients.append(t)
         assert hole.accepted.wait(10), "the router never connected to the provider"
@@ -182,8 +185,7 @@ def test_a_flow_that_never_ends_holds_the_drain_until_its_timeout(stuck_flow):
     assert "drain timeout: exiting with 1 flows still in flight" in px.stdout_path.read_text()
 
 
-def test_a_response_held_on_its_store_write_goes_out_before_the_router_leaves(peers, start_proxy,
-                                                                            start_redis):  # noqa: F811
+def test_a_response_held_on_its_store_write_goes_out_before_the_router_leaves(peers, start_proxy, start_redis):
     """A provider's answer that taught something waits for Redis to acknowledge the write (up to
     ``sso_store_timeout``, 5 s here). SIGTERM while it waits: the flow is still in flight until the
     write is done and the answer has gone out, however long past the quiet spell that is."""
@@ -193,8 +195,13 @@ def test_a_response_held_on_its_store_write_goes_out_before_the_router_leaves(pe
         px = start_proxy(extra_args=["--set", f"sso_store={relay.url}", "--set", "sso_store_timeout=5"])
         relay.hold_next(b"SET", WRITE_HELD)
         with ThreadPoolExecutor(1) as pool:
-            start = pool.submit(requests.get, authorize_url(px.url, login_hint="alice@megasoft.com"), timeout=30,
-                                proxies={"http": None}, allow_redirects=False)
+            start = pool.submit(
+                requests.get,
+                authorize_url(px.url, login_hint="alice@megasoft.com"),
+                timeout=30,
+                proxies={"http": None},
+                allow_redirects=False,
+            )
             wait_until("the login start's write sent to Redis", lambda: relay.chosen == 1, 10, every=0.02)
             px.proc.send_signal(signal.SIGTERM)
             r = start.result(timeout=30)

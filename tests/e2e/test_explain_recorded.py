@@ -22,8 +22,13 @@ def explain(capture: pathlib.Path, mapping: pathlib.Path, secret: str | None) ->
     env = {k: v for k, v in os.environ.items() if k not in ("SSO_ROUTER_SECRET", "SSO_ROUTER_MAPPING")}
     if secret:
         env["SSO_ROUTER_SECRET"] = secret
-    r = subprocess.run([str(SSO_ROUTER), "explain", str(capture), "--mapping", str(mapping), "--json"],
-                       capture_output=True, text=True, env=env, timeout=60)
+    r = subprocess.run(
+        [str(SSO_ROUTER), "explain", str(capture), "--mapping", str(mapping), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     return [json.loads(line) for line in r.stdout.splitlines()], r.stderr
 
@@ -48,14 +53,22 @@ def test_a_capture_of_several_browsers_is_explained_as_the_proxy_decided(peers, 
     proxy.stop()  # the flow file is complete once mitmdump has exited
 
     decided = [(d["method"], d["path"], d["provider"], d["reason"], d["org"]) for d in proxy.decisions()]
-    assert [x[1] for x in decided] == ["/authorize", "/sso/v1/saml/conn_newco/acs", "/oauth/token", ASSET,
-                                       "/authorize", ASSET, ASSET]
+    assert [x[1] for x in decided] == [
+        "/authorize",
+        "/sso/v1/saml/conn_newco/acs",
+        "/oauth/token",
+        ASSET,
+        "/authorize",
+        ASSET,
+        ASSET,
+    ]
     for secret in (None, SECRET):  # without the proxy's key, and with it
         rows, stderr = explain(capture, proxy.mapping_path, secret)
         assert [(r["method"], r["path"], r["provider"], r["reason"], r["org"]) for r in rows] == decided, secret
         for r in rows:
-            assert r["recorded"] == {k: r[k] for k in ("provider", "reason", "org", "identifier", "forwarded_to",
-                                                      "shadow")}
+            assert r["recorded"] == {
+                k: r[k] for k in ("provider", "reason", "org", "identifier", "forwarded_to", "shadow")
+            }
             assert r["differs"] == []
         assert "otherwise than the proxy recorded" not in stderr
 

@@ -16,8 +16,18 @@ from concurrent.futures import ThreadPoolExecutor
 from tests.stores.conftest import redis_bin  # noqa: F401 — real redis-server
 
 from .browser import query_of
-from .cluster import (DOWN_WITHIN, INTERNET, LOGINS, NAMES, PROMETHEUS, START_WITHIN, TOKEN, UP_WITHIN,  # noqa: F401
-                      Cluster, cluster, rejections)  # (cluster: the module's fixture)
+from .cluster import (
+    DOWN_WITHIN,
+    INTERNET,
+    LOGINS,
+    NAMES,
+    PROMETHEUS,
+    START_WITHIN,
+    TOKEN,
+    UP_WITHIN,
+    Cluster,
+    rejections,
+)  # (cluster: the module's fixture)
 from .steps import finish_at_proxy
 
 PER_KIND = 3  # logins of each of the four kinds in flight at once (12 browsers)

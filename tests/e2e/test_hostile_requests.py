@@ -39,23 +39,42 @@ def carriers(entry: dict) -> list[tuple[str, str, str, bytes]]:
     data = (HOSTILE / entry["file"]).read_bytes()
     feed = entry["feed"]
     if feed == "xml":
-        return [("SAMLResponse, HTTP-POST", "POST", "/login/callback",
-                 f"SAMLResponse={q(base64.b64encode(data))}&RelayState=r1".encode()),
-                ("SAMLRequest, HTTP-Redirect", "GET", f"/saml2?SAMLRequest={q(base64.b64encode(raw_deflate(data)))}", b"")]
+        return [
+            (
+                "SAMLResponse, HTTP-POST",
+                "POST",
+                "/login/callback",
+                f"SAMLResponse={q(base64.b64encode(data))}&RelayState=r1".encode(),
+            ),
+            ("SAMLRequest, HTTP-Redirect", "GET", f"/saml2?SAMLRequest={q(base64.b64encode(raw_deflate(data)))}", b""),
+        ]
     if feed == "post":
         return [("SAMLResponse value", "POST", "/login/callback", f"SAMLResponse={q(data)}".encode())]
     if feed == "redirect":
         return [("SAMLRequest value", "GET", f"/saml2?SAMLRequest={q(data)}", b"")]
     if feed == "value":
-        return [("SAMLResponse bytes", "POST", "/login/callback", b"SAMLResponse=" + q(data).encode()),
-                ("SAMLRequest bytes", "GET", f"/saml2?SAMLRequest={q(data)}", b"")]
+        return [
+            ("SAMLResponse bytes", "POST", "/login/callback", b"SAMLResponse=" + q(data).encode()),
+            ("SAMLRequest bytes", "GET", f"/saml2?SAMLRequest={q(data)}", b""),
+        ]
     if feed == "jwt":
         token = data.decode("utf-8", "surrogateescape").strip()
-        return [("posted id_token", "POST", "/login/callback", f"id_token={q(token.encode('utf-8', 'surrogateescape'))}".encode()),
-                ("id_token_hint", "GET", f"/v2/logout?id_token_hint={q(token.encode('utf-8', 'surrogateescape'))}", b""),
-                ("client_assertion", "POST", "/oauth/token",
-                 b"grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type"
-                 b"%3Ajwt-bearer&client_assertion=" + q(token.encode("utf-8", "surrogateescape")).encode())]
+        return [
+            (
+                "posted id_token",
+                "POST",
+                "/login/callback",
+                f"id_token={q(token.encode('utf-8', 'surrogateescape'))}".encode(),
+            ),
+            ("id_token_hint", "GET", f"/v2/logout?id_token_hint={q(token.encode('utf-8', 'surrogateescape'))}", b""),
+            (
+                "client_assertion",
+                "POST",
+                "/oauth/token",
+                b"grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type"
+                b"%3Ajwt-bearer&client_assertion=" + q(token.encode("utf-8", "surrogateescape")).encode(),
+            ),
+        ]
     raise AssertionError(f"unknown feed {feed!r}")
 
 
@@ -71,8 +90,14 @@ def session():
 def test_hostile_input_through_the_proxy(peers, proxy, session, entry):
     for label, method, target, body in carriers(entry):
         t = time.monotonic()
-        r = session.request(method, proxy.url + target, data=body or None, headers=FORM if body else None,
-                            allow_redirects=False, timeout=ANSWER_WITHIN + 5)
+        r = session.request(
+            method,
+            proxy.url + target,
+            data=body or None,
+            headers=FORM if body else None,
+            allow_redirects=False,
+            timeout=ANSWER_WITHIN + 5,
+        )
         took = time.monotonic() - t
         what = f"{entry['file']} as {label}"
         assert r.status_code < 500, (what, r.status_code, r.text[:300])
@@ -97,8 +122,13 @@ def test_a_body_over_max_body_is_forwarded_uninspected_byte_for_byte(peers, prox
     body = b"connection=megasoft-saml&padding=" + b"x" * MAX_BODY + b"&end=%FF%00"
     assert len(body) > MAX_BODY
     # ... in the query, an email of a migrated org: with the body uninspected, the query routes
-    r = session.post(proxy.url + "/sso-login?login_hint=bob%40newcompany.com", data=body, headers=FORM,
-                     allow_redirects=False, timeout=30)
+    r = session.post(
+        proxy.url + "/sso-login?login_hint=bob%40newcompany.com",
+        data=body,
+        headers=FORM,
+        allow_redirects=False,
+        timeout=30,
+    )
     assert r.headers.get("x-peer") == "scalekit" and route_of(r) == ("scalekit", "org"), (r.status_code, r.headers)
     got = [rec for rec in peers.scalekit.server.records if rec.path == "/sso-login"]
     assert len(got) == 1 and got[0].body == body  # byte for byte
@@ -109,8 +139,13 @@ def test_a_body_over_max_body_is_forwarded_uninspected_byte_for_byte(peers, prox
 def test_a_body_within_max_body_is_read(peers, proxy, session):
     """The control: the same request with a small body is routed by its connection."""
     body = b"connection=megasoft-saml&padding=" + b"x" * 1000
-    r = session.post(proxy.url + "/sso-login?login_hint=bob%40newcompany.com", data=body, headers=FORM,
-                     allow_redirects=False, timeout=30)
+    r = session.post(
+        proxy.url + "/sso-login?login_hint=bob%40newcompany.com",
+        data=body,
+        headers=FORM,
+        allow_redirects=False,
+        timeout=30,
+    )
     assert r.headers.get("x-peer") == "legacy" and route_of(r) == ("legacy", "org"), r.headers
 
 

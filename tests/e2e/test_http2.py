@@ -16,9 +16,27 @@ pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl (the 
 
 
 def curl_h2(url: str, *extra: str) -> tuple[str, int, dict[str, str]]:
-    out = subprocess.run(["curl", "-sk", "--http2", "--max-time", "10", "-o", "/dev/null", "-D", "-",
-                          "-w", "\n%{http_version} %{http_code}", *extra, url],
-                         capture_output=True, text=True, timeout=20, check=True).stdout
+    out = subprocess.run(
+        [
+            "curl",
+            "-sk",
+            "--http2",
+            "--max-time",
+            "10",
+            "-o",
+            "/dev/null",
+            "-D",
+            "-",
+            "-w",
+            "\n%{http_version} %{http_code}",
+            *extra,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=True,
+    ).stdout
     head, _, tail = out.rpartition("\n")
     version, code = tail.split()
     headers = {}
@@ -31,8 +49,10 @@ def curl_h2(url: str, *extra: str) -> tuple[str, int, dict[str, str]]:
 
 def test_login_start_over_http2_is_routed_by_org(peers, proxy):
     url = proxy.url.replace("http://", "https://")
-    version, status, headers = curl_h2(f"{url}/authorize?login_hint=bob%40newcompany.com&response_type=code"
-                                       f"&client_id=app-client&redirect_uri=https%3A%2F%2Fapp.test%2Fcallback&state=h2s")
+    version, status, headers = curl_h2(
+        f"{url}/authorize?login_hint=bob%40newcompany.com&response_type=code"
+        f"&client_id=app-client&redirect_uri=https%3A%2F%2Fapp.test%2Fcallback&state=h2s"
+    )
     assert version == "2"
     assert headers.get("x-peer") == "scalekit", (status, headers)
     d = proxy.decision_for("GET", "/authorize")

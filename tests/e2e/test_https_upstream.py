@@ -65,12 +65,21 @@ def tls_upstream(tmp_path):
 def test_https_provider_gets_sni_host_header_headers_and_client_ip(tmp_path, tls_upstream):
     port = free_port()
     mapping = {
-        "router": {"public_url": f"http://127.0.0.1:{port}", "default_provider": "legacy",
-                   "migration_target": "scalekit", "debug_headers": True},
+        "router": {
+            "public_url": f"http://127.0.0.1:{port}",
+            "default_provider": "legacy",
+            "migration_target": "scalekit",
+            "debug_headers": True,
+        },
         "providers": {
-            "legacy": {"kind": "auth0", "upstream": f"https://127.0.0.1:{tls_upstream.port}",
-                       "sni": "login.provider.test", "host_header": "login.yourapp.test",
-                       "headers": {"cname-api-key": "k-123"}, "client_ip_header": "True-Client-IP"},
+            "legacy": {
+                "kind": "auth0",
+                "upstream": f"https://127.0.0.1:{tls_upstream.port}",
+                "sni": "login.provider.test",
+                "host_header": "login.yourapp.test",
+                "headers": {"cname-api-key": "k-123"},
+                "client_ip_header": "True-Client-IP",
+            },
             "scalekit": {"kind": "scalekit", "upstream": "http://127.0.0.1:9"},
         },
         "orgs": {"megasoft.com": {"migrated": False}},

@@ -34,8 +34,9 @@ def wait_reloaded(px, before: str, timeout: float = 8.0) -> None:
 
 def idp_initiated(peers, acs: str = "") -> object:
     b = Browser()
-    page = b.get(peers.idp.idp_init_url("megasoft", peers.sp_entity["megasoft"], acs=acs,
-                                        user="temp@contractor.example"))  # a NameID domain that names no org
+    page = b.get(
+        peers.idp.idp_init_url("megasoft", peers.sp_entity["megasoft"], acs=acs, user="temp@contractor.example")
+    )  # a NameID domain that names no org
     assert page.status == 200, page.text
     return b.submit_form(page)
 

@@ -78,10 +78,14 @@ def test_with_a_force_header_secret_only_the_secret_forces(peers, start_proxy):
     mapping = peers.base_mapping()
     mapping["router"]["force_header_secret"] = "Sup3r-Secret"
     px = start_proxy(mapping)
-    for value, provider, reason in (("yes", "legacy", "org"), ("sup3r-secret", "legacy", "org"),
-                                    ("Sup3r-Secret", "scalekit", "forced")):
-        hop = Browser().get(authorize_url(px.url, login_hint="alice@megasoft.com", prompt="login"),
-                            headers={"x-force-sk-route": value})
+    for value, provider, reason in (
+        ("yes", "legacy", "org"),
+        ("sup3r-secret", "legacy", "org"),
+        ("Sup3r-Secret", "scalekit", "forced"),
+    ):
+        hop = Browser().get(
+            authorize_url(px.url, login_hint="alice@megasoft.com", prompt="login"), headers={"x-force-sk-route": value}
+        )
         assert (hop.peer, route(hop)) == (provider, (provider, reason)), (value, hop)
     assert all("x-force-sk-route" not in r.headers for p in (peers.legacy, peers.scalekit) for r in p.server.records)
 
@@ -101,9 +105,17 @@ def test_idp_initiated_login_goes_to_app_callback_and_comes_back_to_its_provider
     assert acs.location == f"{SK_APP_CALLBACK}?{urllib.parse.urlencode({'idp_initiated_login': token})}", acs.location
 
     px.update_mapping(flip("newcompany.com", False))
-    start = Browser().get(f"{px.url}/oauth/authorize?" + urllib.parse.urlencode({
-        "client_id": "app-client", "redirect_uri": APP_CALLBACK, "response_type": "code",
-        "idp_initiated_login": token}))
+    start = Browser().get(
+        f"{px.url}/oauth/authorize?"
+        + urllib.parse.urlencode(
+            {
+                "client_id": "app-client",
+                "redirect_uri": APP_CALLBACK,
+                "response_type": "code",
+                "idp_initiated_login": token,
+            }
+        )
+    )
     assert start.peer == "scalekit" and start.status == 302, (start, start.text[:200])
     assert route(start) == ("scalekit", "correlation")
     assert query_of(start.location).get("SAMLRequest"), start.location  # Scalekit took it: SSO begins

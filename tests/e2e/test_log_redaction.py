@@ -49,15 +49,28 @@ def h2_with_bad_header(port: int) -> None:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     ctx.set_alpn_protocols(["h2"])
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
-            ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s,
+    ):
         assert s.selected_alpn_protocol() == "h2"
-        conn = h2.connection.H2Connection(h2.config.H2Configuration(
-            client_side=True, validate_outbound_headers=False, normalize_outbound_headers=False))
+        conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(
+                client_side=True, validate_outbound_headers=False, normalize_outbound_headers=False
+            )
+        )
         conn.initiate_connection()
-        conn.send_headers(1, [(":method", "GET"), (":scheme", "https"), (":authority", "127.0.0.1"),
-                              (":path", f"/userinfo?state={SECRETS['query in h2 path']}"),
-                              ("authorization", f" Bearer {SECRETS['h2 header']} ")], end_stream=True)
+        conn.send_headers(
+            1,
+            [
+                (":method", "GET"),
+                (":scheme", "https"),
+                (":authority", "127.0.0.1"),
+                (":path", f"/userinfo?state={SECRETS['query in h2 path']}"),
+                ("authorization", f" Bearer {SECRETS['h2 header']} "),
+            ],
+            end_stream=True,
+        )
         s.sendall(conn.data_to_send())
         try:
             for _ in range(20):  # bounded: until the proxy resets the stream or closes
@@ -65,8 +78,10 @@ def h2_with_bad_header(port: int) -> None:
                 if not data:
                     break
                 events = conn.receive_data(data)
-                if any(isinstance(e, (h2.events.StreamReset, h2.events.ConnectionTerminated,
-                                      h2.events.StreamEnded)) for e in events):
+                if any(
+                    isinstance(e, (h2.events.StreamReset, h2.events.ConnectionTerminated, h2.events.StreamEnded))
+                    for e in events
+                ):
                     break
         except (ConnectionResetError, ssl.SSLError, TimeoutError):
             pass
@@ -75,8 +90,12 @@ def h2_with_bad_header(port: int) -> None:
 def test_mitmproxys_own_protocol_errors_never_log_secrets(peers, start_proxy):
     px = start_proxy(extra_args=["--set", "termlog_verbosity=debug"])
     raw_http1(px.port, f"GET /cb?code={SECRETS['request line']} HTTP/1.1 trailing-junk\r\n\r\n".encode())
-    raw_http1(px.port, (f"GET /userinfo HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                        f"Authorization Bearer {SECRETS['header line']}\r\n\r\n").encode())
+    raw_http1(
+        px.port,
+        (
+            f"GET /userinfo HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization Bearer {SECRETS['header line']}\r\n\r\n"
+        ).encode(),
+    )
     h2_with_bad_header(px.port)
     assert requests.get(px.url + "/.sso-router/ready", timeout=5).status_code == 200  # still serving
     px.stop()
@@ -95,6 +114,7 @@ def test_a_store_url_password_never_shows(peers, start_proxy):
     px = start_proxy(extra_args=["--set", f"sso_store={url}"], wait_ready=False)
     try:
         from .test_store_degraded import wait_serving
+
         wait_serving(px)
         health = requests.get(px.url + "/.sso-router/health", timeout=5).text
         requests.get(px.url + "/authorize?state=abc&login_hint=a@megasoft.com", timeout=10)
@@ -110,10 +130,26 @@ def test_a_refused_upstream_url_shows_no_password(tmp_path, world):
     mapping["providers"]["legacy"]["upstream"] = "https://admin:hunter2-upstream-pw@origin.internal.example"
     path = tmp_path / "mapping.toml"
     write_mapping(path, mapping)
-    r = subprocess.run([str(MITMDUMP), "--mode", "reverse:https://legacy.invalid", "--listen-host", "127.0.0.1",
-                        "-p", str(free_port()), "-s", str(Mitmdump.__init__.__globals__["ADDON"]),
-                        "--set", f"sso_mapping={path}", "--set", "sso_secret=x"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            str(MITMDUMP),
+            "--mode",
+            "reverse:https://legacy.invalid",
+            "--listen-host",
+            "127.0.0.1",
+            "-p",
+            str(free_port()),
+            "-s",
+            str(Mitmdump.__init__.__globals__["ADDON"]),
+            "--set",
+            f"sso_mapping={path}",
+            "--set",
+            "sso_secret=x",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode != 0
     assert "providers.legacy.upstream" in r.stdout + r.stderr
     assert "hunter2" not in r.stdout + r.stderr and "admin:" not in r.stdout + r.stderr

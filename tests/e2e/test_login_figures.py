@@ -26,7 +26,9 @@ FLUSH = 5.0  # the figures task flushes every second: generous for a loaded 2-co
 
 def status(*args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    return subprocess.run([str(SSO_ROUTER), "status", *args], capture_output=True, text=True, timeout=30, cwd=REPO, env=env)
+    return subprocess.run(
+        [str(SSO_ROUTER), "status", *args], capture_output=True, text=True, timeout=30, cwd=REPO, env=env
+    )
 
 
 def test_outcomes_per_org_equal_the_logins_made(peers, start_proxy):
@@ -47,8 +49,9 @@ def test_outcomes_per_org_equal_the_logins_made(peers, start_proxy):
     refused = b.request("POST", action, data={**fields, "RelayState": "tampered"}, send_cookies=False)
     assert refused.status == 403 and refused.peer == "scalekit", refused
 
-    mega = wait_page(px, "megasoft.com", lambda p: login_counts(p, "legacy") == (2, 0)
-                     and token_counts(p, "legacy") == (1, 0), FLUSH)
+    mega = wait_page(
+        px, "megasoft.com", lambda p: login_counts(p, "legacy") == (2, 0) and token_counts(p, "legacy") == (1, 0), FLUSH
+    )
     assert mega["provider"] == "legacy" and not mega["migrated"] and mega["migrated_since"] is None
     assert mega["outcomes"]["5m"]["legacy"]["success"] == 3 and "scalekit" not in mega["outcomes"]["24h"]
     assert mega["last_failure"] is None
@@ -101,8 +104,7 @@ def test_logins_that_never_came_back(peers, start_proxy):
     acme = login(px.url, login_hint="carol@acme.com")  # an IdP that answers the auth domain
     assert acme.callback.peer == "legacy" and acme.code
 
-    lost = wait_page(px, "megasoft.com", lambda p: p["never_came_back"]["never_came_back_24h"] > 0,
-                     2 + 2 + FLUSH + 4)
+    lost = wait_page(px, "megasoft.com", lambda p: p["never_came_back"]["never_came_back_24h"] > 0, 2 + 2 + FLUSH + 4)
     assert lost["never_came_back"]["windows"]["5m"]["legacy"] == {"left": 1, "never_came_back": 1}
     assert "cannot move until its customer" in lost["never_came_back"]["note"]
     came_back = orgs(px, "acme.com")["never_came_back"]
@@ -116,7 +118,7 @@ def test_logins_that_never_came_back(peers, start_proxy):
     lines = out.stdout.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("logins that never come back"))
     assert lines[at + 2].split()[:3] == ["megasoft.com", "1", "1"], out.stdout
-    assert "acme.com" not in "\n".join(lines[at:at + 4])
+    assert "acme.com" not in "\n".join(lines[at : at + 4])
 
 
 def test_status_against_the_running_router(peers, start_proxy):

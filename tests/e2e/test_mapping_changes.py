@@ -46,27 +46,41 @@ def test_tokens_route_back_to_their_issuer_after_both_orgs_flip(peers, start_pro
     r = exchange_code(px.url, newco.code)  # code issued before the flip
     assert r.status_code == 200 and r.headers["X-Peer"] == "scalekit", r.text
     newco_tokens = r.json()
-    for tokens, issuer, other in ((mega_tokens, peers.legacy, peers.scalekit),
-                                  (newco_tokens, peers.scalekit, peers.legacy)):
+    for tokens, issuer, other in (
+        (mega_tokens, peers.legacy, peers.scalekit),
+        (newco_tokens, peers.scalekit, peers.legacy),
+    ):
         before = len(other.server.records)
         checks = [
-            requests.get(px.url + "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"},
-                         timeout=10),
-            requests.post(px.url + "/oauth/introspect", auth=APP_CLIENT, data={"token": tokens["access_token"]},
-                          timeout=10),
-            requests.post(px.url + "/oauth/token", auth=APP_CLIENT, timeout=10,
-                          data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}),
-            requests.get(px.url + "/logout", params={"id_token_hint": tokens["id_token"],
-                                                     "returnTo": "https://app.test/bye"},
-                         allow_redirects=False, timeout=10),
-            requests.post(px.url + "/oauth/revoke", auth=APP_CLIENT, data={"token": tokens["refresh_token"]},
-                          timeout=10),
+            requests.get(
+                px.url + "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}, timeout=10
+            ),
+            requests.post(
+                px.url + "/oauth/introspect", auth=APP_CLIENT, data={"token": tokens["access_token"]}, timeout=10
+            ),
+            requests.post(
+                px.url + "/oauth/token",
+                auth=APP_CLIENT,
+                timeout=10,
+                data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            ),
+            requests.get(
+                px.url + "/logout",
+                params={"id_token_hint": tokens["id_token"], "returnTo": "https://app.test/bye"},
+                allow_redirects=False,
+                timeout=10,
+            ),
+            requests.post(
+                px.url + "/oauth/revoke", auth=APP_CLIENT, data={"token": tokens["refresh_token"]}, timeout=10
+            ),
         ]
         for resp in checks:
             assert resp.headers.get("X-Peer") == issuer.name, (resp.request.url, resp.status_code, resp.text)
             assert resp.status_code in (200, 302), (resp.request.url, resp.text)
-            assert resp.headers.get("x-sso-route", "").startswith(f"{issuer.name}; reason=correlation"), \
-                (resp.request.url, resp.headers.get("x-sso-route"))
+            assert resp.headers.get("x-sso-route", "").startswith(f"{issuer.name}; reason=correlation"), (
+                resp.request.url,
+                resp.headers.get("x-sso-route"),
+            )
         assert checks[1].json()["active"] is True
         assert len(other.server.records) == before, other.server.records[before:]
 
@@ -82,8 +96,9 @@ def test_hosted_login_page_after_a_flip(peers, start_proxy):
     page = b.get(start.location)
     assert page.peer == "legacy" and page.status == 200, (page, page.text)
     # the username names megasoft (now migrated); the state still belongs to legacy
-    post = b.request("POST", px.url + "/u/login", data={"state": state, "username": "alice@megasoft.com",
-                                                        "password": "pw"})
+    post = b.request(
+        "POST", px.url + "/u/login", data={"state": state, "username": "alice@megasoft.com", "password": "pw"}
+    )
     assert post.peer == "legacy" and post.status == 302, (post, post.text)
     assert route(post) == ("legacy", "correlation")
     idp = b.get(post.location)
@@ -99,8 +114,9 @@ def test_without_target_paths_the_legacy_acs_reaches_scalekit_unrewritten(peers,
     start_proxy(mapping)
     peers.scalekit.allow_unsolicited = True
     b = Browser()
-    page = b.get(peers.idp.idp_init_url("newcompany", peers.sp_entity["newcompany"],
-                                        acs=peers.public_url + "/login/callback"))
+    page = b.get(
+        peers.idp.idp_init_url("newcompany", peers.sp_entity["newcompany"], acs=peers.public_url + "/login/callback")
+    )
     acs = b.submit_form(page)
     assert acs.peer == "scalekit" and acs.status == 404, (acs, acs.text)
     assert [r.path for r in peers.scalekit.server.records] == ["/login/callback"]
@@ -158,8 +174,9 @@ def test_readme_command_line(peers, start_proxy):
             time.sleep(0.05)
     with sock:
         sock.settimeout(10)
-        sock.sendall(f"GET /assets/first.css HTTP/1.1\r\nHost: 127.0.0.1:{px.port}\r\n"
-                     f"Connection: close\r\n\r\n".encode())
+        sock.sendall(
+            f"GET /assets/first.css HTTP/1.1\r\nHost: 127.0.0.1:{px.port}\r\nConnection: close\r\n\r\n".encode()
+        )
         data = b""
         for _ in range(100):
             chunk = sock.recv(65536)

@@ -64,8 +64,9 @@ def test_a_bad_edit_keeps_the_last_good_mapping_and_says_why(peers, start_proxy)
     assert px.proc.poll() is None
 
     # the fix: a good edit applies
-    px.mapping_path.write_text(good.replace('[orgs."megasoft.com"]\nmigrated = false',
-                                            '[orgs."megasoft.com"]\nmigrated = true'))
+    px.mapping_path.write_text(
+        good.replace('[orgs."megasoft.com"]\nmigrated = false', '[orgs."megasoft.com"]\nmigrated = true')
+    )
     wait_for("the good reload", lambda: px.health()["mapping"]["version"] != version)
     assert last_reload(px)["result"] == "ok"
     assert routed_to(px, "alice@megasoft.com") == "scalekit"

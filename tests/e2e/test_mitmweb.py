@@ -97,8 +97,14 @@ idp_entity_ids = ["{NEWCO_IDP}"]
 
 
 class Mitmweb:
-    def __init__(self, workdir: pathlib.Path, mapping_path: pathlib.Path, *, port: int | None = None,
-                 extra_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        workdir: pathlib.Path,
+        mapping_path: pathlib.Path,
+        *,
+        port: int | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.port, self.web_port = port or free_port(), free_port()
         self.extra_args = list(extra_args)
         self.password = secrets.token_hex(16)
@@ -121,16 +127,35 @@ class Mitmweb:
         return f"http://127.0.0.1:{self.web_port}"
 
     def start(self, timeout: float = 40.0) -> Mitmweb:
-        cmd = [str(MITMWEB), "--mode", "reverse:https://legacy.invalid", "-s", str(ADDON),
-               "--set", f"sso_mapping={self.mapping_path}", "--set", "sso_secret=x",
-               "--set", f"web_password={self.password}", "--no-web-open-browser",
-               "--web-host", "127.0.0.1", "--web-port", str(self.web_port),
-               "--listen-host", "127.0.0.1", "-p", str(self.port), *self.extra_args]
+        cmd = [
+            str(MITMWEB),
+            "--mode",
+            "reverse:https://legacy.invalid",
+            "-s",
+            str(ADDON),
+            "--set",
+            f"sso_mapping={self.mapping_path}",
+            "--set",
+            "sso_secret=x",
+            "--set",
+            f"web_password={self.password}",
+            "--no-web-open-browser",
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            str(self.web_port),
+            "--listen-host",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            *self.extra_args,
+        ]
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
         env.pop("SSO_ROUTER_SECRET", None)
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.workdir, env=env,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.workdir, env=env, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         ready = web = False
         while time.monotonic() < deadline and not (ready and web):
@@ -170,13 +195,21 @@ class Mitmweb:
         flows: list = []
         while time.monotonic() < deadline:
             flows = self.api.get(f"{self.web}/flows", timeout=5).json()
-            found = [f for f in flows if f.get("type") == "http" and f["request"]["method"] == method
-                     and f["request"]["path"].startswith(path_prefix) and f.get("response")]
+            found = [
+                f
+                for f in flows
+                if f.get("type") == "http"
+                and f["request"]["method"] == method
+                and f["request"]["path"].startswith(path_prefix)
+                and f.get("response")
+            ]
             if found:
                 return found[-1]
             time.sleep(0.1)
-        raise AssertionError(f"no {method} {path_prefix} flow in mitmweb within {timeout}s: "
-                             f"{[(f['request']['method'], f['request']['path']) for f in flows]}\n{self.output()}")
+        raise AssertionError(
+            f"no {method} {path_prefix} flow in mitmweb within {timeout}s: "
+            f"{[(f['request']['method'], f['request']['path']) for f in flows]}\n{self.output()}"
+        )
 
     def content_view(self, flow_id: str, message: str = "request", view: str = "auto") -> dict:
         r = self.api.get(f"{self.web}/flows/{flow_id}/{message}/content/{view}.json", timeout=5)
@@ -209,18 +242,22 @@ def mitmweb(tmp_path_factory):
 
 
 def authn_request() -> str:
-    xml = (f'<samlp:AuthnRequest xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="_e2e-req" Version="2.0" '
-           f'Destination="https://login.microsoftonline.com/newco/saml2"><saml:Issuer>{SP_ISSUER}</saml:Issuer>'
-           '</samlp:AuthnRequest>').encode()
+    xml = (
+        f'<samlp:AuthnRequest xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="_e2e-req" Version="2.0" '
+        f'Destination="https://login.microsoftonline.com/newco/saml2"><saml:Issuer>{SP_ISSUER}</saml:Issuer>'
+        "</samlp:AuthnRequest>"
+    ).encode()
     c = zlib.compressobj(9, zlib.DEFLATED, -15)
     return base64.b64encode(c.compress(xml) + c.flush()).decode()
 
 
 def saml_response() -> str:
-    xml = (f'<samlp:Response xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="_e2e-resp" Version="2.0">'
-           f'<saml:Issuer>{NEWCO_IDP}</saml:Issuer><saml:Assertion ID="_e2e-a" Version="2.0">'
-           f'<saml:Issuer>{NEWCO_IDP}</saml:Issuer><saml:Subject><saml:NameID>bob@newcompany.com</saml:NameID>'
-           '</saml:Subject></saml:Assertion></samlp:Response>').encode()
+    xml = (
+        f'<samlp:Response xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="_e2e-resp" Version="2.0">'
+        f'<saml:Issuer>{NEWCO_IDP}</saml:Issuer><saml:Assertion ID="_e2e-a" Version="2.0">'
+        f"<saml:Issuer>{NEWCO_IDP}</saml:Issuer><saml:Subject><saml:NameID>bob@newcompany.com</saml:NameID>"
+        "</saml:Subject></saml:Assertion></samlp:Response>"
+    ).encode()
     return base64.b64encode(xml).decode()
 
 
@@ -267,8 +304,9 @@ def test_columns_the_user_chose_are_kept(tmp_path):
 
 
 def test_saml_flows_render_with_the_saml_view(mitmweb):
-    r = mitmweb.http.post(f"{mitmweb.url}/login/callback", data={"SAMLResponse": saml_response(), "RelayState": "r"},
-                          timeout=10)
+    r = mitmweb.http.post(
+        f"{mitmweb.url}/login/callback", data={"SAMLResponse": saml_response(), "RelayState": "r"}, timeout=10
+    )
     assert r.text == "scalekit\n"  # routed by the Issuer
     posted = mitmweb.flow_for("POST", "/login/callback")
     assert "→ scalekit" in posted["comment"] and "org newcompany.com" in posted["comment"], posted["comment"]

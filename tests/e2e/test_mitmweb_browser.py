@@ -49,8 +49,11 @@ def test_the_flow_list_shows_each_decision_and_who_got_it(web, peers, tmp_path):
     try:
         with browser.screenshot_on_failure(tmp_path / "mitmweb-flow-list.png"):
             browser.get(f"{web.web}/?token={web.password}")
-            rows = browser.wait_for("the logins in mitmweb's flow list",
-                                    lambda: (r := browser.execute(ROWS)) and len(r) >= 4 and r, timeout=20)
+            rows = browser.wait_for(
+                "the logins in mitmweb's flow list",
+                lambda: (r := browser.execute(ROWS)) and len(r) >= 4 and r,
+                timeout=20,
+            )
             assert "Comment" in browser.execute(HEADERS)
             by_comment = {r["comment"]: r for r in rows}
             acs = by_comment.get("→ scalekit · correlation · org newcompany.com · SAML InResponseTo")

@@ -36,8 +36,14 @@ def launch(start_proxy, tmp_path):
     shared = tmp_path / "shared-mapping.toml"
 
     def start(name: str, mapping: dict, store: str, *, port: int | None = None) -> Mitmdump:
-        return start_proxy(mapping, port=port or free_port(), name=name, mapping_path=shared,
-                           extra_args=["--set", f"sso_store={store}"])
+        return start_proxy(
+            mapping,
+            port=port or free_port(),
+            name=name,
+            mapping_path=shared,
+            extra_args=["--set", f"sso_store={store}"],
+        )
+
     return start
 
 
@@ -65,7 +71,7 @@ def post_acs(b: Browser, page: Hop, public_url: str, to: Mitmdump) -> Hop:
     says, only the TCP destination differs when ``to`` is not the public URL's instance."""
     _, action, fields = parse_form(page.text)
     assert action.startswith(public_url + "/"), f"IdP posts to {action}, not to the public URL {public_url}"
-    return b.request("POST", to.url + action[len(public_url):], data=fields, send_cookies=False)
+    return b.request("POST", to.url + action[len(public_url) :], data=fields, send_cookies=False)
 
 
 def assert_no_rejections(*providers) -> None:
@@ -117,8 +123,7 @@ def test_login_started_on_one_instance_finishes_on_another_after_a_flip(kind, pe
     assert r.status_code == 200 and r.headers["X-Peer"] == "scalekit", r.text
     assert r.headers.get("x-sso-route", "").startswith("scalekit; reason=correlation")
 
-    assert [r.path for r in accepted(peers.legacy.server.records)] == ["/authorize", "/login/callback",
-                                                                         "/oauth/token"]
+    assert [r.path for r in accepted(peers.legacy.server.records)] == ["/authorize", "/login/callback", "/oauth/token"]
     assert "/sso/v1/saml/conn_newco/acs" in [r.path for r in accepted(peers.scalekit.server.records)]
     assert_no_rejections(peers.legacy, peers.scalekit)
 
@@ -139,12 +144,11 @@ def test_login_survives_a_restart_with_sqlite(peers, launch, tmp_path):
     assert route(acs) == ("legacy", "correlation")
     r = exchange_code(a.url, query_of(acs.location)["code"])
     assert r.status_code == 200 and r.headers["X-Peer"] == "legacy", r.text
-    assert [r.path for r in accepted(peers.legacy.server.records)] == ["/authorize", "/login/callback",
-                                                                         "/oauth/token"]
+    assert [r.path for r in accepted(peers.legacy.server.records)] == ["/authorize", "/login/callback", "/oauth/token"]
     assert_no_rejections(peers.legacy, peers.scalekit)
 
 
-def test_the_survivor_carries_on_after_kill_9(peers, launch, start_redis):  # noqa: F811
+def test_the_survivor_carries_on_after_kill_9(peers, launch, start_redis):
     url = start_redis().url
     mapping = peers.base_mapping()
     a = launch("A", mapping, url, port=peers.proxy_port)

@@ -47,8 +47,9 @@ def test_posted_id_token_routes_by_its_issuer(peers, proxy):
     """A form_post whose state the router never saw (e.g. it started elsewhere) is routed by the
     id_token's ``iss``: globex is migrated, so it reaches scalekit (which refuses the unknown state)."""
     token = peers.oidc.id_token("globex", "scalekit-at-globex", "dan@globex.com", None)
-    r = Browser().request("POST", proxy.url + "/login/callback", data={"id_token": token, "state": "unseen-1"},
-                          send_cookies=False)
+    r = Browser().request(
+        "POST", proxy.url + "/login/callback", data={"id_token": token, "state": "unseen-1"}, send_cookies=False
+    )
     assert r.peer == "scalekit", (r, r.text)
     assert route(r)[0] == "scalekit"
     assert peers.legacy.server.records == []
@@ -72,22 +73,29 @@ def test_code_exchange_with_basic_auth_goes_to_the_issuer(peers, proxy):
         again = exchange_code(proxy.url, lg.code)  # a code is redeemed once, at its issuer
         assert again.status_code == 400 and again.headers.get("X-Peer") == issuer.name
 
-        info = requests.get(proxy.url + "/userinfo", timeout=10,
-                            headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+        info = requests.get(
+            proxy.url + "/userinfo", timeout=10, headers={"Authorization": f"Bearer {r.json()['access_token']}"}
+        )
         assert info.status_code == 200 and info.json()["provider"] == issuer.name, info.text
 
 
 def test_m2m_client_credentials_routed_by_basic_client_id(peers, proxy):
     for client_id, provider in (("m2m-newco", "scalekit"), ("m2m-megasoft", "legacy")):
-        r = requests.post(proxy.url + "/oauth/token", auth=(client_id, M2M_CLIENTS[client_id]), timeout=10,
-                          data={"grant_type": "client_credentials", "audience": "https://api.app.test"})
+        r = requests.post(
+            proxy.url + "/oauth/token",
+            auth=(client_id, M2M_CLIENTS[client_id]),
+            timeout=10,
+            data={"grant_type": "client_credentials", "audience": "https://api.app.test"},
+        )
         assert r.status_code == 200, r.text
         assert r.headers.get("X-Peer") == provider
         assert r.headers.get("x-sso-route", "").startswith(f"{provider}; reason=org")
     assert [r.path for r in accepted(peers.scalekit.server.records)] == ["/oauth/token"]
     assert [r.path for r in accepted(peers.legacy.server.records)] == ["/oauth/token"]
     # client_id in the form body works the same way
-    r = requests.post(proxy.url + "/oauth/token", timeout=10,
-                      data={"grant_type": "client_credentials", "client_id": "m2m-newco",
-                            "client_secret": M2M_CLIENTS["m2m-newco"]})
+    r = requests.post(
+        proxy.url + "/oauth/token",
+        timeout=10,
+        data={"grant_type": "client_credentials", "client_id": "m2m-newco", "client_secret": M2M_CLIENTS["m2m-newco"]},
+    )
     assert r.status_code == 200 and r.headers.get("X-Peer") == "scalekit", r.text

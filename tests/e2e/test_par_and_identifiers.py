@@ -23,36 +23,65 @@ def unsigned_jwt(claims: dict) -> str:
 
 def test_par_request_uri_routes_authorize_back_to_its_issuer(peers, proxy):
     b = Browser()
-    pushed = b.request("POST", proxy.url + "/oauth/par", data={
-        "client_id": APP_CLIENT[0], "redirect_uri": APP_CALLBACK, "response_type": "code", "scope": "openid email",
-        "state": "par-state", "organization_id": "org_newco"})
+    pushed = b.request(
+        "POST",
+        proxy.url + "/oauth/par",
+        data={
+            "client_id": APP_CLIENT[0],
+            "redirect_uri": APP_CALLBACK,
+            "response_type": "code",
+            "scope": "openid email",
+            "state": "par-state",
+            "organization_id": "org_newco",
+        },
+    )
     assert pushed.status == 201 and pushed.headers.get("x-peer") == "scalekit", pushed
     request_uri = json.loads(pushed.text)["request_uri"]
     # nothing in this request names an org: only the remembered request_uri can route it
-    start = Browser().get(f"{proxy.url}/oauth/authorize?" + urllib.parse.urlencode(
-        {"client_id": APP_CLIENT[0], "request_uri": request_uri}))
+    start = Browser().get(
+        f"{proxy.url}/oauth/authorize?"
+        + urllib.parse.urlencode({"client_id": APP_CLIENT[0], "request_uri": request_uri})
+    )
     assert start.headers.get("x-peer") == "scalekit" and start.status == 302, (start, start.text[:200])
     assert route(start) == ("scalekit", "correlation")
 
 
 def test_unknown_request_uri_goes_to_default_and_is_refused_there(peers, proxy):
-    start = Browser().get(f"{proxy.url}/oauth/authorize?" + urllib.parse.urlencode(
-        {"client_id": APP_CLIENT[0], "request_uri": "urn:ietf:params:oauth:request_uri:forged"}))
+    start = Browser().get(
+        f"{proxy.url}/oauth/authorize?"
+        + urllib.parse.urlencode(
+            {"client_id": APP_CLIENT[0], "request_uri": "urn:ietf:params:oauth:request_uri:forged"}
+        )
+    )
     assert start.headers.get("x-peer") == "legacy" and start.status == 400
     assert route(start) == ("legacy", "default")
 
 
-@pytest.mark.parametrize("params,peer,identifier", [
-    ({"tid": "org_newco"}, "scalekit", "tid"),
-    ({"tenantId": "org_scalekit_globex"}, "scalekit", "tenantId"),
-    ({"providerId": "newco-saml"}, "scalekit", "providerId"),
-    ({"idp_identifier": "newcompany.com"}, "scalekit", "idp_identifier"),
-    ({"idp_identifier": "conn_newco"}, "scalekit", "idp_identifier"),
-    ({"customParameters": json.dumps({"login_hint": "ann@newcompany.com"})}, "scalekit", "login_hint domain"),
-    ({"login_hint": "al@megasoft.com", "customParameters": json.dumps({"login_hint": "ann@newcompany.com"})},
-     "legacy", "login_hint domain"),
-], ids=["tid", "tenantId", "providerId", "idp_identifier-domain", "idp_identifier-connection",
-        "customParameters", "top-level-wins"])
+@pytest.mark.parametrize(
+    "params,peer,identifier",
+    [
+        ({"tid": "org_newco"}, "scalekit", "tid"),
+        ({"tenantId": "org_scalekit_globex"}, "scalekit", "tenantId"),
+        ({"providerId": "newco-saml"}, "scalekit", "providerId"),
+        ({"idp_identifier": "newcompany.com"}, "scalekit", "idp_identifier"),
+        ({"idp_identifier": "conn_newco"}, "scalekit", "idp_identifier"),
+        ({"customParameters": json.dumps({"login_hint": "ann@newcompany.com"})}, "scalekit", "login_hint domain"),
+        (
+            {"login_hint": "al@megasoft.com", "customParameters": json.dumps({"login_hint": "ann@newcompany.com"})},
+            "legacy",
+            "login_hint domain",
+        ),
+    ],
+    ids=[
+        "tid",
+        "tenantId",
+        "providerId",
+        "idp_identifier-domain",
+        "idp_identifier-connection",
+        "customParameters",
+        "top-level-wins",
+    ],
+)
 def test_identifier_additions(peers, proxy, params, peer, identifier):
     hop = Browser().get(authorize_url(proxy.url, prompt="login", **params))
     assert hop.headers.get("x-peer") == peer, (hop, hop.text[:200])

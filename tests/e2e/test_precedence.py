@@ -25,9 +25,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.unit.samples import jwt as unsigned_jwt
-
 from routing.precedence import RULES
+from tests.unit.samples import jwt as unsigned_jwt
 
 from .proxy import Mitmdump
 
@@ -94,21 +93,36 @@ ORGS = ("alpha.test", "beta.test")
 
 def ids(org: str) -> dict[str, str]:
     s = org.split(".")[0]
-    return {"test_user": f"qa@{org}", "connection": f"{s}-conn", "idp_identifier": f"{s}-cognito",
-            "path_connection": f"{s}-workos", "org_id": f"org_{s}", "entity_id": f"http://idp.{s}.test/",
-            "audience_connection": f"{s}-aud", "oidc_issuer": f"https://oidc.{s}.test", "client_id": f"client-{s}",
-            "domain": org, "email": f"user@{org}", "directory": f"directory_{s}", "scim_token": f"scim-token-{s}"}
+    return {
+        "test_user": f"qa@{org}",
+        "connection": f"{s}-conn",
+        "idp_identifier": f"{s}-cognito",
+        "path_connection": f"{s}-workos",
+        "org_id": f"org_{s}",
+        "entity_id": f"http://idp.{s}.test/",
+        "audience_connection": f"{s}-aud",
+        "oidc_issuer": f"https://oidc.{s}.test",
+        "client_id": f"client-{s}",
+        "domain": org,
+        "email": f"user@{org}",
+        "directory": f"directory_{s}",
+        "scim_token": f"scim-token-{s}",
+    }
 
 
 def mapping(base: dict, *, test_users: bool) -> dict:
     m = dict(base)
     m["orgs"] = {}
-    for org, migrated in zip(ORGS, (True, False)):  # alpha → scalekit, beta → legacy
+    for org, migrated in zip(ORGS, (True, False), strict=False):  # alpha → scalekit, beta → legacy
         i = ids(org)
         m["orgs"][org] = {
-            "migrated": migrated, "idp_entity_ids": [i["entity_id"]], "oidc_issuers": [i["oidc_issuer"]],
+            "migrated": migrated,
+            "idp_entity_ids": [i["entity_id"]],
+            "oidc_issuers": [i["oidc_issuer"]],
             "connections": [i["connection"], i["idp_identifier"], i["path_connection"], i["audience_connection"]],
-            "org_ids": [i["org_id"]], "client_ids": [i["client_id"]], "directories": [i["directory"]],
+            "org_ids": [i["org_id"]],
+            "client_ids": [i["client_id"]],
+            "directories": [i["directory"]],
             "scim_token_sha256": [hashlib.sha256(i["scim_token"].encode()).hexdigest()],
             **({"test_users": [i["test_user"]]} if test_users else {}),
         }
@@ -144,30 +158,51 @@ def _set(attr: str, value):
 
 
 CARRIERS: dict[Row, list[Carrier]] = {
-    ("emails", "by_test_user"): [Carrier("login_hint", _form("login_hint", "test_user"), "test user (login_hint)"),
-                                 Carrier("name_id", _set("name_id", lambda i: i["test_user"]),
-                                         "test user (SAML NameID)")],
+    ("emails", "by_test_user"): [
+        Carrier("login_hint", _form("login_hint", "test_user"), "test user (login_hint)"),
+        Carrier("name_id", _set("name_id", lambda i: i["test_user"]), "test user (SAML NameID)"),
+    ],
     ("connections", "by_connection"): [Carrier("connection", _form("connection", "connection"), "connection")],
-    ("idp_identifiers", "by_connection"): [Carrier("idp_identifier", _form("idp_identifier", "idp_identifier"),
-                                                   "idp_identifier")],
-    ("path_connections", "by_connection"): [Carrier("path", _set("path", lambda i: f"/sso/saml/acs/{i['path_connection']}"),
-                                                    "path connection (WorkOS ACS)")],
+    ("idp_identifiers", "by_connection"): [
+        Carrier("idp_identifier", _form("idp_identifier", "idp_identifier"), "idp_identifier")
+    ],
+    ("path_connections", "by_connection"): [
+        Carrier("path", _set("path", lambda i: f"/sso/saml/acs/{i['path_connection']}"), "path connection (WorkOS ACS)")
+    ],
     ("org_ids", "by_org_id"): [Carrier("organization", _form("organization", "org_id"), "organization")],
     ("entity_ids", "by_entity_id"): [Carrier("issuer", _set("issuer", lambda i: i["entity_id"]), "SAML Issuer")],
-    ("saml_connections", "by_connection"): [Carrier("audience", _set(
-        "audience", lambda i: f"urn:auth0:yourapp:{i['audience_connection']}"), "SAML Audience connection")],
-    ("issuers", "by_issuer"): [Carrier("id_token", lambda r, i: r.form.update(id_token=unsigned_jwt({"iss": i["oidc_issuer"]})),
-                                       "id_token iss")],
+    ("saml_connections", "by_connection"): [
+        Carrier(
+            "audience",
+            _set("audience", lambda i: f"urn:auth0:yourapp:{i['audience_connection']}"),
+            "SAML Audience connection",
+        )
+    ],
+    ("issuers", "by_issuer"): [
+        Carrier(
+            "id_token", lambda r, i: r.form.update(id_token=unsigned_jwt({"iss": i["oidc_issuer"]})), "id_token iss"
+        )
+    ],
     ("client_ids", "by_client_id"): [Carrier("client_id", _form("client_id", "client_id"), "client_id")],
     ("domains", "by_domain"): [Carrier("domain_hint", _form("domain_hint", "domain"), "domain_hint")],
     # a SCIM request names its directory in the path, or is known by its bearer token: both take the path
-    ("directories", "by_directory"): [Carrier("path", _set("path", lambda i: f"/scim/v2.0/{i['directory']}/Users"),
-                                              "SCIM directory in the path")],
-    ("scim_tokens", "by_scim_token"): [Carrier("path", lambda r, i: (setattr(r, "path", "/scim/v2.0/Users"),
-                                                                    r.headers.update(authorization=f"Bearer {i['scim_token']}")),
-                                               "SCIM bearer token (SHA-256)")],
-    ("emails", "by_domain"): [Carrier("username", _form("username", "email"), "username domain"),
-                              Carrier("name_id", _set("name_id", lambda i: i["email"]), "SAML NameID domain")],
+    ("directories", "by_directory"): [
+        Carrier("path", _set("path", lambda i: f"/scim/v2.0/{i['directory']}/Users"), "SCIM directory in the path")
+    ],
+    ("scim_tokens", "by_scim_token"): [
+        Carrier(
+            "path",
+            lambda r, i: (
+                setattr(r, "path", "/scim/v2.0/Users"),
+                r.headers.update(authorization=f"Bearer {i['scim_token']}"),
+            ),
+            "SCIM bearer token (SHA-256)",
+        )
+    ],
+    ("emails", "by_domain"): [
+        Carrier("username", _form("username", "email"), "username domain"),
+        Carrier("name_id", _set("name_id", lambda i: i["email"]), "SAML NameID domain"),
+    ],
 }
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
@@ -176,12 +211,14 @@ SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 
 def saml_response(issuer: str | None, audience: str | None, name_id: str | None) -> str:
     issuer = issuer or "http://idp.nobody.test/"
-    xml = (f'<samlp:Response xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="_p1" Version="2.0">'
-           f'<saml:Issuer>{issuer}</saml:Issuer><saml:Assertion ID="_a1" Version="2.0">'
-           f'<saml:Issuer>{issuer}</saml:Issuer><saml:Subject><saml:NameID>{name_id or "opaque-id"}'
-           f'</saml:NameID></saml:Subject><saml:Conditions><saml:AudienceRestriction><saml:Audience>'
-           f'{audience or "urn:nobody"}</saml:Audience></saml:AudienceRestriction></saml:Conditions>'
-           f'</saml:Assertion></samlp:Response>')
+    xml = (
+        f'<samlp:Response xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="_p1" Version="2.0">'
+        f'<saml:Issuer>{issuer}</saml:Issuer><saml:Assertion ID="_a1" Version="2.0">'
+        f"<saml:Issuer>{issuer}</saml:Issuer><saml:Subject><saml:NameID>{name_id or 'opaque-id'}"
+        f"</saml:NameID></saml:Subject><saml:Conditions><saml:AudienceRestriction><saml:Audience>"
+        f"{audience or 'urn:nobody'}</saml:Audience></saml:AudienceRestriction></saml:Conditions>"
+        f"</saml:Assertion></samlp:Response>"
+    )
     return base64.b64encode(xml.encode()).decode()
 
 
@@ -195,6 +232,7 @@ def build(named: list[tuple[Carrier, str]]) -> Request:
 
 
 # -- the proxies: one mapping with test users, one without ----------------------------------------
+
 
 @pytest.fixture(scope="module")
 def proxies(world, tmp_path_factory):
@@ -228,9 +266,11 @@ def _cases(variant: str):
 CASES = [*_cases("with test users"), *_cases("without test users")]
 
 
-@pytest.mark.parametrize("variant, higher, carrier, lower, other", CASES,
-                         ids=[f"{v.split()[0]}-{h[0]}.{h[1]}({a.slot})>{lo[0]}.{lo[1]}({b.slot})"
-                              for v, h, a, lo, b in CASES])
+@pytest.mark.parametrize(
+    "variant, higher, carrier, lower, other",
+    CASES,
+    ids=[f"{v.split()[0]}-{h[0]}.{h[1]}({a.slot})>{lo[0]}.{lo[1]}({b.slot})" for v, h, a, lo, b in CASES],
+)
 def test_the_higher_level_wins(world, proxies, variant, higher, carrier, lower, other):
     px = proxies[variant]
     for winner, loser in (ORGS, ORGS[::-1]):
@@ -240,6 +280,7 @@ def test_the_higher_level_wins(world, proxies, variant, higher, carrier, lower, 
         d = px.decision_for("POST", req.path, since=since)
         test_user = higher == ("emails", "by_test_user")
         provider = "scalekit" if test_user or winner == "alpha.test" else "legacy"
-        assert (d["org"], d["identifier"], d["reason"]) == (winner, carrier.label, "org"), \
+        assert (d["org"], d["identifier"], d["reason"]) == (winner, carrier.label, "org"), (
             f"{higher} naming {winner} vs {lower} naming {loser}: decided {d}; sent {json.dumps(req.form)[:300]}"
+        )
         assert d["provider"] == provider and r.headers.get("x-peer") == provider, (d, r.headers)

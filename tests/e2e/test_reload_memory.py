@@ -44,10 +44,12 @@ def rss_mb(pid: int) -> float:
 
 
 def extra_orgs(n: int) -> str:
-    return "".join(f'[orgs."org{i}.example"]\ndomains = ["org{i}.example.net"]\n'
-                   f'idp_entity_ids = ["http://www.okta.com/exk{i:010d}"]\nconnections = ["conn_{i:012d}"]\n'
-                   f'target_paths = {{ "/login/callback" = "/sso/v1/saml/conn_{i:012d}/acs" }}\n\n'
-                   for i in range(n))
+    return "".join(
+        f'[orgs."org{i}.example"]\ndomains = ["org{i}.example.net"]\n'
+        f'idp_entity_ids = ["http://www.okta.com/exk{i:010d}"]\nconnections = ["conn_{i:012d}"]\n'
+        f'target_paths = {{ "/login/callback" = "/sso/v1/saml/conn_{i:012d}/acs" }}\n\n'
+        for i in range(n)
+    )
 
 
 class Traffic(threading.Thread):
@@ -128,8 +130,10 @@ def test_mapping_reloads_under_traffic_do_not_grow_memory(peers, start_proxy, tm
         traffic.stop.set()
         traffic.join(timeout=30)
     served = traffic.answered - answered0
-    print(f"RSS {base:.0f} MB after {WARM_RELOADS} reloads; growth over {RELOADS} more: {growth:+.1f} MB "
-          f"(every 20: {samples}); {served} requests meanwhile")
+    print(
+        f"RSS {base:.0f} MB after {WARM_RELOADS} reloads; growth over {RELOADS} more: {growth:+.1f} MB "
+        f"(every 20: {samples}); {served} requests meanwhile"
+    )
     assert not traffic.errors, traffic.errors[:5]
     assert px.health()["mapping"]["orgs"] == EXTRA_ORGS + 4
     assert growth < MAX_GROWTH_MB, f"RSS grew {growth:.1f} MB over {RELOADS} reloads (every 20: {samples})"

@@ -34,14 +34,18 @@ def redirect_value(xml: str) -> str:
 
 
 def logout_request(issuer: str) -> str:
-    return (f'<samlp:LogoutRequest xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="_lo1" Version="2.0" '
-            f'IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>{issuer}</saml:Issuer>'
-            f'<saml:NameID>someone@contractor.example</saml:NameID></samlp:LogoutRequest>')
+    return (
+        f'<samlp:LogoutRequest xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="_lo1" Version="2.0" '
+        f'IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>{issuer}</saml:Issuer>'
+        f"<saml:NameID>someone@contractor.example</saml:NameID></samlp:LogoutRequest>"
+    )
 
 
 def authn_request(issuer: str, destination: str = "https://idp.example/sso") -> str:
-    return (f'<samlp:AuthnRequest xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="_ar1" Version="2.0" '
-            f'Destination="{destination}"><saml:Issuer>{issuer}</saml:Issuer></samlp:AuthnRequest>')
+    return (
+        f'<samlp:AuthnRequest xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="_ar1" Version="2.0" '
+        f'Destination="{destination}"><saml:Issuer>{issuer}</saml:Issuer></samlp:AuthnRequest>'
+    )
 
 
 def form(**fields: str) -> bytes:
@@ -54,46 +58,127 @@ SHAPES = [
     ("connection_id", "GET", "/authorize?connection_id=conn_newco", "", b"", "scalekit", "connection_id"),
     ("domain_hint", "GET", "/authorize?domain_hint=newcompany.com", "", b"", "scalekit", "domain_hint"),
     ("organization", "GET", "/authorize?organization=org_newco", "", b"", "scalekit", "organization"),
-    ("workos-acs-path", "POST", "/sso/saml/acs/newco-saml", FORM,
-     form(SAMLResponse=saml_response(UNKNOWN_IDP, audience="x")), "scalekit", "path connection (WorkOS ACS)"),
-    ("scalekit-conn-path", "GET", "/sso/v1/oidc/conn_newco/callback?x=1", "", b"", "scalekit", "path connection (conn_ id)"),
-    ("saml-audience", "POST", "/saml/acs", FORM,
-     form(SAMLResponse=saml_response(UNKNOWN_IDP, audience="urn:auth0:yourapp:newco-saml")), "scalekit",
-     "SAML Audience connection"),
-    ("saml-destination", "POST", "/saml/acs", FORM,
-     form(SAMLResponse=saml_response(UNKNOWN_IDP, audience="x",
-                                     destination="https://auth.yourapp.test/login/callback?connection=newco-saml")),
-     "scalekit", "SAML Destination connection"),
-    ("json-client-id", "POST", "/oauth/token", "application/json",
-     json.dumps({"grant_type": "client_credentials", "client_id": "m2m-newco", "client_secret": "s"}).encode(),
-     "scalekit", "client_id"),
-    ("json-connection", "POST", "/sso-login", "application/json", json.dumps({"connection": "conn_newco"}).encode(),
-     "scalekit", "connection"),
-    ("client-assertion", "POST", "/oauth/token", FORM, form(
-        grant_type="client_credentials",
-        client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        client_assertion=unsigned_jwt({"iss": "m2m-newco", "sub": "m2m-newco", "aud": "x", "exp": 1})),
-     "scalekit", "client_assertion iss"),
-    ("basic-client-id", "POST", "/oauth/token", FORM, form(grant_type="client_credentials"), "scalekit",
-     "client_id (Basic auth)"),
-    ("logout-request-issuer", "GET", f"/logout?SAMLRequest={urllib.parse.quote(redirect_value(logout_request(NEWCO_IDP)))}",
-     "", b"", "scalekit", "SAML Issuer"),
-    ("authn-request-issuer", "GET", f"/saml2?SAMLRequest={urllib.parse.quote(redirect_value(authn_request(MEGASOFT_IDP)))}",
-     "", b"", "legacy", "SAML Issuer"),
-    ("posted-logout-request", "POST", "/logout", FORM,
-     form(SAMLRequest=base64.b64encode(logout_request(NEWCO_IDP).encode()).decode()), "scalekit", "SAML Issuer"),
+    (
+        "workos-acs-path",
+        "POST",
+        "/sso/saml/acs/newco-saml",
+        FORM,
+        form(SAMLResponse=saml_response(UNKNOWN_IDP, audience="x")),
+        "scalekit",
+        "path connection (WorkOS ACS)",
+    ),
+    (
+        "scalekit-conn-path",
+        "GET",
+        "/sso/v1/oidc/conn_newco/callback?x=1",
+        "",
+        b"",
+        "scalekit",
+        "path connection (conn_ id)",
+    ),
+    (
+        "saml-audience",
+        "POST",
+        "/saml/acs",
+        FORM,
+        form(SAMLResponse=saml_response(UNKNOWN_IDP, audience="urn:auth0:yourapp:newco-saml")),
+        "scalekit",
+        "SAML Audience connection",
+    ),
+    (
+        "saml-destination",
+        "POST",
+        "/saml/acs",
+        FORM,
+        form(
+            SAMLResponse=saml_response(
+                UNKNOWN_IDP, audience="x", destination="https://auth.yourapp.test/login/callback?connection=newco-saml"
+            )
+        ),
+        "scalekit",
+        "SAML Destination connection",
+    ),
+    (
+        "json-client-id",
+        "POST",
+        "/oauth/token",
+        "application/json",
+        json.dumps({"grant_type": "client_credentials", "client_id": "m2m-newco", "client_secret": "s"}).encode(),
+        "scalekit",
+        "client_id",
+    ),
+    (
+        "json-connection",
+        "POST",
+        "/sso-login",
+        "application/json",
+        json.dumps({"connection": "conn_newco"}).encode(),
+        "scalekit",
+        "connection",
+    ),
+    (
+        "client-assertion",
+        "POST",
+        "/oauth/token",
+        FORM,
+        form(
+            grant_type="client_credentials",
+            client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            client_assertion=unsigned_jwt({"iss": "m2m-newco", "sub": "m2m-newco", "aud": "x", "exp": 1}),
+        ),
+        "scalekit",
+        "client_assertion iss",
+    ),
+    (
+        "basic-client-id",
+        "POST",
+        "/oauth/token",
+        FORM,
+        form(grant_type="client_credentials"),
+        "scalekit",
+        "client_id (Basic auth)",
+    ),
+    (
+        "logout-request-issuer",
+        "GET",
+        f"/logout?SAMLRequest={urllib.parse.quote(redirect_value(logout_request(NEWCO_IDP)))}",
+        "",
+        b"",
+        "scalekit",
+        "SAML Issuer",
+    ),
+    (
+        "authn-request-issuer",
+        "GET",
+        f"/saml2?SAMLRequest={urllib.parse.quote(redirect_value(authn_request(MEGASOFT_IDP)))}",
+        "",
+        b"",
+        "legacy",
+        "SAML Issuer",
+    ),
+    (
+        "posted-logout-request",
+        "POST",
+        "/logout",
+        FORM,
+        form(SAMLRequest=base64.b64encode(logout_request(NEWCO_IDP).encode()).decode()),
+        "scalekit",
+        "SAML Issuer",
+    ),
 ]
 
 
 @pytest.mark.parametrize("name, method, target, ctype, body, provider, identifier", SHAPES, ids=[s[0] for s in SHAPES])
-def test_each_identifier_reaches_its_orgs_provider_unchanged(peers, proxy, name, method, target, ctype, body,
-                                                            provider, identifier):
+def test_each_identifier_reaches_its_orgs_provider_unchanged(
+    peers, proxy, name, method, target, ctype, body, provider, identifier
+):
     headers = {"content-type": ctype} if ctype else {}
     if name == "basic-client-id":
         headers["authorization"] = "Basic " + base64.b64encode(b"m2m-newco:m2m-newco-secret").decode()
     since = proxy.mark()
-    r = requests.request(method, proxy.url + target, data=body or None, headers=headers, allow_redirects=False,
-                         timeout=10)
+    r = requests.request(
+        method, proxy.url + target, data=body or None, headers=headers, allow_redirects=False, timeout=10
+    )
     assert r.headers.get("x-peer") == provider, (name, r.status_code, r.headers, r.text[:200])
     path, _, query = target.partition("?")
     d = proxy.decision_for(method, path, since=since)

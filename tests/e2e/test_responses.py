@@ -62,8 +62,9 @@ def test_location_on_a_foreign_host_is_left_alone(peers, proxy):
 
 
 def test_location_to_the_app_without_app_callback_is_left_alone(peers, proxy):
-    r = requests.get(proxy.url + "/logout", params={"returnTo": "https://app.test/bye"}, allow_redirects=False,
-                     timeout=10)
+    r = requests.get(
+        proxy.url + "/logout", params={"returnTo": "https://app.test/bye"}, allow_redirects=False, timeout=10
+    )
     assert r.headers.get("X-Peer") == "legacy" and r.headers["Location"] == "https://app.test/bye"
 
 
@@ -83,8 +84,13 @@ def test_provider_paths_win_over_sticky_cookie(peers, proxy):
 
 
 def test_foreign_host_gets_421(peers, proxy):
-    r = requests.get(proxy.url + "/authorize", params={"login_hint": "bob@newcompany.com"},
-                     headers={"Host": "evil.example"}, allow_redirects=False, timeout=10)
+    r = requests.get(
+        proxy.url + "/authorize",
+        params={"login_hint": "bob@newcompany.com"},
+        headers={"Host": "evil.example"},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert r.status_code == 421, r.text
     assert peers.legacy.server.records == [] and peers.scalekit.server.records == []
     # the public host is matched case-insensitively, its port ignored

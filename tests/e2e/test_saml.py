@@ -34,8 +34,9 @@ def test_sp_initiated_legacy_org(peers, proxy):
 
     tokens = exchange_code(proxy.url, lg.code)
     assert tokens.status_code == 200, tokens.text
-    claims = jwt.decode(tokens.json()["id_token"], peers.legacy.keypair.public_pem, algorithms=["RS256"],
-                        audience="app-client")
+    claims = jwt.decode(
+        tokens.json()["id_token"], peers.legacy.keypair.public_pem, algorithms=["RS256"], audience="app-client"
+    )
     assert claims["email"] == "alice@megasoft.com" and claims["iss"] == peers.legacy.issuer
     assert peers.scalekit.server.records == []
 
@@ -60,10 +61,13 @@ def test_sp_initiated_migrated_org(peers, proxy):
     assert peers.legacy.server.records == []
 
 
-@pytest.mark.parametrize("slug,provider,org,acs_path", [
-    ("megasoft", "legacy", "megasoft.com", "/login/callback"),
-    ("newcompany", "scalekit", "newcompany.com", "/sso/v1/saml/conn_newco/acs"),
-])
+@pytest.mark.parametrize(
+    "slug,provider,org,acs_path",
+    [
+        ("megasoft", "legacy", "megasoft.com", "/login/callback"),
+        ("newcompany", "scalekit", "newcompany.com", "/sso/v1/saml/conn_newco/acs"),
+    ],
+)
 def test_idp_initiated_routed_by_issuer(peers, proxy, slug, provider, org, acs_path):
     prov = getattr(peers, provider)
     prov.allow_unsolicited = True

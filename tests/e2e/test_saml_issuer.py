@@ -53,8 +53,11 @@ def test_a_response_whose_issuer_names_an_org_is_never_routed_by_the_cookie(peer
     start = b.get(authorize_url(proxy.url, login_hint="alice@megasoft.com"))
     assert start.peer == "legacy" and any(c.startswith("sso_router=") for c in start.set_cookies)
     legacy_acs = peers.public_url + "/login/callback"
-    page = b.get(peers.idp.idp_init_url("newcompany", peers.sp_entity["newcompany"], acs=legacy_acs,
-                                        in_response_to="_rippling-idp-initiated-7"))
+    page = b.get(
+        peers.idp.idp_init_url(
+            "newcompany", peers.sp_entity["newcompany"], acs=legacy_acs, in_response_to="_rippling-idp-initiated-7"
+        )
+    )
     assert b'InResponseTo="_rippling-idp-initiated-7"' in base64.b64decode(parse_form(page.text)[2]["SAMLResponse"])
     acs = b.submit_form(page, cross_site=False)  # with the router's cookie
     assert acs.peer == "scalekit" and acs.status == 302, (acs, acs.text[:300])
@@ -91,8 +94,11 @@ def _page_with_pluses(peers, b: Browser, legacy_acs: str, max_tries: int = 60):
     """An IdP-initiated page whose SAMLResponse has a multiple of 4 '+' signs, one of them in its
     first 2 KB (before the Issuer is read): the case that decoded into garbage."""
     for i in range(max_tries):  # the user's name shifts what follows it against base64's 3-byte groups
-        page = b.get(peers.idp.idp_init_url("newcompany", peers.sp_entity["newcompany"], acs=legacy_acs,
-                                            user=f"{'x' * (i + 1)}@contractor.example"))
+        page = b.get(
+            peers.idp.idp_init_url(
+                "newcompany", peers.sp_entity["newcompany"], acs=legacy_acs, user=f"{'x' * (i + 1)}@contractor.example"
+            )
+        )
         value = parse_form(page.text)[2]["SAMLResponse"]
         if value.count("+") % 4 == 0 and "+" in value[:2000]:
             return page, value
@@ -103,11 +109,16 @@ def test_plus_signs_a_form_encoder_sent_as_spaces_still_route_by_the_issuer(peer
     peers.scalekit.allow_unsolicited = True
     b = Browser()
     legacy_acs = peers.public_url + "/login/callback"
-    page, value = _page_with_pluses(peers, b, legacy_acs)
+    _page, value = _page_with_pluses(peers, b, legacy_acs)
     # the careless encoder: '+' left as it is, so the form decoder reads each one as a space
     body = "SAMLResponse=" + urllib.parse.quote(value, safe="+/=")
-    acs = b.request("POST", legacy_acs, data=body.encode(), send_cookies=False,
-                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    acs = b.request(
+        "POST",
+        legacy_acs,
+        data=body.encode(),
+        send_cookies=False,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert acs.peer == "scalekit" and acs.status == 302, (acs, acs.text[:300])
     assert _decision(proxy, "POST", "/login/callback") == ("scalekit", "org", "newcompany.com")
     assert peers.legacy.server.records == []

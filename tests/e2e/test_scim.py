@@ -26,28 +26,46 @@ def configure_mapping(mapping, world):
 
 def scim(proxy, method: str, org: str, resource: str, body: dict) -> tuple[requests.Response, bytes]:
     raw = json.dumps(body, separators=(", ", ": ")).encode()  # spacing of its own: byte-for-byte is checked
-    r = requests.request(method, f"{proxy.url}/scim/v2.0/{DIRS[org]}/{resource}", data=raw, timeout=10,
-                         headers={"Authorization": f"Bearer {TOKENS[org]}", "Content-Type": "application/scim+json"})
+    r = requests.request(
+        method,
+        f"{proxy.url}/scim/v2.0/{DIRS[org]}/{resource}",
+        data=raw,
+        timeout=10,
+        headers={"Authorization": f"Bearer {TOKENS[org]}", "Content-Type": "application/scim+json"},
+    )
     return r, raw
 
 
-USER = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "bob@megasoft.com",
-        "name": {"givenName": "Bob", "familyName": "B"}, "emails": [{"value": "bob@megasoft.com", "primary": True}],
-        "active": True}
-PATCH = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-         "Operations": [{"op": "add", "path": "members", "value": [{"value": "user_1"}]}]}
+USER = {
+    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+    "userName": "bob@megasoft.com",
+    "name": {"givenName": "Bob", "familyName": "B"},
+    "emails": [{"value": "bob@megasoft.com", "primary": True}],
+    "active": True,
+}
+PATCH = {
+    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+    "Operations": [{"op": "add", "path": "members", "value": [{"value": "user_1"}]}],
+}
 
 
-@pytest.mark.parametrize("org, provider, identifier", [
-    ("megasoft", "legacy", "SCIM directory in the path"),  # legacy org, routed by its directory id
-    ("newco", "scalekit", "SCIM bearer token (SHA-256)"),  # migrated org, routed by its token's hash
-])
+@pytest.mark.parametrize(
+    "org, provider, identifier",
+    [
+        ("megasoft", "legacy", "SCIM directory in the path"),  # legacy org, routed by its directory id
+        ("newco", "scalekit", "SCIM bearer token (SHA-256)"),  # migrated org, routed by its token's hash
+    ],
+)
 def test_scim_requests_reach_the_orgs_provider_byte_for_byte(peers, proxy, org, provider, identifier):
     for method, resource, body in (("POST", "Users", USER), ("PATCH", "Groups/grp_01ENG", PATCH)):
         r, raw = scim(proxy, method, org, resource, body)
         assert r.status_code in (200, 201) and r.headers.get("x-peer") == provider, (r.status_code, r.text[:200])
-        got = [rec for p in (peers.legacy, peers.scalekit) for rec in p.server.records
-               if rec.path == f"/scim/v2.0/{DIRS[org]}/{resource}" and rec.method == method]
+        got = [
+            rec
+            for p in (peers.legacy, peers.scalekit)
+            for rec in p.server.records
+            if rec.path == f"/scim/v2.0/{DIRS[org]}/{resource}" and rec.method == method
+        ]
         assert len(got) == 1 and got[0].accepted, got
         assert got[0].body == raw and got[0].headers["authorization"] == f"Bearer {TOKENS[org]}"
         d = proxy.decision_for(method, f"/scim/v2.0/{DIRS[org]}/{resource}")
@@ -56,8 +74,12 @@ def test_scim_requests_reach_the_orgs_provider_byte_for_byte(peers, proxy, org, 
 
 
 def test_an_unknown_directory_goes_to_the_default_provider(peers, proxy):
-    r = requests.post(f"{proxy.url}/scim/v2.0/directory_01UNKNOWN/Users", data=b"{}", timeout=10,
-                      headers={"Authorization": "Bearer some-other-token", "Content-Type": "application/scim+json"})
+    r = requests.post(
+        f"{proxy.url}/scim/v2.0/directory_01UNKNOWN/Users",
+        data=b"{}",
+        timeout=10,
+        headers={"Authorization": "Bearer some-other-token", "Content-Type": "application/scim+json"},
+    )
     assert r.headers.get("x-peer") == "legacy"
     d = proxy.decision_for("POST", "/scim/v2.0/directory_01UNKNOWN/Users")
     assert (d["provider"], d["reason"]) == ("legacy", "default"), d

@@ -15,12 +15,17 @@ from .proxy import ADDON
 from .routes import route
 from .steps import authorize_url, finish_at_proxy, start_saml_login
 
-
 # What mitmproxy prints when a reloaded script fails: its loader (addons/script.py
 # ``script_error_handler``), a hook that raised (addonmanager ``safecall``: "Addon error"), an option
 # declared twice by the old and the new router, a traceback of anything else.
-RELOAD_FAILURES = ("error in script", "Addon error", "Traceback", "OptionsError", "already exists",
-                   "Error logged during startup")
+RELOAD_FAILURES = (
+    "error in script",
+    "Addon error",
+    "Traceback",
+    "OptionsError",
+    "already exists",
+    "Error logged during startup",
+)
 
 
 def _wait_for(px, what: bytes, count: int, timeout: float = 15.0) -> None:
@@ -57,9 +62,9 @@ def test_editing_the_script_reloads_the_router_and_keeps_logins_in_flight(peers,
     fresh = Browser().get(authorize_url(px.url, login_hint="bob@newcompany.com"))
     assert fresh.peer == "scalekit" and route(fresh) == ("scalekit", "org")
 
-    after = px.stdout_path.read_bytes()[len(before):]
+    after = px.stdout_path.read_bytes()[len(before) :]
     _wait_for(px, b"POST /login/callback", 1)
-    assert b"POST /login/callback" in px.stdout_path.read_bytes()[len(before):], after  # flow lines go on
-    assert b"state=" not in px.stdout_path.read_bytes()[len(before):]  # and still carry no query values
+    assert b"POST /login/callback" in px.stdout_path.read_bytes()[len(before) :], after  # flow lines go on
+    assert b"state=" not in px.stdout_path.read_bytes()[len(before) :]  # and still carry no query values
     failures = [ln for ln in px.output().splitlines() if any(f in ln for f in RELOAD_FAILURES)]
     assert not failures, px.output()

@@ -15,9 +15,12 @@ def test_no_secret_reaches_the_decision_log_or_output(peers, start_proxy):
     px = start_proxy(extra_args=["--set", "termlog_verbosity=info"])
     secrets: set[str] = set()
     browsers: list[Browser] = []
-    logins = [login(px.url, login_hint="alice@megasoft.com"), login(px.url, login_hint="bob@newcompany.com"),
-              login(px.url, login_hint="carol@acme.com"),
-              login(px.url, path="/oauth/authorize", login_hint="dan@globex.com")]
+    logins = [
+        login(px.url, login_hint="alice@megasoft.com"),
+        login(px.url, login_hint="bob@newcompany.com"),
+        login(px.url, login_hint="carol@acme.com"),
+        login(px.url, path="/oauth/authorize", login_hint="dan@globex.com"),
+    ]
     for lg in logins:
         assert lg.callback.status == 302, (lg.callback, lg.callback.text)
         browsers.append(lg.browser)
@@ -26,8 +29,12 @@ def test_no_secret_reaches_the_decision_log_or_output(peers, start_proxy):
         t = tokens.json()
         auth = {"Authorization": f"Bearer {t['access_token']}"}
         assert requests.get(px.url + "/userinfo", headers=auth, timeout=10).status_code == 200
-        requests.post(px.url + "/oauth/token", auth=APP_CLIENT, timeout=10,
-                      data={"grant_type": "refresh_token", "refresh_token": t["refresh_token"]})
+        requests.post(
+            px.url + "/oauth/token",
+            auth=APP_CLIENT,
+            timeout=10,
+            data={"grant_type": "refresh_token", "refresh_token": t["refresh_token"]},
+        )
         requests.get(px.url + "/logout", params={"id_token_hint": t["id_token"]}, allow_redirects=False, timeout=10)
         requests.post(px.url + "/oauth/revoke", auth=APP_CLIENT, data={"token": t["refresh_token"]}, timeout=10)
     peers.legacy.allow_unsolicited = True
@@ -43,7 +50,7 @@ def test_no_secret_reaches_the_decision_log_or_output(peers, start_proxy):
                 for name in ("SAMLResponse", "id_token"):
                     if name in fields:
                         value = fields[name]
-                        secrets.update({value, value[len(value) // 2:len(value) // 2 + 48]})
+                        secrets.update({value, value[len(value) // 2 : len(value) // 2 + 48]})
             for url in (hop.url, hop.location or ""):
                 q = query_of(url)
                 if "code" in q:
@@ -59,8 +66,11 @@ def test_no_secret_reaches_the_decision_log_or_output(peers, start_proxy):
     assert len(secrets) > 30, "the scan must have something to look for"
 
     px.stop()
-    haystacks = {"decision log": px.decision_log.read_text(), "mitmdump stdout": px.stdout_path.read_text(),
-                 "mitmdump stderr": px.stderr_path.read_text()}
+    haystacks = {
+        "decision log": px.decision_log.read_text(),
+        "mitmdump stdout": px.stdout_path.read_text(),
+        "mitmdump stderr": px.stderr_path.read_text(),
+    }
     assert haystacks["decision log"].count("\n") >= 20
     assert haystacks["mitmdump stdout"].count(" << ") >= 20  # the router's own flow lines were printed and scanned
     leaks = [(where, s[:16] + "…") for where, text in haystacks.items() for s in secrets if s in text]

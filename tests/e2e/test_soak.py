@@ -31,8 +31,15 @@ from routing.mapping_edit import set_migrated
 from tests.stores.conftest import redis_bin  # noqa: F401 — real redis-server
 
 from .browser import query_of
-from .cluster import (DOWN_WITHIN, LOGINS, START_WITHIN, UP_WITHIN, Cluster, cluster,  # noqa: F401 — fixture
-                      wait_until)
+from .cluster import (
+    DOWN_WITHIN,
+    LOGINS,
+    START_WITHIN,
+    UP_WITHIN,
+    Cluster,
+    cluster,  # noqa: F401 — fixture
+    wait_until,
+)
 from .redis_stalls import Pauser
 from .steps import authorize_url, finish_at_proxy
 
@@ -42,8 +49,12 @@ LOGINS_WANTED = int(os.environ.get("SSO_SOAK_LOGINS", "400"))
 WORKERS = 8
 FLIP_EVERY = 0.5  # seconds between two flips (orgs in turn: each org changes every 2 s)
 AT_IDP = (0.0, 1.0)  # seconds a user spends at the IdP (uniform)
-ORG_OF = {"alice@megasoft.com": "megasoft.com", "bob@newcompany.com": "newcompany.com",
-          "carol@acme.com": "acme.com", "dan@globex.com": "globex.com"}
+ORG_OF = {
+    "alice@megasoft.com": "megasoft.com",
+    "bob@newcompany.com": "newcompany.com",
+    "carol@acme.com": "acme.com",
+    "dan@globex.com": "globex.com",
+}
 RUN_WITHIN = 1800.0
 
 
@@ -247,8 +258,9 @@ def summarise(outcomes: list[Outcome], windows, flipper: Flipper, pauser: Pauser
     def count(group: list[Outcome]) -> dict[str, int]:
         return {"logins": len(group), **{k: sum(o.result == k for o in group) for k in ("misrouted", "lost")}}
 
-    by_window = {w: [o for o in outcomes if window_of(o, windows) == w]
-                 for w in (None, "redis_killed", "router_killed")}
+    by_window = {
+        w: [o for o in outcomes if window_of(o, windows) == w] for w in (None, "redis_killed", "router_killed")
+    }
     return {
         "logins": len(outcomes),
         "seconds": round(took, 1),
@@ -257,13 +269,13 @@ def summarise(outcomes: list[Outcome], windows, flipper: Flipper, pauser: Pauser
         "redis_kills": 1 if "redis" in windows else 0,
         "router_kills": 1 if "router" in windows else 0,
         "straddled_a_flip": sum(flipper.straddled(o) for o in outcomes),
-        "returns_during_a_pause": sum(any(pauser.overlaps(s.sent, s.answered) for s in o.steps[1:])
-                                      for o in outcomes),
+        "returns_during_a_pause": sum(any(pauser.overlaps(s.sent, s.answered) for s in o.steps[1:]) for o in outcomes),
         "ok": sum(o.result == "ok" for o in outcomes),
         "outside_windows": count(by_window[None]),
         "redis_killed": count(by_window["redis_killed"]),
         "router_killed": count(by_window["router_killed"]),
         "router_5xx": sum(1 for o in outcomes for s in o.steps if s.status is not None and s.status >= 500),
-        "examples": {w: [o.detail for o in by_window[w] if o.result != "ok"][:4]
-                     for w in ("redis_killed", "router_killed")},
+        "examples": {
+            w: [o.detail for o in by_window[w] if o.result != "ok"][:4] for w in ("redis_killed", "router_killed")
+        },
     }

@@ -60,8 +60,13 @@ def test_a_mapping_that_does_not_exist(peers, tmp_path):
 
 @pytest.mark.parametrize("store", ["sqlite:///{tmp}/c.db", "redis://127.0.0.1:{port}/0"], ids=["sqlite", "redis"])
 def test_a_shared_store_without_a_secret(peers, tmp_path, store):
-    px = Mitmdump(tmp_path, peers.proxy_port, peers.base_mapping(), secret=None,
-                  extra_args=["--set", f"sso_store={store.format(tmp=tmp_path, port=free_port())}"])
+    px = Mitmdump(
+        tmp_path,
+        peers.proxy_port,
+        peers.base_mapping(),
+        secret=None,
+        extra_args=["--set", f"sso_store={store.format(tmp=tmp_path, port=free_port())}"],
+    )
     try:
         out = refused_start(px)
     finally:
@@ -71,8 +76,14 @@ def test_a_shared_store_without_a_secret(peers, tmp_path, store):
 
 
 def test_the_secret_from_the_environment_is_enough(peers, tmp_path):
-    px = Mitmdump(tmp_path, 0, peers.base_mapping(), secret=None, env={"SSO_ROUTER_SECRET": "from-env"},
-                  extra_args=["--set", f"sso_store=sqlite:///{tmp_path}/c.db"])
+    px = Mitmdump(
+        tmp_path,
+        0,
+        peers.base_mapping(),
+        secret=None,
+        env={"SSO_ROUTER_SECRET": "from-env"},
+        extra_args=["--set", f"sso_store=sqlite:///{tmp_path}/c.db"],
+    )
     try:
         px.start()
         assert px.proc.poll() is None and "sso_secret is required" not in px.output()

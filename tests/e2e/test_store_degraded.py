@@ -69,7 +69,7 @@ def store_errors(px: Mitmdump) -> float:
 
 
 # -- tests -----------------------------------------------------------------------------------------
-def test_redis_down_at_startup_then_up(peers, start_proxy, start_redis):  # noqa: F811
+def test_redis_down_at_startup_then_up(peers, start_proxy, start_redis):
     port = free_port()  # nothing listens here yet
     px = start_proxy(extra_args=["--set", f"sso_store=redis://127.0.0.1:{port}/0"], wait_ready=False)
     wait_serving(px)
@@ -106,8 +106,7 @@ def test_redis_down_at_startup_then_up(peers, start_proxy, start_redis):  # noqa
     r = exchange_code(px.url, query_of(acs.location)["code"])
     assert r.status_code == 200 and r.headers["X-Peer"] == "legacy", r.text
     assert px.proc.poll() is None
-    rejected = [r for p in (peers.legacy, peers.scalekit) for r in p.server.records
-                if r.outcome.startswith("rejected")]
+    rejected = [r for p in (peers.legacy, peers.scalekit) for r in p.server.records if r.outcome.startswith("rejected")]
     assert rejected == [], rejected
 
 
@@ -116,7 +115,7 @@ SLACK = 1.5  # seconds of scheduling on a loaded 2-core CI box, on top of what a
 NO_WAIT = 1.0  # a request that needs no store answer: far below any store bound, well above a busy box's jitter
 
 
-def test_hung_redis_never_stalls_the_proxy(peers, start_proxy, start_redis):  # noqa: F811
+def test_hung_redis_never_stalls_the_proxy(peers, start_proxy, start_redis):
     """SIGSTOP: connections accepted, nothing answered. Flows that need no store go on at once; a
     request with a correlation candidate waits its bound, then is routed as with none (counted); only
     3 failures in a row make the store unavailable, and then org-named logins go on at once too."""
@@ -144,8 +143,10 @@ def test_hung_redis_never_stalls_the_proxy(peers, start_proxy, start_redis):  # 
         with ThreadPoolExecutor(6) as pool:
             acs_f = pool.submit(timed, needs_correlation)
             starts_f = [pool.submit(timed, lambda h=h: org_login_start(h)) for h in ("bob@newcompany.com",) * 2]
-            free_f = [pool.submit(timed, lambda p=p: Browser(timeout=5).get(px.url + p))
-                      for p in ("/keys", "/keys", "/.well-known/jwks.json")]
+            free_f = [
+                pool.submit(timed, lambda p=p: Browser(timeout=5).get(px.url + p))
+                for p in ("/keys", "/keys", "/.well-known/jwks.json")
+            ]
             free = [f.result(timeout=15) for f in free_f]
             acs_took, acs = acs_f.result(timeout=15)
             starts = [f.result(timeout=15) for f in starts_f]
@@ -189,7 +190,7 @@ def test_hung_redis_never_stalls_the_proxy(peers, start_proxy, start_redis):  # 
 SHORT = 0.5  # an sso_store_timeout set on the command line, a quarter of the default
 
 
-def test_store_timeout_set_on_the_command_line_bounds_a_hung_redis(peers, start_proxy, start_redis):  # noqa: F811
+def test_store_timeout_set_on_the_command_line_bounds_a_hung_redis(peers, start_proxy, start_redis):
     """``--set sso_store_timeout=0.5`` is the bound a lookup waits on a hung (SIGSTOPped) Redis: the
     ACS that needs its correlation is answered after about 0.5 s, not the default 2 s, and routed as
     with no correlation."""

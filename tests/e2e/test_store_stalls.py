@@ -29,7 +29,7 @@ from tests.stores.conftest import redis_bin, start_redis  # noqa: F401 — real 
 from .browser import Browser, Hop, parse_form, query_of
 from .peers.provider import APP_CALLBACK
 from .proxy import Mitmdump
-from .redis_stalls import PAUSE_EVERY, PAUSE_MS, Pauser, RedisRelay
+from .redis_stalls import Pauser, RedisRelay
 from .routes import route
 from .steps import authorize_url, exchange_code
 from .world import SK_APP_CALLBACK, free_port
@@ -40,8 +40,12 @@ HOLD = 2.5  # seconds the relay holds each reply of the chosen connection: beyon
 SLACK = 1.5  # a loaded 2-core box's scheduling, on top of a bound
 RELOAD_WITHIN = 8.0  # both routers serve an edited mapping (the watcher polls every 0.5 s)
 FLIPPED = ("megasoft.com", "acme.com")  # legacy at first, flipped back and forth (SAML, OIDC)
-KINDS = (("alice@megasoft.com", "megasoft.com"), ("bob@newcompany.com", "newcompany.com"),
-         ("carol@acme.com", "acme.com"), ("dan@globex.com", "globex.com"))
+KINDS = (
+    ("alice@megasoft.com", "megasoft.com"),
+    ("bob@newcompany.com", "newcompany.com"),
+    ("carol@acme.com", "acme.com"),
+    ("dan@globex.com", "globex.com"),
+)
 
 
 def get(url: str, **kw) -> requests.Response:
@@ -51,7 +55,7 @@ def get(url: str, **kw) -> requests.Response:
 def store_errors(px: Mitmdump) -> dict[tuple[str, str], float]:
     text = get(px.url + "/.sso-router/metrics").text
     out = {}
-    for m in re.finditer(r'^sso_router_store_errors_total\{([^}]*)\} ([0-9.eE+-]+)$', text, re.M):
+    for m in re.finditer(r"^sso_router_store_errors_total\{([^}]*)\} ([0-9.eE+-]+)$", text, re.M):
         labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
         out[(labels.get("operation", ""), labels.get("kind", ""))] = float(m.group(2))
     return out
@@ -65,8 +69,12 @@ def flip(mapping_path, orgs, migrated: bool, routers: list[Mitmdump]) -> None:
     """``sso-router migrate|rollback ORG`` on the shared file, then both routers serve it."""
     before = version(routers[0])
     for org in orgs:
-        r = subprocess.run([SSO_ROUTER, "migrate" if migrated else "rollback", org, "--mapping", str(mapping_path)],
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [SSO_ROUTER, "migrate" if migrated else "rollback", org, "--mapping", str(mapping_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 0, r.stdout + r.stderr
     deadline = time.monotonic() + RELOAD_WITHIN
     while True:
@@ -107,9 +115,9 @@ def finish_on(login: InFlight, public_url: str, to: Mitmdump) -> Hop:
     if idp.status == 200:  # auto-post: cross-site, no cookies
         _, action, fields = parse_form(idp.text)
         assert action.startswith(public_url + "/"), action
-        return b.request("POST", to.url + action[len(public_url):], data=fields, send_cookies=False)
+        return b.request("POST", to.url + action[len(public_url) :], data=fields, send_cookies=False)
     assert idp.location.startswith(public_url + "/"), idp.location
-    return b.get(to.url + idp.location[len(public_url):])
+    return b.get(to.url + idp.location[len(public_url) :])
 
 
 def finish_and_exchange(login: InFlight, public_url: str, acs_on: Mitmdump, token_on: Mitmdump) -> None:
@@ -131,23 +139,22 @@ def rejections(peers) -> list:
 
 
 # -- 1: pauses, flips, two routers -----------------------------------------------------------------
-def test_logins_across_flips_while_redis_pauses_finish_where_they_started(peers, start_proxy, start_redis,
-                                                                          tmp_path):  # noqa: F811
+def test_logins_across_flips_while_redis_pauses_finish_where_they_started(peers, start_proxy, start_redis, tmp_path):
     store = start_redis()
     shared = tmp_path / "shared-mapping.toml"
     mapping = peers.base_mapping()
-    a, b = (start_proxy(mapping, port=port, name=name, mapping_path=shared,
-                        extra_args=["--set", f"sso_store={store.url}"])
-            for name, port in (("A", peers.proxy_port), ("B", free_port())))
+    a, b = (
+        start_proxy(mapping, port=port, name=name, mapping_path=shared, extra_args=["--set", f"sso_store={store.url}"])
+        for name, port in (("A", peers.proxy_port), ("B", free_port()))
+    )
     provider = {org: ("scalekit" if mapping["orgs"][org]["migrated"] else "legacy") for _, org in KINDS}
     pauser = Pauser(store.port)
     pauser.start()
     logins: list[InFlight] = []
     try:
-        for round_, migrated in enumerate((True, False, True)):
+        for migrated in (True, False, True):
             with ThreadPoolExecutor(8) as pool:  # 2 logins of each kind, started on A
-                batch = list(pool.map(lambda k: start_login(a, k[0], k[1], provider[k[1]]), KINDS * 2,
-                                      timeout=120))
+                batch = list(pool.map(lambda k: start_login(a, k[0], k[1], provider[k[1]]), KINDS * 2, timeout=120))
             flip(shared, FLIPPED, migrated, [a, b])
             for org in FLIPPED:
                 provider[org] = "scalekit" if migrated else "legacy"
@@ -155,8 +162,13 @@ def test_logins_across_flips_while_redis_pauses_finish_where_they_started(peers,
                 assert start_login(via, "eve@megasoft.com", "megasoft.com", provider["megasoft.com"])
             with ThreadPoolExecutor(8) as pool:  # back on either router; the code exchanged on the other
                 pairs = [(b, a) if i % 2 == 0 else (a, b) for i in range(len(batch))]
-                list(pool.map(lambda lp: finish_and_exchange(lp[0], peers.public_url, *lp[1]), zip(batch, pairs),
-                              timeout=120))
+                list(
+                    pool.map(
+                        lambda lp: finish_and_exchange(lp[0], peers.public_url, *lp[1]),
+                        zip(batch, pairs, strict=False),
+                        timeout=120,
+                    )
+                )
             logins += batch
     finally:
         pauser.stop()
@@ -170,7 +182,7 @@ def test_logins_across_flips_while_redis_pauses_finish_where_they_started(peers,
 
 
 # -- 2: one connection slower than the bound -------------------------------------------------------
-def test_one_reply_beyond_the_bound_is_counted_and_is_not_an_outage(peers, start_proxy, start_redis):  # noqa: F811
+def test_one_reply_beyond_the_bound_is_counted_and_is_not_an_outage(peers, start_proxy, start_redis):
     store = start_redis()
     relay = RedisRelay(store.port).start()
     try:

@@ -26,12 +26,20 @@ def test_revocation_and_introspection_go_by_the_token_parameter_not_the_callers_
     legacy = _tokens(proxy, "alice@megasoft.com")
     scalekit = _tokens(proxy, "bob@newcompany.com")
     peers.clear()
-    r = requests.post(proxy.url + "/oauth/revoke", data={"token": legacy["refresh_token"]}, timeout=10,
-                      headers={"Authorization": f"Bearer {scalekit['access_token']}"})
+    r = requests.post(
+        proxy.url + "/oauth/revoke",
+        data={"token": legacy["refresh_token"]},
+        timeout=10,
+        headers={"Authorization": f"Bearer {scalekit['access_token']}"},
+    )
     assert r.status_code == 200 and r.headers.get("X-Peer") == "legacy", r.text
     assert peers.legacy.server.records[-1].outcome == "accepted: revoked"
-    r = requests.post(proxy.url + "/oauth/introspect", data={"token": scalekit["access_token"]}, timeout=10,
-                      headers={"Authorization": f"Bearer {legacy['access_token']}"})
+    r = requests.post(
+        proxy.url + "/oauth/introspect",
+        data={"token": scalekit["access_token"]},
+        timeout=10,
+        headers={"Authorization": f"Bearer {legacy['access_token']}"},
+    )
     assert r.status_code == 200 and r.headers.get("X-Peer") == "scalekit", r.text
     assert r.json()["active"] is True
     assert [x.path for x in peers.legacy.server.records] == ["/oauth/revoke"]
@@ -56,8 +64,12 @@ def test_a_redirect_to_public_url_with_its_default_port_is_our_own(peers, start_
     lg = login(proxy.url, login_hint="bob@newcompany.com", client_id=SAME_DOMAIN_APP[0], redirect_uri=own)
     assert lg.callback.peer == "scalekit" and lg.callback.status == 302, lg.callback.text
     assert lg.app_location.startswith(own + "?code="), lg.app_location
-    r = requests.post(proxy.url + "/oauth/token", auth=SAME_DOMAIN_APP, timeout=10,
-                      data={"grant_type": "authorization_code", "code": lg.code, "redirect_uri": own})
+    r = requests.post(
+        proxy.url + "/oauth/token",
+        auth=SAME_DOMAIN_APP,
+        timeout=10,
+        data={"grant_type": "authorization_code", "code": lg.code, "redirect_uri": own},
+    )
     assert r.status_code == 200 and r.headers.get("X-Peer") == "scalekit", r.text
 
 

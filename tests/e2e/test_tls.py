@@ -52,8 +52,13 @@ def router(tls_world, auth_leaf, tmp_path):
     tls_world.clear()
 
     def start(mapping: dict | None = None, env: dict | None = None) -> Mitmdump:
-        m = Mitmdump(tmp_path, tls_world.proxy_port, mapping or tls_world.base_mapping(), env=env,
-                     extra_args=["--certs", f"{AUTH_HOST}={auth_leaf.pem_file}"])
+        m = Mitmdump(
+            tmp_path,
+            tls_world.proxy_port,
+            mapping or tls_world.base_mapping(),
+            env=env,
+            extra_args=["--certs", f"{AUTH_HOST}={auth_leaf.pem_file}"],
+        )
         started.append(m)
         return m.start()
 
@@ -92,8 +97,9 @@ class AuthDomain:
         parts = urllib.parse.urlsplit(url)
         assert parts.netloc == f"{AUTH_HOST}:{self.port}", url
         local = parts._replace(netloc=f"127.0.0.1:{self.port}").geturl()
-        return self.client.request(method, local, headers={"host": parts.netloc}, extensions={"sni_hostname": AUTH_HOST},
-                                   **kw)
+        return self.client.request(
+            method, local, headers={"host": parts.netloc}, extensions={"sni_hostname": AUTH_HOST}, **kw
+        )
 
     def close(self) -> None:
         self.client.close()

@@ -32,8 +32,10 @@ def browser_get(port: int, path: str) -> tuple[int, dict[str, str]]:
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE  # the router's listener serves mitmproxy's own certificate here
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
-            ctx.wrap_socket(raw, server_hostname=BROWSER_SNI) as s:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        ctx.wrap_socket(raw, server_hostname=BROWSER_SNI) as s,
+    ):
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: {BROWSER_SNI}\r\nConnection: close\r\n\r\n".encode())
         data = b""
         while chunk := s.recv(65536):
@@ -48,24 +50,38 @@ def mapping(port: int, upstream_port: int, sni: str = "") -> dict:
     if sni:
         legacy["sni"] = sni
     return {
-        "router": {"public_url": f"https://{BROWSER_SNI}", "hosts": ["127.0.0.1"], "default_provider": "legacy",
-                   "migration_target": "scalekit", "debug_headers": True},
+        "router": {
+            "public_url": f"https://{BROWSER_SNI}",
+            "hosts": ["127.0.0.1"],
+            "default_provider": "legacy",
+            "migration_target": "scalekit",
+            "debug_headers": True,
+        },
         "providers": {"legacy": legacy, "scalekit": {"kind": "scalekit", "upstream": "http://127.0.0.1:9"}},
         "orgs": {"megasoft.com": {"migrated": False}},
     }
 
 
-@pytest.mark.parametrize("placeholder, sni, want", [
-    ("provider", "", "localhost"),  # the placeholder is that provider's own upstream
-    ("provider", "login.provider.test", "login.provider.test"),
-    ("other", "", "localhost"),
-    ("other", "login.provider.test", "login.provider.test"),
-], ids=["placeholder=provider", "placeholder=provider+sni", "placeholder=other", "placeholder=other+sni"])
+@pytest.mark.parametrize(
+    "placeholder, sni, want",
+    [
+        ("provider", "", "localhost"),  # the placeholder is that provider's own upstream
+        ("provider", "login.provider.test", "login.provider.test"),
+        ("other", "", "localhost"),
+        ("other", "login.provider.test", "login.provider.test"),
+    ],
+    ids=["placeholder=provider", "placeholder=provider+sni", "placeholder=other", "placeholder=other+sni"],
+)
 def test_upstream_sni_is_the_providers_never_the_browsers(tmp_path, tls_upstream, placeholder, sni, want):
     port = free_port()
     mode = f"https://localhost:{tls_upstream.port}" if placeholder == "provider" else "https://legacy.invalid"
-    px = Mitmdump(tmp_path, port, mapping(port, tls_upstream.port, sni),
-                  extra_args=["--set", "ssl_insecure=true"], mode=f"reverse:{mode}")
+    px = Mitmdump(
+        tmp_path,
+        port,
+        mapping(port, tls_upstream.port, sni),
+        extra_args=["--set", "ssl_insecure=true"],
+        mode=f"reverse:{mode}",
+    )
     try:
         px.start()
         for _ in range(2):  # a second connection too: nothing is cached from the first

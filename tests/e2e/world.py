@@ -18,7 +18,7 @@ import copy
 import pathlib
 from dataclasses import dataclass
 
-from tests.ports import free_port  # noqa: F401 — re-exported: `from .world import free_port`
+from tests.ports import free_port
 
 from .certs import CertAuthority
 from .peers.keys import KeyPair
@@ -57,16 +57,23 @@ class World:
     def __init__(self, keys: Keys, proxy_port: int | None = None, *, tls: PeerTls | None = None):
         self.proxy_port = proxy_port or free_port()
         self.tls = tls
-        self.public_url = (f"https://{tls.public_host}:{self.proxy_port}" if tls
-                           else f"http://127.0.0.1:{self.proxy_port}")
-        self.idp = SamlIdP(keys.idp, [IdpTenant("megasoft", MEGASOFT_IDP, "alice@megasoft.com"),
-                                      IdpTenant("newcompany", NEWCO_IDP, "bob@newcompany.com")])
-        self.oidc = OidcIdP(keys.oidc, [OidcTenant("acme", "carol@acme.com"),
-                                        OidcTenant("globex", "dan@globex.com")])
+        self.public_url = (
+            f"https://{tls.public_host}:{self.proxy_port}" if tls else f"http://127.0.0.1:{self.proxy_port}"
+        )
+        self.idp = SamlIdP(
+            keys.idp,
+            [
+                IdpTenant("megasoft", MEGASOFT_IDP, "alice@megasoft.com"),
+                IdpTenant("newcompany", NEWCO_IDP, "bob@newcompany.com"),
+            ],
+        )
+        self.oidc = OidcIdP(keys.oidc, [OidcTenant("acme", "carol@acme.com"), OidcTenant("globex", "dan@globex.com")])
         self.legacy = Provider("legacy", AUTH0, keys.legacy, self.public_url)
         self.scalekit = Provider("scalekit", SCALEKIT, keys.scalekit, self.public_url)
-        self.sp_entity = {"megasoft": f"{self.public_url}/saml/metadata/sp-m1",
-                          "newcompany": f"{self.public_url}/saml/metadata/sp-n1"}
+        self.sp_entity = {
+            "megasoft": f"{self.public_url}/saml/metadata/sp-m1",
+            "newcompany": f"{self.public_url}/saml/metadata/sp-n1",
+        }
         for server in self.peers if tls else ():
             if server.name in tls.hosts:
                 host = tls.hosts[server.name]
@@ -79,35 +86,68 @@ class World:
         idp_md = {slug: self.idp.metadata(slug) for slug in ("megasoft", "newcompany")}
         legacy_acs = lg.acs_url("")
         saml_orgs = [  # (slug, domain, idp, legacy conn, legacy org id, scalekit conn, scalekit org id, default ACS)
-            ("megasoft", "megasoft.com", MEGASOFT_IDP, "megasoft-saml", "org_legacy_megasoft", "conn_megasoft",
-             "org_megasoft", "legacy"),
-            ("newcompany", "newcompany.com", NEWCO_IDP, "newco-saml", "org_legacy_newco", "conn_newco",
-             "org_newco", "scalekit"),
+            (
+                "megasoft",
+                "megasoft.com",
+                MEGASOFT_IDP,
+                "megasoft-saml",
+                "org_legacy_megasoft",
+                "conn_megasoft",
+                "org_megasoft",
+                "legacy",
+            ),
+            (
+                "newcompany",
+                "newcompany.com",
+                NEWCO_IDP,
+                "newco-saml",
+                "org_legacy_newco",
+                "conn_newco",
+                "org_newco",
+                "scalekit",
+            ),
         ]
         idp_view = []
         for slug, domain, idp_entity, lconn, lorg, sconn, sorg, default in saml_orgs:
             entity = self.sp_entity[slug]
             sk_acs = sk.acs_url(sconn)
-            lg.add_connection(Connection(lconn, domain, lorg, "saml",
-                                         sp=SamlSP(entity, [legacy_acs], idp_entity, idp_md[slug])))
+            lg.add_connection(
+                Connection(lconn, domain, lorg, "saml", sp=SamlSP(entity, [legacy_acs], idp_entity, idp_md[slug]))
+            )
             # Scalekit's connection keeps the legacy ACS as an accepted Destination (a migrated SP).
-            sk.add_connection(Connection(sconn, domain, sorg, "saml",
-                                         sp=SamlSP(entity, [sk_acs, legacy_acs], idp_entity, idp_md[slug])))
+            sk.add_connection(
+                Connection(
+                    sconn, domain, sorg, "saml", sp=SamlSP(entity, [sk_acs, legacy_acs], idp_entity, idp_md[slug])
+                )
+            )
             acs = [legacy_acs, sk_acs] if default == "legacy" else [sk_acs, legacy_acs]
             idp_view.append(sp_metadata(entity, acs))
         self.idp.configure(idp_view)
 
-        for slug, domain, lconn, sconn, form_post in (("acme", "acme.com", "acme-oidc", "conn_acme", False),
-                                                      ("globex", "globex.com", "globex-oidc", "conn_globex", True)):
+        for slug, domain, lconn, sconn, form_post in (
+            ("acme", "acme.com", "acme-oidc", "conn_acme", False),
+            ("globex", "globex.com", "globex-oidc", "conn_globex", True),
+        ):
             for prov, cname in ((lg, lconn), (sk, sconn)):
                 cid, secret = f"{prov.name}-at-{slug}", f"{prov.name}-at-{slug}-secret"
                 callback = prov.oidc_callback_url(cname)
                 self.oidc.register_client(slug, cid, secret, [callback])
-                prov.add_connection(Connection(
-                    cname, domain, f"org_{prov.name}_{slug}", "oidc", issuer=self.oidc.issuer(slug),
-                    authorize_url=f"{self.oidc.issuer(slug)}/authorize", token_url=f"{self.oidc.issuer(slug)}/token",
-                    client_id=cid, client_secret=secret, callback_url=callback,
-                    idp_public_pem=self.oidc.keypair.public_pem, form_post=form_post))
+                prov.add_connection(
+                    Connection(
+                        cname,
+                        domain,
+                        f"org_{prov.name}_{slug}",
+                        "oidc",
+                        issuer=self.oidc.issuer(slug),
+                        authorize_url=f"{self.oidc.issuer(slug)}/authorize",
+                        token_url=f"{self.oidc.issuer(slug)}/token",
+                        client_id=cid,
+                        client_secret=secret,
+                        callback_url=callback,
+                        idp_public_pem=self.oidc.keypair.public_pem,
+                        form_post=form_post,
+                    )
+                )
 
         for prov in (lg, sk):
             prov.add_client(*APP_CLIENT, [APP_CALLBACK])
@@ -119,7 +159,7 @@ class World:
     def peers(self):
         return (self.idp.server, self.oidc.server, self.legacy.server, self.scalekit.server)
 
-    def start(self) -> "World":
+    def start(self) -> World:
         for peer in self.peers:
             peer.start()
         return self
@@ -137,47 +177,61 @@ class World:
 
     # -- the router's mapping --------------------------------------------
     def base_mapping(self) -> dict:
-        return copy.deepcopy({
-            "router": {
-                "public_url": self.public_url,
-                "default_provider": "legacy",
-                "force_header": "x-force-sk-route",
-                "migration_target": "scalekit",
-                "correlation_ttl": 900,
-                "token_ttl": 86400,
-                "debug_headers": True,
-                "shadow": False,
-            },
-            "providers": {
-                "legacy": {"kind": "auth0", **_upstream(self.legacy.server)},
-                "scalekit": {"kind": "scalekit", **_upstream(self.scalekit.server), "paths": ["/keys"],
-                             "app_callback": SK_APP_CALLBACK},
-            },
-            "orgs": {
-                "megasoft.com": {
-                    "migrated": False, "domains": ["megasoft.io"], "idp_entity_ids": [MEGASOFT_IDP],
-                    "connections": ["megasoft-saml", "conn_megasoft"],
-                    "org_ids": ["org_legacy_megasoft", "org_megasoft"],
-                    "client_ids": ["m2m-megasoft"], "test_users": [TEST_USER],
-                    "target_paths": {"/login/callback": "/sso/v1/saml/conn_megasoft/acs"},
+        return copy.deepcopy(
+            {
+                "router": {
+                    "public_url": self.public_url,
+                    "default_provider": "legacy",
+                    "force_header": "x-force-sk-route",
+                    "migration_target": "scalekit",
+                    "correlation_ttl": 900,
+                    "token_ttl": 86400,
+                    "debug_headers": True,
+                    "shadow": False,
                 },
-                "newcompany.com": {
-                    "migrated": True, "idp_entity_ids": [NEWCO_IDP],
-                    "connections": ["conn_newco", "newco-saml"], "org_ids": ["org_newco", "org_legacy_newco"],
-                    "client_ids": ["m2m-newco"],
-                    "target_paths": {"/login/callback": "/sso/v1/saml/conn_newco/acs"},
+                "providers": {
+                    "legacy": {"kind": "auth0", **_upstream(self.legacy.server)},
+                    "scalekit": {
+                        "kind": "scalekit",
+                        **_upstream(self.scalekit.server),
+                        "paths": ["/keys"],
+                        "app_callback": SK_APP_CALLBACK,
+                    },
                 },
-                "acme.com": {
-                    "migrated": False, "oidc_issuers": [self.oidc.issuer("acme")],
-                    "connections": ["acme-oidc", "conn_acme"], "org_ids": ["org_legacy_acme", "org_scalekit_acme"],
+                "orgs": {
+                    "megasoft.com": {
+                        "migrated": False,
+                        "domains": ["megasoft.io"],
+                        "idp_entity_ids": [MEGASOFT_IDP],
+                        "connections": ["megasoft-saml", "conn_megasoft"],
+                        "org_ids": ["org_legacy_megasoft", "org_megasoft"],
+                        "client_ids": ["m2m-megasoft"],
+                        "test_users": [TEST_USER],
+                        "target_paths": {"/login/callback": "/sso/v1/saml/conn_megasoft/acs"},
+                    },
+                    "newcompany.com": {
+                        "migrated": True,
+                        "idp_entity_ids": [NEWCO_IDP],
+                        "connections": ["conn_newco", "newco-saml"],
+                        "org_ids": ["org_newco", "org_legacy_newco"],
+                        "client_ids": ["m2m-newco"],
+                        "target_paths": {"/login/callback": "/sso/v1/saml/conn_newco/acs"},
+                    },
+                    "acme.com": {
+                        "migrated": False,
+                        "oidc_issuers": [self.oidc.issuer("acme")],
+                        "connections": ["acme-oidc", "conn_acme"],
+                        "org_ids": ["org_legacy_acme", "org_scalekit_acme"],
+                    },
+                    "globex.com": {
+                        "migrated": True,
+                        "oidc_issuers": [self.oidc.issuer("globex")],
+                        "connections": ["globex-oidc", "conn_globex"],
+                        "org_ids": ["org_legacy_globex", "org_scalekit_globex"],
+                    },
                 },
-                "globex.com": {
-                    "migrated": True, "oidc_issuers": [self.oidc.issuer("globex")],
-                    "connections": ["globex-oidc", "conn_globex"],
-                    "org_ids": ["org_legacy_globex", "org_scalekit_globex"],
-                },
-            },
-        })
+            }
+        )
 
 
 def _upstream(server) -> dict:

@@ -49,9 +49,28 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.workdir, "--daemonize", "no", "--loglevel", "warning", *self.extra_args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.workdir,
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+                *self.extra_args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while not _answers(self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -111,6 +130,7 @@ def redis_server(redis_bin, tmp_path_factory):
 @pytest.fixture
 def redis_url(redis_server) -> str:
     import redis
+
     with redis.Redis.from_url(redis_server.url) as client:
         client.flushall()
     return redis_server.url

@@ -52,17 +52,29 @@ class SentinelServer:
     def start(self) -> SentinelServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "sentinel.conf"  # the sentinel rewrites it (what it learns, failovers)
-        conf.write_text("\n".join([
-            f"port {self.port}", "bind 127.0.0.1", "daemonize no", f'dir "{self.workdir}"', "loglevel warning",
-            f"sentinel monitor {SERVICE} 127.0.0.1 {self.primary_port} {self.quorum}",
-            f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}",
-            f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}",
-            f"sentinel parallel-syncs {SERVICE} 1", "",
-        ]))
-        self.proc = subprocess.Popen([self.binary, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     stdin=subprocess.DEVNULL)
+        conf.write_text(
+            "\n".join(
+                [
+                    f"port {self.port}",
+                    "bind 127.0.0.1",
+                    "daemonize no",
+                    f'dir "{self.workdir}"',
+                    "loglevel warning",
+                    f"sentinel monitor {SERVICE} 127.0.0.1 {self.primary_port} {self.quorum}",
+                    f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}",
+                    f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}",
+                    f"sentinel parallel-syncs {SERVICE} 1",
+                    "",
+                ]
+            )
+        )
+        self.proc = subprocess.Popen(
+            [self.binary, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+        )
         try:
-            wait_until(f"redis-sentinel on {self.port}", lambda: self.proc.poll() is None and _client(self.port).ping(), 10)
+            wait_until(
+                f"redis-sentinel on {self.port}", lambda: self.proc.poll() is None and _client(self.port).ping(), 10
+            )
         except AssertionError:
             self.stop()
             raise
@@ -80,10 +92,14 @@ class SentinelServer:
 class FailoverGroup:
     def __init__(self, redis_bin: str, sentinel_bin: str, workdir: pathlib.Path, sentinels: int = 3):
         self.primary = RedisServer(redis_bin, str(_mkdir(workdir / "primary")), extra_args=_REPL)
-        self.replica = RedisServer(redis_bin, str(_mkdir(workdir / "replica")),
-                                   extra_args=(*_REPL, "--replicaof", "127.0.0.1", str(self.primary.port)))
-        self.sentinels = [SentinelServer(sentinel_bin, workdir / f"sentinel-{i}", self.primary.port)
-                          for i in range(sentinels)]
+        self.replica = RedisServer(
+            redis_bin,
+            str(_mkdir(workdir / "replica")),
+            extra_args=(*_REPL, "--replicaof", "127.0.0.1", str(self.primary.port)),
+        )
+        self.sentinels = [
+            SentinelServer(sentinel_bin, workdir / f"sentinel-{i}", self.primary.port) for i in range(sentinels)
+        ]
 
     def url(self, db: int = 0, auth: str = "") -> str:
         hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
@@ -93,8 +109,11 @@ class FailoverGroup:
         try:
             self.primary.start()
             self.replica.start()
-            wait_until("replica link up", lambda: _client(self.replica.port).info("replication")
-                       .get("master_link_status") == "up", 15)
+            wait_until(
+                "replica link up",
+                lambda: _client(self.replica.port).info("replication").get("master_link_status") == "up",
+                15,
+            )
             for s in self.sentinels:
                 s.start()
             wait_until("sentinels know the replica and each other", self._sentinels_ready, 20)
@@ -107,8 +126,10 @@ class FailoverGroup:
         for s in self.sentinels:
             c = _client(s.port)
             replicas = c.sentinel_slaves(SERVICE)
-            if not any(r["port"] == self.replica.port and not r["is_sdown"] and r.get("master-link-status") == "ok"
-                       for r in replicas):
+            if not any(
+                r["port"] == self.replica.port and not r["is_sdown"] and r.get("master-link-status") == "ok"
+                for r in replicas
+            ):
                 return False
             if len(c.sentinel_sentinels(SERVICE)) != len(self.sentinels) - 1:
                 return False
@@ -121,10 +142,15 @@ class FailoverGroup:
 
     def wait_promoted(self, old_port: int, timeout: float = 30.0) -> int:
         """Until every sentinel names another primary and that server says it is one; its port."""
+
         def promoted() -> bool:
             ports = {s.primary() for s in self.sentinels}
-            return (len(ports) == 1 and old_port not in ports
-                    and _client(ports.pop()).info("replication").get("role") == "master")
+            return (
+                len(ports) == 1
+                and old_port not in ports
+                and _client(ports.pop()).info("replication").get("role") == "master"
+            )
+
         wait_until("a replica promoted by the sentinels", promoted, timeout)
         return self.sentinels[0].primary()
 

@@ -50,13 +50,27 @@ def test_instances_sharing_redis_roll_back_once(redis_url, tmp_path):
         failures = [OutcomeEvent(ORG, "scalekit", "login", False, "http_4xx", now - i) for i in range(5)]
         first.record(Batch(outcomes=[*failures, OutcomeEvent(ORG, "legacy", "login", True, None, now - 4000)]))
         m = load_mapping_file(str(path))
-        verdicts = [judge(ON, migrated=m.orgs[ORG].migrated, target="scalekit", legacy="legacy",
-                          fig=s.figures([ORG], now, windows=True)[ORG], now=now) for s in instances]
+        verdicts = [
+            judge(
+                ON,
+                migrated=m.orgs[ORG].migrated,
+                target="scalekit",
+                legacy="legacy",
+                fig=s.figures([ORG], now, windows=True)[ORG],
+                now=now,
+            )
+            for s in instances
+        ]
         assert [x.state for x in verdicts] == ["rollback"] * 3
         results: list[str] = []
-        threads = [threading.Thread(target=lambda s=s, vd=vd, i=i: results.append(enforce(
-            vd, ORG, store=s, owner=f"i{i}", mapping_path=str(path), target="scalekit", now=now)))
-            for i, (s, vd) in enumerate(zip(instances, verdicts, strict=True))]
+        threads = [
+            threading.Thread(
+                target=lambda s=s, vd=vd, i=i: results.append(
+                    enforce(vd, ORG, store=s, owner=f"i{i}", mapping_path=str(path), target="scalekit", now=now)
+                )
+            )
+            for i, (s, vd) in enumerate(zip(instances, verdicts, strict=True))
+        ]
         for t in threads:
             t.start()
         for t in threads:

@@ -57,8 +57,12 @@ def _memory(tmp_path, request) -> Harness:
 def _sqlite(tmp_path, request) -> Harness:
     now = [time.time()]
     url = f"sqlite://{tmp_path / 'corr.db'}"
-    return Harness("sqlite", lambda **kw: SqliteFigures(url, clock=lambda: now[0], **kw),
-                   lambda s: now.__setitem__(0, now[0] + s + 0.5), True)
+    return Harness(
+        "sqlite",
+        lambda **kw: SqliteFigures(url, clock=lambda: now[0], **kw),
+        lambda s: now.__setitem__(0, now[0] + s + 0.5),
+        True,
+    )
 
 
 def _redis(tmp_path, request) -> Harness:
@@ -84,13 +88,18 @@ def ev(org: str, provider: str, ok: bool, at: float, stage: str = "login", kind:
 
 def test_outcomes_fall_in_their_windows(store):
     now = time.time()
-    store.record(Batch(outcomes=[
-        ev(ORG, "legacy", True, now - 30), ev(ORG, "legacy", False, now - 40),
-        ev(ORG, "legacy", True, now - 600),  # 10 min ago: 1 h and 24 h
-        ev(ORG, "scalekit", True, now - 7200, stage="token"),  # 2 h ago: 24 h only
-        ev(ORG, "legacy", True, now - 30 * 3600),  # 30 h ago: no window
-        ev(OTHER, "scalekit", False, now - 5),
-    ]))
+    store.record(
+        Batch(
+            outcomes=[
+                ev(ORG, "legacy", True, now - 30),
+                ev(ORG, "legacy", False, now - 40),
+                ev(ORG, "legacy", True, now - 600),  # 10 min ago: 1 h and 24 h
+                ev(ORG, "scalekit", True, now - 7200, stage="token"),  # 2 h ago: 24 h only
+                ev(ORG, "legacy", True, now - 30 * 3600),  # 30 h ago: no window
+                ev(OTHER, "scalekit", False, now - 5),
+            ]
+        )
+    )
     fig = store.figures([ORG, OTHER, "unknown.org"], now, windows=True)
     w = fig[ORG].windows
     assert w["5m"] == {"legacy": StageCounts(login=Tally(1, 1))}
@@ -137,9 +146,15 @@ def test_many_flips_in_one_call(store):
 
 def test_a_login_that_came_back_is_not_lost_and_one_that_did_not_is_counted_once(store):
     t0 = time.time() - 1000
-    store.record(Batch(departures=[Departure(ORG, "legacy", ("k-saml", "k-relay"), t0, 900),
-                                   Departure(ORG, "legacy", ("k-lost",), t0 + 1, 900),
-                                   Departure(OTHER, "scalekit", ("k-later",), t0 + 5, 900)]))
+    store.record(
+        Batch(
+            departures=[
+                Departure(ORG, "legacy", ("k-saml", "k-relay"), t0, 900),
+                Departure(ORG, "legacy", ("k-lost",), t0 + 1, 900),
+                Departure(OTHER, "scalekit", ("k-later",), t0 + 5, 900),
+            ]
+        )
+    )
     store.record(Batch(returns=[Return(("k-relay",), t0 + 20, 900)]))  # answered by RelayState alone
     assert store.expire(t0 + 899) == []
     lost = store.expire(t0 + 902)
@@ -185,8 +200,14 @@ def test_shared_stores_sum_over_instances(h):
         b.record(Batch(outcomes=[ev(ORG, "scalekit", False, t0 + 991)]))
         # the IdP's answer reached instance b before instance a flushed the departure
         b.record(Batch(returns=[Return(("k-fast",), t0 + 0.5, 900)]))
-        a.record(Batch(departures=[Departure(ORG, "legacy", ("k-fast",), t0, 900),
-                                   *(Departure(ORG, "legacy", (f"k{i}",), t0 + 1 + i * 0.01, 900) for i in range(40))]))
+        a.record(
+            Batch(
+                departures=[
+                    Departure(ORG, "legacy", ("k-fast",), t0, 900),
+                    *(Departure(ORG, "legacy", (f"k{i}",), t0 + 1 + i * 0.01, 900) for i in range(40)),
+                ]
+            )
+        )
         got: list = []
         threads = [threading.Thread(target=lambda s=s: got.extend(s.expire(t0 + 950, limit=7))) for s in (a, b) * 5]
         for t in threads:
@@ -250,6 +271,7 @@ def test_ping_and_close(store):
 
 def test_a_dead_backend_raises_store_unavailable(tmp_path):
     from tests.stores.conftest import free_port
+
     dead = RedisFigures(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
     with pytest.raises(StoreUnavailable):
         dead.record(Batch(routed={"legacy": 1.0}))

@@ -21,6 +21,7 @@ FREED_WITHIN = 5.0  # s until a caller of a dead or hung store is answered: its 
 @pytest.fixture
 def client(redis_url):
     import redis
+
     c = redis.Redis.from_url(redis_url)
     yield c
     c.close()
@@ -37,6 +38,7 @@ def test_keys_are_prefixed_and_carry_the_entry_ttl(redis_url, client):
 
 def test_one_round_trip_per_call(redis_url, monkeypatch):
     from redis.connection import AbstractConnection
+
     store = open_store(redis_url, clock=time.time)
     assert store.ping()  # the connection's handshake happens here, not in the calls counted
     sent: list[int] = []
@@ -151,6 +153,7 @@ def test_close_then_reuse_reconnects(redis_url):
 
 def test_no_password_from_a_query_string_reaches_messages():
     from routing.logsafe import safe_url
+
     port = free_port()  # nothing listens: refused
     s = open_store(f"REDIS://127.0.0.1:{port}/0?password=hunter2", clock=lambda: 0.0, timeout=0.05)
     assert s.url == f"redis://127.0.0.1:{port}/0" and "hunter2" not in safe_url("redis://:hunter2@h/0?password=hunter2")

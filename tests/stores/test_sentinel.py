@@ -21,27 +21,40 @@ B = Route("scalekit", "newcompany.com")
 TIMEOUT = 0.25
 
 
-@pytest.mark.parametrize("url,want", [
-    ("redis+sentinel://h1:1,h2:2,h3:3/mymaster/0",
-     SentinelURL((("h1", 1), ("h2", 2), ("h3", 3)), "mymaster", 0, None, None, None)),
-    ("REDIS+SENTINEL://h1,h2:26380/svc", SentinelURL((("h1", 26379), ("h2", 26380)), "svc", 0, None, None, None)),
-    ("redis+sentinel://:s%40cret@h1:1/svc/3?sentinel_password=x",
-     SentinelURL((("h1", 1),), "svc", 3, None, "s@cret", "x")),
-    ("redis+sentinel://app:pw@[::1]:5,h2/svc/1", SentinelURL((("::1", 5), ("h2", 26379)), "svc", 1, "app", "pw", None)),
-])
+@pytest.mark.parametrize(
+    "url,want",
+    [
+        (
+            "redis+sentinel://h1:1,h2:2,h3:3/mymaster/0",
+            SentinelURL((("h1", 1), ("h2", 2), ("h3", 3)), "mymaster", 0, None, None, None),
+        ),
+        ("REDIS+SENTINEL://h1,h2:26380/svc", SentinelURL((("h1", 26379), ("h2", 26380)), "svc", 0, None, None, None)),
+        (
+            "redis+sentinel://:s%40cret@h1:1/svc/3?sentinel_password=x",
+            SentinelURL((("h1", 1),), "svc", 3, None, "s@cret", "x"),
+        ),
+        (
+            "redis+sentinel://app:pw@[::1]:5,h2/svc/1",
+            SentinelURL((("::1", 5), ("h2", 26379)), "svc", 1, "app", "pw", None),
+        ),
+    ],
+)
 def test_url(url, want):
     assert parse_sentinel_url(url) == want
 
 
-@pytest.mark.parametrize("url,words", [
-    ("redis+sentinel://h1:1", "/service"),
-    ("redis+sentinel://h1:1/svc/zero", "db must be a number"),
-    ("redis+sentinel://h1:x/svc/0", "bad sentinel port"),
-    ("redis+sentinel://h1:70000/svc/0", "bad sentinel port"),
-    ("redis+sentinel://h1,,h2/svc/0", "host is empty"),
-    ("redis+sentinel://h1/svc/0/extra", "/service"),
-    ("redis+sentinel://h1/svc/0?password=x", "unknown parameter"),
-])
+@pytest.mark.parametrize(
+    "url,words",
+    [
+        ("redis+sentinel://h1:1", "/service"),
+        ("redis+sentinel://h1:1/svc/zero", "db must be a number"),
+        ("redis+sentinel://h1:x/svc/0", "bad sentinel port"),
+        ("redis+sentinel://h1:70000/svc/0", "bad sentinel port"),
+        ("redis+sentinel://h1,,h2/svc/0", "host is empty"),
+        ("redis+sentinel://h1/svc/0/extra", "/service"),
+        ("redis+sentinel://h1/svc/0?password=x", "unknown parameter"),
+    ],
+)
 def test_bad_urls_are_value_errors_without_the_password(url, words):
     url = url.replace("://", "://:hunter2@")
     with pytest.raises(ValueError) as e:
@@ -56,8 +69,10 @@ def test_safe_url_keeps_the_sentinels_and_drops_the_secrets():
 
 
 def test_sentinels_down_is_store_unavailable_fast_and_secret_free():
-    url = (f"redis+sentinel://:hunter2@127.0.0.1:{free_port()},127.0.0.1:{free_port()}/mymaster/0"
-           "?sentinel_password=hunter3")
+    url = (
+        f"redis+sentinel://:hunter2@127.0.0.1:{free_port()},127.0.0.1:{free_port()}/mymaster/0"
+        "?sentinel_password=hunter3"
+    )
     store = open_store(url, clock=time.time, timeout=TIMEOUT)  # must not connect, nor raise
     t = time.monotonic()
     for call in (lambda: store.recall(["k"]), lambda: store.remember([("k", A, 60)])):

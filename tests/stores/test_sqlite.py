@@ -36,12 +36,15 @@ def rows(path) -> int:
         return c.execute("SELECT count(*) FROM correlations").fetchone()[0]
 
 
-@pytest.mark.parametrize("url, path", [
-    ("sqlite:///var/lib/sso/c.db", "/var/lib/sso/c.db"),
-    ("sqlite:////var/lib/sso/c.db", "/var/lib/sso/c.db"),
-    ("sqlite://c.db", "c.db"),
-    ("sqlite://data/c.db", "data/c.db"),
-])
+@pytest.mark.parametrize(
+    "url, path",
+    [
+        ("sqlite:///var/lib/sso/c.db", "/var/lib/sso/c.db"),
+        ("sqlite:////var/lib/sso/c.db", "/var/lib/sso/c.db"),
+        ("sqlite://c.db", "c.db"),
+        ("sqlite://data/c.db", "data/c.db"),
+    ],
+)
 def test_url_to_path(url, path):
     assert path_from_url(url) == path
 
@@ -73,8 +76,9 @@ def test_file_shape_wal_and_one_table(tmp_path):
         assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         cols = [(r[1], r[2], r[5]) for r in c.execute("PRAGMA table_info(correlations)")]
         assert cols == [("key", "TEXT", 1), ("provider", "TEXT", 0), ("org", "TEXT", 0), ("expires", "REAL", 0)]
-        assert c.execute("SELECT key, provider, org, expires FROM correlations").fetchall() == \
-            [("k1", "legacy", "megasoft.com", 1_000_900.0)]
+        assert c.execute("SELECT key, provider, org, expires FROM correlations").fetchall() == [
+            ("k1", "legacy", "megasoft.com", 1_000_900.0)
+        ]
     assert store.blocking is True
     store.close()
 
@@ -121,8 +125,12 @@ store.close()
 def test_several_processes_write_at_once(tmp_path):
     url = f"sqlite://{tmp_path}/c.db"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, url, str(n), "0.25"], env=env, cwd=REPO,
-                              stderr=subprocess.PIPE, text=True) for n in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, url, str(n), "0.25"], env=env, cwd=REPO, stderr=subprocess.PIPE, text=True
+        )
+        for n in range(4)
+    ]
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
@@ -211,6 +219,7 @@ def test_100k_entries_recall_fast_and_are_purged_in_bounded_steps(tmp_path):
     def count() -> int:
         steps[0] += 1
         return 0
+
     store._conn().set_progress_handler(count, 1)
     slowest = 0.0
     for r in range(200):  # a request's worth of keys, half of them unknown

@@ -67,6 +67,7 @@ def _sqlite(tmp_path, request) -> Harness:
 
 def _redis(tmp_path, request) -> Harness:
     import redis
+
     url = request.getfixturevalue("redis_url")
     client = redis.Redis.from_url(url)
     request.addfinalizer(client.close)
@@ -148,8 +149,18 @@ def test_org_none_round_trips(store):
     assert store.recall(["k1"])["k1"].org is None
 
 
-OPAQUE_KEYS = ["a b", "tab\there", "ключ", "x:y", "*", "?", "'; DROP TABLE correlations; --", "k" * 200,
-               "ssor:nested", "0" * 40]
+OPAQUE_KEYS = [
+    "a b",
+    "tab\there",
+    "ключ",
+    "x:y",
+    "*",
+    "?",
+    "'; DROP TABLE correlations; --",
+    "k" * 200,
+    "ssor:nested",
+    "0" * 40,
+]
 
 
 def test_keys_are_opaque_strings(store):
@@ -205,8 +216,9 @@ def test_another_process_sees_the_entries(h, store):
         pytest.skip("memory:// is one process's own by design")
     store.remember([("from-parent", A, 900)])
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", CHILD, h.url], capture_output=True, text=True, timeout=60,
-                          env=env, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, h.url], capture_output=True, text=True, timeout=60, env=env, cwd=REPO
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"from-parent": ["legacy", "megasoft.com"]}
     assert store.recall(["from-child"]) == {"from-child": Route("scalekit", None)}

@@ -9,5 +9,3 @@ from tests.unit.samples import MAPPING
 @pytest.fixture(scope="session")
 def mapping():
     return load_mapping(MAPPING)
-
-

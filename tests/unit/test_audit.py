@@ -10,8 +10,17 @@ from routing.model import Decision, Reason
 
 def _record(path: str, **kw) -> dict:
     d = Decision("legacy", Reason.ORG, "megasoft.com", "login_hint domain", "legacy")
-    return decision_record(d, flow_id="f1", method=kw.get("method", "GET"), host=kw.get("host", "auth.yourapp.com"),
-                           path=path, at=1.0, status=200, latency_ms=1.0, error=kw.get("error"))
+    return decision_record(
+        d,
+        flow_id="f1",
+        method=kw.get("method", "GET"),
+        host=kw.get("host", "auth.yourapp.com"),
+        path=path,
+        at=1.0,
+        status=200,
+        latency_ms=1.0,
+        error=kw.get("error"),
+    )
 
 
 def test_a_path_with_bytes_that_are_not_utf8_is_percent_encoded(tmp_path):

@@ -14,8 +14,11 @@ from routing.extract.bodies import decode_body
 
 DATA = b"email=a%40newcompany.com&x=" + b"y" * 1000
 PACK = {
-    "gzip": gzip.compress, "x-gzip": gzip.compress, "deflate": zlib.compress,
-    "br": brotli.compress, "zstd": lambda b: zstandard.ZstdCompressor().compress(b),
+    "gzip": gzip.compress,
+    "x-gzip": gzip.compress,
+    "deflate": zlib.compress,
+    "br": brotli.compress,
+    "zstd": lambda b: zstandard.ZstdCompressor().compress(b),
 }
 
 
@@ -32,13 +35,16 @@ def test_raw_deflate_is_accepted():
     assert decode_body(c.compress(DATA) + c.flush(), "deflate", 10_000) == DATA
 
 
-@pytest.mark.parametrize("enc,raw,why", [
-    ("gzip", b"not gzip at all", "malformed"),
-    ("br", brotli.compress(DATA)[:10], "truncated|malformed"),
-    ("zstd", b"\x28\xb5\x2f\xfd garbage", "malformed"),
-    ("gzip, br", b"x", "several"),
-    ("compress", b"x", "not supported"),
-])
+@pytest.mark.parametrize(
+    "enc,raw,why",
+    [
+        ("gzip", b"not gzip at all", "malformed"),
+        ("br", brotli.compress(DATA)[:10], "truncated|malformed"),
+        ("zstd", b"\x28\xb5\x2f\xfd garbage", "malformed"),
+        ("gzip, br", b"x", "several"),
+        ("compress", b"x", "not supported"),
+    ],
+)
 def test_refused(enc, raw, why):
     with pytest.raises(ExtractError, match=why):
         decode_body(raw, enc, 10_000)

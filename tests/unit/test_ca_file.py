@@ -14,7 +14,7 @@ from cryptography.x509.oid import NameOID
 from routing.errors import MappingError
 from routing.mapping_loader import load_mapping
 
-BASE = '''
+BASE = """
 [router]
 public_url = "https://auth.example.com"
 [providers.legacy]
@@ -22,7 +22,7 @@ upstream = "{upstream}"
 ca_file = "{ca_file}"
 [providers.scalekit]
 upstream = "https://sk.example.com"
-'''
+"""
 
 
 @pytest.fixture
@@ -30,9 +30,16 @@ def ca_pem(tmp_path) -> tuple[str, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Private CA")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     pem = cert.public_bytes(serialization.Encoding.PEM)
     path = tmp_path / "ca.pem"
     path.write_bytes(b"# the provider's CA\n" + pem)
@@ -55,13 +62,16 @@ def test_an_empty_ca_file_means_none(ca_pem):
     assert load("").providers["legacy"].ca_pem == b""
 
 
-@pytest.mark.parametrize("case,words", [
-    ("relative", "absolute path"),
-    ("missing", "cannot read"),
-    ("not a certificate", "no PEM certificate"),
-    ("a key only", "no PEM certificate"),
-    ("http upstream", "https:// upstream"),
-])
+@pytest.mark.parametrize(
+    "case,words",
+    [
+        ("relative", "absolute path"),
+        ("missing", "cannot read"),
+        ("not a certificate", "no PEM certificate"),
+        ("a key only", "no PEM certificate"),
+        ("http upstream", "https:// upstream"),
+    ],
+)
 def test_a_bad_ca_file_is_refused_with_its_key_and_line(tmp_path, ca_pem, case, words):
     path, upstream = ca_pem[0], "https://legacy.example.com"
     if case == "relative":
@@ -73,7 +83,8 @@ def test_a_bad_ca_file_is_refused_with_its_key_and_line(tmp_path, ca_pem, case, 
         path = str(tmp_path / "junk.pem")
     elif case == "a key only":
         key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         (tmp_path / "key.pem").write_bytes(key)
         path = str(tmp_path / "key.pem")
     else:

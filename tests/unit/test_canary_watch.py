@@ -17,7 +17,7 @@ from routing.model import CanarySettings
 from tests.unit.samples import MAPPING
 
 T0 = 1_800_000_000.0
-CANARY = b'\n[router.canary]\nenabled = true\nwindow = 600\nmin_attempts = 3\nmax_failure_ratio = 0.5\n'
+CANARY = b"\n[router.canary]\nenabled = true\nwindow = 600\nmin_attempts = 3\nmax_failure_ratio = 0.5\n"
 
 
 def with_canary(text: bytes) -> bytes:
@@ -69,7 +69,8 @@ def test_check_rolls_a_failing_org_back_once_and_reads_windows_only_for_it(tmp_p
 
     acts = canary.check(store, m, ["megasoft.com", "newcompany.com"], owner="a", mapping_path=str(path), now=T0 + 60)
     assert [(a.org, a.action, a.verdict.failures, a.verdict.attempts) for a in acts] == [
-        ("megasoft.com", "rolled_back", 3, 3)]
+        ("megasoft.com", "rolled_back", 3, 3)
+    ]
     # every watched org without windows; the 24 h window only for the failing one; then enforce's
     # own re-read under the lock
     assert reads == [False, True, False]
@@ -95,6 +96,7 @@ def test_check_reports_what_it_could_not_do(tmp_path):
     class Down(MemoryFigures):
         def figures(self, orgs, now, *, windows):
             raise StoreUnavailable("down", "refused")
+
     with pytest.raises(StoreUnavailable):  # the edge counts it (figure_calls) and tries again
         canary.check(Down(clock=lambda: T0), m, ["megasoft.com"], owner="a", mapping_path=str(path), now=T0)
 

@@ -39,8 +39,15 @@ def test_signature_verifies_with_xmlsec1(key, tmp_path):
         pytest.skip("xmlsec1 not installed (scripts/bootstrap --test installs it)")
     (tmp_path / "r.xml").write_bytes(base64.b64decode(saml.signed_response(_assertion(), key.key_pem, key.cert_pem)))
     (tmp_path / "c.pem").write_bytes(key.cert_pem)
-    cmd = [xmlsec1, "--verify", "--pubkey-cert-pem", str(tmp_path / "c.pem"),
-           "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:Response", str(tmp_path / "r.xml")]
+    cmd = [
+        xmlsec1,
+        "--verify",
+        "--pubkey-cert-pem",
+        str(tmp_path / "c.pem"),
+        "--id-attr:ID",
+        "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+        str(tmp_path / "r.xml"),
+    ]
     ok = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     assert ok.returncode == 0, ok.stderr
     (tmp_path / "r.xml").write_bytes((tmp_path / "r.xml").read_bytes().replace(b"bob@", b"eve@"))
@@ -52,10 +59,13 @@ def test_verify_reads_the_signed_response(key):
     assert saml.verify_response(signed, key.cert_pem) == _assertion()
 
 
-@pytest.mark.parametrize("change", [
-    lambda xml: xml.replace(b"bob@megasoft.com", b"eve@megasoft.com"),  # altered after signing
-    lambda xml: xml.replace(b'InResponseTo="_req1"', b'InResponseTo="_req2"', 1),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda xml: xml.replace(b"bob@megasoft.com", b"eve@megasoft.com"),  # altered after signing
+        lambda xml: xml.replace(b'InResponseTo="_req1"', b'InResponseTo="_req2"', 1),
+    ],
+)
 def test_altered_response_refused(key, change):
     xml = base64.b64decode(saml.signed_response(_assertion(), key.key_pem, key.cert_pem))
     with pytest.raises(saml.SamlError, match="signature"):
@@ -100,8 +110,12 @@ def world(key):
     client = Client("demo-app", "s3cret", "http://127.0.0.1:7/callback")
     providers = {}
     for name, layout, conn_id in (("legacy", AUTH0, "megasoft-saml"), ("scalekit", SCALEKIT, "conn_1")):
-        p = Provider(name, layout, client, [Connection(conn_id, "megasoft.com", SP, IDP_ENTITY,
-                                                       idp.sso_url("megasoft"), idp.cert_pem("megasoft"))])
+        p = Provider(
+            name,
+            layout,
+            client,
+            [Connection(conn_id, "megasoft.com", SP, IDP_ENTITY, idp.sso_url("megasoft"), idp.cert_pem("megasoft"))],
+        )
         p.public_url = PUBLIC
         providers[name] = p
     return idp, providers, client
@@ -110,12 +124,20 @@ def world(key):
 def _login_at_idp(world, provider: str) -> tuple[str, dict[str, str]]:
     """Starts a login at ``provider``; returns the ACS URL the IdP posts to and the posted fields."""
     idp, providers, client = world
-    start = providers[provider]._handle(_get("/authorize", client_id=client.id, redirect_uri=client.redirect_uri,
-                                              login_hint="bob@megasoft.com", state="app1"))
+    start = providers[provider]._handle(
+        _get(
+            "/authorize",
+            client_id=client.id,
+            redirect_uri=client.redirect_uri,
+            login_hint="bob@megasoft.com",
+            state="app1",
+        )
+    )
     assert start.status == 302
     q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(dict(start.headers)["Location"]).query))
-    page = idp._handle(_post("/megasoft/sso", SAMLRequest=q["SAMLRequest"], RelayState=q["RelayState"],
-                             username="bob@megasoft.com"))
+    page = idp._handle(
+        _post("/megasoft/sso", SAMLRequest=q["SAMLRequest"], RelayState=q["RelayState"], username="bob@megasoft.com")
+    )
     assert page.status == 200, page.body
     return ACS, dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.body.decode()))
 
@@ -126,8 +148,13 @@ def test_provider_accepts_its_own_login_and_code(world):
     done = providers["legacy"]._handle(_post("/login/callback", **fields))
     assert done.status == 302, done.body
     code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(dict(done.headers)["Location"]).query))["code"]
-    token_form = dict(grant_type="authorization_code", code=code, redirect_uri=client.redirect_uri,
-                      client_id=client.id, client_secret=client.secret)
+    token_form = dict(
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=client.redirect_uri,
+        client_id=client.id,
+        client_secret=client.secret,
+    )
     assert providers["scalekit"]._handle(_post("/oauth/token", **token_form)).status == 400  # not its code
     assert providers["legacy"]._handle(_post("/oauth/token", **token_form)).status == 200
     assert providers["legacy"]._handle(_post("/oauth/token", **token_form)).status == 400  # used

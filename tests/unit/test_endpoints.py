@@ -28,8 +28,9 @@ def holder(tmp_path) -> MappingHolder:
 
 
 def ask(name: str, *, method: str = "GET", admitted: bool = True, holder=None, store=UP, **kw):
-    status, headers, body = answer(PREFIX + name, method, admitted=admitted, holder=holder, store=store,
-                                   m=Metrics(), version="9.9", **kw)
+    status, headers, body = answer(
+        PREFIX + name, method, admitted=admitted, holder=holder, store=store, m=Metrics(), version="9.9", **kw
+    )
     return status, headers, body
 
 
@@ -45,11 +46,14 @@ def test_ready_tells_the_world_only_ready_or_not(holder):
     assert (status, json.loads(body)) == (503, {"ready": False})
 
 
-@pytest.mark.parametrize("state, kw, why", [
-    ("starting", {"serving": False}, "starting"),
-    ("draining", {"draining": True}, "draining"),
-    ("store down", {"store": DOWN}, "store unavailable: connection refused"),
-])
+@pytest.mark.parametrize(
+    "state, kw, why",
+    [
+        ("starting", {"serving": False}, "starting"),
+        ("draining", {"draining": True}, "draining"),
+        ("store down", {"store": DOWN}, "store unavailable: connection refused"),
+    ],
+)
 def test_ready_says_why_to_an_admitted_client(holder, state, kw, why):
     status, headers, body = ask("ready", holder=holder, **kw)
     assert (status, json.loads(body)) == (503, {"ready": False, "why": why}), state

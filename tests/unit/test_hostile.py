@@ -57,8 +57,12 @@ def calls_for(entry: dict):
     feed = entry["feed"]
     if feed == "xml":
         yield "post", parse_saml, (base64.b64encode(data).decode("ascii"),), {"deflated": False, "limits": LIMITS}
-        yield "redirect", parse_saml, (base64.b64encode(raw_deflate(data)).decode("ascii"),), {
-            "deflated": True, "limits": LIMITS}
+        yield (
+            "redirect",
+            parse_saml,
+            (base64.b64encode(raw_deflate(data)).decode("ascii"),),
+            {"deflated": True, "limits": LIMITS},
+        )
     elif feed in ("post", "redirect"):
         yield feed, parse_saml, (data.decode("ascii"),), {"deflated": feed == "redirect", "limits": LIMITS}
     elif feed == "value":
@@ -89,8 +93,9 @@ def test_corpus_files_are_small_and_reproducible():
     listed = {e["file"] for e in MANIFEST}
     on_disk = {p.name for p in HOSTILE.iterdir()} - {"README.md", "manifest.json", "make_corpus.py", "__pycache__"}
     assert listed == on_disk
-    r = subprocess.run([sys.executable, str(HOSTILE / "make_corpus.py"), "--check"], capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [sys.executable, str(HOSTILE / "make_corpus.py"), "--check"], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 
@@ -103,7 +108,9 @@ def test_hostile_file(entry: dict):
         if status == "ok":
             text = repr(value)
             for marker in FORBIDDEN:
-                assert marker not in text, f"{label}: result contains {marker!r} (entity/XInclude resolved?): {text[:300]}"
+                assert marker not in text, (
+                    f"{label}: result contains {marker!r} (entity/XInclude resolved?): {text[:300]}"
+                )
         if expect == "error":
             assert status == "error", f"{label}: expected ExtractError, got {value!r}"[:600]
         elif expect == "ok":
@@ -129,8 +136,12 @@ def test_comment_never_truncates_issuer():
 
 def test_oversize_post_value():
     """A 2 MiB SAML document (over max_xml) is refused, whatever its content."""
-    xml = (b'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_big" Version="2.0">'
-           + b"<!-- " + b"x" * (2 * 1024 * 1024) + b" --></samlp:Response>")
+    xml = (
+        b'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_big" Version="2.0">'
+        + b"<!-- "
+        + b"x" * (2 * 1024 * 1024)
+        + b" --></samlp:Response>"
+    )
     status, value = guarded(parse_saml, base64.b64encode(xml).decode(), deflated=False, limits=LIMITS)
     assert status == "error", f"expected ExtractError for a {len(xml)}-byte document, got {value!r}"
 
@@ -144,9 +155,11 @@ def test_deflate_bomb_respects_a_small_limit():
 def test_inflate_limit_boundary():
     """Whatever the DEFLATE block layout, an inflated size over max_inflate is refused; well under it is read."""
     lim = 4096
-    head = (b'<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_b" Version="2.0">'
-            b'<saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">https://sp.example.com</saml:Issuer>'
-            b"</samlp:AuthnRequest>")
+    head = (
+        b'<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_b" Version="2.0">'
+        b'<saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">https://sp.example.com</saml:Issuer>'
+        b"</samlp:AuthnRequest>"
+    )
     for level in (0, 1, 9):
         for strategy in (zlib.Z_DEFAULT_STRATEGY, zlib.Z_RLE, zlib.Z_HUFFMAN_ONLY, zlib.Z_FIXED):
             for total in (lim - 64, lim + 1, lim + 7, lim + 5000, lim * 100):
@@ -174,8 +187,7 @@ def test_jwt_just_over_limit():
 
 # --------------------------------------------------------------------------- fuzzing
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-                derandomize=True)
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 CORPUS_XML = sorted(FIXTURES.glob("*.xml"))
 
 
@@ -210,8 +222,12 @@ def test_fuzz_parse_saml_valid_base64_of_random_bytes(payload: bytes, deflated: 
 
 
 @FUZZ
-@given(idx=st.integers(min_value=0, max_value=len(CORPUS_XML) - 1), seed=st.integers(0, 2**32 - 1),
-       n=st.integers(1, 12), deflated=st.booleans())
+@given(
+    idx=st.integers(min_value=0, max_value=len(CORPUS_XML) - 1),
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 12),
+    deflated=st.booleans(),
+)
 def test_fuzz_parse_saml_mutated_real_messages(idx: int, seed: int, n: int, deflated: bool):
     """Real messages with a few bytes flipped, inserted ('<', '&', ']]>' ...) or cut out."""
     rnd = random.Random(seed)
@@ -224,9 +240,11 @@ def test_fuzz_parse_saml_mutated_real_messages(idx: int, seed: int, n: int, defl
         if op == 0:
             data[pos] = rnd.randrange(256)
         elif op == 1:
-            data[pos:pos] = rnd.choice([b"<", b">", b"&", b"]]>", b"<!--", b"<?", b"&#0;", b"\xff", b"\0", b"<!DOCTYPE x>"])
+            data[pos:pos] = rnd.choice(
+                [b"<", b">", b"&", b"]]>", b"<!--", b"<?", b"&#0;", b"\xff", b"\0", b"<!DOCTYPE x>"]
+            )
         elif op == 2:
-            del data[pos:pos + rnd.randrange(1, 64)]
+            del data[pos : pos + rnd.randrange(1, 64)]
         else:
             data = data[:pos]
     body = raw_deflate(bytes(data)) if deflated else bytes(data)
@@ -269,9 +287,12 @@ def test_fuzz_read_jwt_claims_json_segments(header, payload, sig: bytes):
 def test_doctype_text_inside_a_comment_or_cdata_is_not_a_dtd():
     from routing.extract.saml import read_saml_xml
     from routing.limits import Limits
-    xml = (b'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
-           b'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_x"><!-- <!DOCTYPE html> -->'
-           b'<saml:Issuer>http://idp.test/</saml:Issuer><saml:Assertion><saml:AttributeStatement>'
-           b'<saml:Attribute Name="n"><saml:AttributeValue><![CDATA[<!ENTITY x "y">]]></saml:AttributeValue>'
-           b'</saml:Attribute></saml:AttributeStatement></saml:Assertion></samlp:Response>')
+
+    xml = (
+        b'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+        b'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_x"><!-- <!DOCTYPE html> -->'
+        b"<saml:Issuer>http://idp.test/</saml:Issuer><saml:Assertion><saml:AttributeStatement>"
+        b'<saml:Attribute Name="n"><saml:AttributeValue><![CDATA[<!ENTITY x "y">]]></saml:AttributeValue>'
+        b"</saml:Attribute></saml:AttributeStatement></saml:Assertion></samlp:Response>"
+    )
     assert read_saml_xml(xml, Limits()).issuer == "http://idp.test/"

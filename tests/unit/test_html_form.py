@@ -13,21 +13,28 @@ BIG = 1 << 20
 
 
 def test_an_auto_post_form():
-    page = (b'<!DOCTYPE html><html><head><title>Working...</title></head><body onload="document.forms[0].submit()">'
-            b'<FORM METHOD="POST" ACTION="https://idp.example/sso?a=1&amp;b=2">'
-            b'<INPUT TYPE="HIDDEN" NAME="SAMLRequest" VALUE="PHNhbWxwOkF1dGhuUmVxdWVzdC8+"/>'
-            b"<input type=hidden name='RelayState' value='https://app.example/x?y=1&amp;z=%2F'>"
-            b'<input type="hidden" name=state value=abc123>'
-            b'<noscript><input type="submit" value="Continue"></noscript></FORM></body></html>')
+    page = (
+        b'<!DOCTYPE html><html><head><title>Working...</title></head><body onload="document.forms[0].submit()">'
+        b'<FORM METHOD="POST" ACTION="https://idp.example/sso?a=1&amp;b=2">'
+        b'<INPUT TYPE="HIDDEN" NAME="SAMLRequest" VALUE="PHNhbWxwOkF1dGhuUmVxdWVzdC8+"/>'
+        b"<input type=hidden name='RelayState' value='https://app.example/x?y=1&amp;z=%2F'>"
+        b'<input type="hidden" name=state value=abc123>'
+        b'<noscript><input type="submit" value="Continue"></noscript></FORM></body></html>'
+    )
     form = read_form(page, max_size=BIG)
     assert form.action == "https://idp.example/sso?a=1&b=2"
-    assert form.fields == {"SAMLRequest": "PHNhbWxwOkF1dGhuUmVxdWVzdC8+",
-                           "RelayState": "https://app.example/x?y=1&z=%2F", "state": "abc123"}
+    assert form.fields == {
+        "SAMLRequest": "PHNhbWxwOkF1dGhuUmVxdWVzdC8+",
+        "RelayState": "https://app.example/x?y=1&z=%2F",
+        "state": "abc123",
+    }
 
 
 def test_only_the_names_asked_for_and_the_first_value_of_each():
-    page = (b'<form action="/cb"><input name="code" value="C1"><input name="other" value="o">'
-            b'<input name="code" value="C2"></form>')
+    page = (
+        b'<form action="/cb"><input name="code" value="C1"><input name="other" value="o">'
+        b'<input name="code" value="C2"></form>'
+    )
     assert read_form(page, max_size=BIG, names=frozenset({"code"})).fields == {"code": "C1"}
 
 
@@ -36,22 +43,28 @@ def test_no_form_no_fields():
     assert read_form(b'<form><input name="code" value="C1"></form>', max_size=10) == (None, {})
 
 
-@pytest.mark.parametrize("hidden", [
-    b'<!-- <input name="code" value="C9"> -->',
-    b'<script>var t = \'<input name="code" value="C9">\';</script>',
-    b'<SCRIPT type="text/template"><input name="code" value="C9"></SCRIPT>',
-    b'<style>/* <input name="code" value="C9"> */</style>',
-], ids=["comment", "script", "template", "style"])
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        b'<!-- <input name="code" value="C9"> -->',
+        b'<script>var t = \'<input name="code" value="C9">\';</script>',
+        b'<SCRIPT type="text/template"><input name="code" value="C9"></SCRIPT>',
+        b'<style>/* <input name="code" value="C9"> */</style>',
+    ],
+    ids=["comment", "script", "template", "style"],
+)
 def test_inputs_in_comments_scripts_and_styles_are_not_fields(hidden):
     page = b'<form action="/x">' + hidden + b'<input name="state" value="S1"></form>'
     assert read_form(page, max_size=BIG).fields == {"state": "S1"}
 
 
 def test_an_unclosed_comment_or_tag_ends_the_scan():
-    assert read_form(b'<form><input name="a" value="1"><!-- <input name="b" value="2">', max_size=BIG).fields == \
-        {"a": "1"}
-    assert read_form(b'<form><input name="a" value="1"><input name="b" value="never closed', max_size=BIG).fields == \
-        {"a": "1"}
+    assert read_form(b'<form><input name="a" value="1"><!-- <input name="b" value="2">', max_size=BIG).fields == {
+        "a": "1"
+    }
+    assert read_form(b'<form><input name="a" value="1"><input name="b" value="never closed', max_size=BIG).fields == {
+        "a": "1"
+    }
 
 
 def test_at_most_max_inputs_are_read():
@@ -78,8 +91,10 @@ def test_each_byte_is_examined_a_bounded_number_of_times(monkeypatch):
 
     monkeypatch.setattr(html_form, "_TAG_END", End())
     monkeypatch.setattr(html_form, "_ATTR", Attr())
-    chunk = (b'<div class="c"><script>var s = "<input name=x>"; if (a < b) {}</script>'
-             b'<input type="text" name="username" autocomplete="username" value="">' + b"<p>text</p>" * 40 + b"</div>")
+    chunk = (
+        b'<div class="c"><script>var s = "<input name=x>"; if (a < b) {}</script>'
+        b'<input type="text" name="username" autocomplete="username" value="">' + b"<p>text</p>" * 40 + b"</div>"
+    )
     page = b'<form method="post" action="/u/login?state=S">' + chunk * 40 + b"</form>"
     assert len(page) > 20_000
     assert read_form(page, max_size=BIG).fields == {"username": ""}

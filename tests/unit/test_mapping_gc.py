@@ -12,14 +12,14 @@ import pytest
 from routing import mapping_loader
 from routing.mapping_loader import load_mapping
 
-HEAD = '''
+HEAD = """
 [router]
 public_url = "https://auth.example.com"
 [providers.legacy]
 upstream = "https://legacy.example.com"
 [providers.scalekit]
 upstream = "https://sk.example.com"
-'''
+"""
 
 
 def orgs_toml(n: int) -> str:
@@ -30,9 +30,14 @@ def orgs_toml(n: int) -> str:
         f'oidc_issuers = ["https://org{i}.okta.example"]\nconnections = ["org{i}-saml", "conn_{i:012d}"]\n'
         f'org_ids = ["org_{i}"]\nclient_ids = ["cli_{i:08d}"]\ntest_users = ["admin@org{i}.example"]\n'
         f'directories = ["dir_{i}"]\nscim_token_sha256 = ["{i:064X}"]\n'
-        + (f'target_paths = {{ "/login/callback" = "/sso/v1/saml/conn_{i:012d}/acs", "/samlp/x" = "/sso/x" }}\n'
-           if i % 3 == 0 else "")
-        + "\n" for i in range(n))
+        + (
+            f'target_paths = {{ "/login/callback" = "/sso/v1/saml/conn_{i:012d}/acs", "/samlp/x" = "/sso/x" }}\n'
+            if i % 3 == 0
+            else ""
+        )
+        + "\n"
+        for i in range(n)
+    )
 
 
 def tracked() -> int:
@@ -60,9 +65,15 @@ def test_orgs_read_as_org_records_with_read_only_target_paths():
     m = load_mapping((HEAD + orgs_toml(4)).encode())
     o = m.orgs["org1.example"]
     assert (o.key, o.migrated, o.domains, o.scim_token_sha256) == (
-        "org1.example", True, ("org1.example.net", "mail.org1.example"), (f"{1:064x}",))
-    assert m.orgs["org0.example"].target_paths == {"/login/callback": "/sso/v1/saml/conn_000000000000/acs",
-                                                   "/samlp/x": "/sso/x"}
+        "org1.example",
+        True,
+        ("org1.example.net", "mail.org1.example"),
+        (f"{1:064x}",),
+    )
+    assert m.orgs["org0.example"].target_paths == {
+        "/login/callback": "/sso/v1/saml/conn_000000000000/acs",
+        "/samlp/x": "/sso/x",
+    }
     assert isinstance(m.orgs["org0.example"].target_paths, MappingProxyType)
     with pytest.raises(TypeError):
         m.orgs["org0.example"].target_paths["/x"] = "/y"  # type: ignore[index]

@@ -41,8 +41,12 @@ def docs(provider: str) -> list[tuple[str, object]]:
 
 def read(provider: str):
     off = MetadataSource(fetch_urls=False)
-    return {"auth0": lambda d: auth0.read(d, off), "workos": workos.read, "cognito": lambda d: cognito.read(d, off),
-            "firebase": firebase.read}[provider](docs(provider))
+    return {
+        "auth0": lambda d: auth0.read(d, off),
+        "workos": workos.read,
+        "cognito": lambda d: cognito.read(d, off),
+        "firebase": firebase.read,
+    }[provider](docs(provider))
 
 
 def outcome(provider: str, keys: dict[str, str] | None = None) -> dict:
@@ -61,32 +65,52 @@ def outcome(provider: str, keys: dict[str, str] | None = None) -> dict:
 CASES = {
     "auth0": {
         "new": {
-            "acme.com": {"domains": ["acme.io"], "oidc_issuers": ["https://acme.okta.com"],
-                         "connections": ["acme-saml", "con_AcMeSaml0000001", "acme-okta", "con_AcMeOkTa0000001"],
-                         "org_ids": ["org_AcMe0000000001", "acme"]},
+            "acme.com": {
+                "domains": ["acme.io"],
+                "oidc_issuers": ["https://acme.okta.com"],
+                "connections": ["acme-saml", "con_AcMeSaml0000001", "acme-okta", "con_AcMeOkTa0000001"],
+                "org_ids": ["org_AcMe0000000001", "acme"],
+            },
             # waad: no domain_aliases, so tenant_domain; the organization's verified discovery domain is the key
-            "globex.com": {"domains": ["globex.onmicrosoft.com"], "connections": ["globex-waad", "con_GlObEx00000001"],
-                           "org_ids": ["org_GlObEx00000001", "globex"]},
+            "globex.com": {
+                "domains": ["globex.onmicrosoft.com"],
+                "connections": ["globex-waad", "con_GlObEx00000001"],
+                "org_ids": ["org_GlObEx00000001", "globex"],
+            },
             # metadata only at a URL (adfs_server): no entity id unless fetched
             "hooli.com": {"connections": ["hooli-adfs", "con_HoOlI000000001"]},
             # samlp entityId: Auth0's own SP entity id, an Audience -> connections, never idp_entity_ids
             "initech.com": {"connections": ["initech-saml", "con_InItEcH0000001", "urn:initech:auth0-sp"]},
             # metadataXml is the IdP's own metadata: it names the IdP
-            "piedpiper.com": {"idp_entity_ids": ["http://www.okta.com/exkPiedPiper"],
-                              "connections": ["piedpiper-saml", "con_PiEdPiPeR000001"]},
+            "piedpiper.com": {
+                "idp_entity_ids": ["http://www.okta.com/exkPiedPiper"],
+                "connections": ["piedpiper-saml", "con_PiEdPiPeR000001"],
+            },
         },
         "unkeyed": ["org_UmBrElLa000001"],  # an OIDC connection with no domain, joined to its organization
-        "left_out": ['connection "Username-Password-Authentication" (auth0)', 'connection "google-oauth2" (google-oauth2)',
-                     'organization "retail-co"'],
+        "left_out": [
+            'connection "Username-Password-Authentication" (auth0)',
+            'connection "google-oauth2" (google-oauth2)',
+            'organization "retail-co"',
+        ],
         "conflicts": [],
     },
     "workos": {
         "new": {
             # two connections of one organization, and its directory, are one org
-            "acme.com": {"connections": ["conn_01HACMESAML0000000000000", "conn_01HACMEOIDC0000000000000"],
-                         "org_ids": ["org_01HACME000000000000000000"], "directories": ["directory_01HACME0000000000000"]},
-            "globex.com": {"connections": ["conn_01HGLOBEX00000000000000"], "org_ids": ["org_01HGLOBEX0000000000000000"]},
-            "hooli.com": {"org_ids": ["org_01HHOOLI00000000000000000"], "directories": ["directory_01HHOOLI000000000000"]},
+            "acme.com": {
+                "connections": ["conn_01HACMESAML0000000000000", "conn_01HACMEOIDC0000000000000"],
+                "org_ids": ["org_01HACME000000000000000000"],
+                "directories": ["directory_01HACME0000000000000"],
+            },
+            "globex.com": {
+                "connections": ["conn_01HGLOBEX00000000000000"],
+                "org_ids": ["org_01HGLOBEX0000000000000000"],
+            },
+            "hooli.com": {
+                "org_ids": ["org_01HHOOLI00000000000000000"],
+                "directories": ["directory_01HHOOLI000000000000"],
+            },
         },
         "unkeyed": ["org_01HSTARK00000000000000000"],
         "left_out": ['connection "Google OAuth" (GoogleOAuth)'],
@@ -95,8 +119,10 @@ CASES = {
     "cognito": {
         "new": {
             # two SAML IdPs of one customer (same domain identifier); one's metadata only a URL
-            "acme.com": {"idp_entity_ids": ["http://www.okta.com/exkAcmeCognito"],
-                         "connections": ["AcmeEntra", "AcmeOkta", "acme-okta"]},
+            "acme.com": {
+                "idp_entity_ids": ["http://www.okta.com/exkAcmeCognito"],
+                "connections": ["AcmeEntra", "AcmeOkta", "acme-okta"],
+            },
             "globex.com": {"oidc_issuers": ["https://globex.okta.com"], "connections": ["GlobexOIDC"]},
         },
         "unkeyed": ["Initech"],
@@ -133,12 +159,18 @@ def test_auth0_notes_say_what_the_export_cannot_tell():
 def test_keys_give_unkeyed_orgs_their_domain_and_join_them():
     got = outcome("firebase", {"saml.acme": "acme.com", "oidc.acme-okta": "acme.com", "globex-x7k2p": "globex.com"})
     assert got["new"] == {
-        "acme.com": {"idp_entity_ids": ["https://sts.windows.net/acme-tenant/"], "oidc_issuers": ["https://acme.okta.com"],
-                     "connections": ["oidc.acme-okta", "saml.acme"]},
+        "acme.com": {
+            "idp_entity_ids": ["https://sts.windows.net/acme-tenant/"],
+            "oidc_issuers": ["https://acme.okta.com"],
+            "connections": ["oidc.acme-okta", "saml.acme"],
+        },
         # a tenant's configs are one org; its id is the org id the sign-in calls carry
-        "globex.com": {"idp_entity_ids": ["http://www.okta.com/exkGlobex"],
-                       "oidc_issuers": ["https://login.microsoftonline.com/globex-tenant/v2.0"],
-                       "connections": ["oidc.globex-azure", "saml.globex"], "org_ids": ["globex-x7k2p"]},
+        "globex.com": {
+            "idp_entity_ids": ["http://www.okta.com/exkGlobex"],
+            "oidc_issuers": ["https://login.microsoftonline.com/globex-tenant/v2.0"],
+            "connections": ["oidc.globex-azure", "saml.globex"],
+            "org_ids": ["globex-x7k2p"],
+        },
     }
     assert got["unkeyed"] == ["saml.hooli"]
     auth0_keyed = outcome("auth0", {"umbrella-oidc": "umbrella.example"})
@@ -156,17 +188,24 @@ def test_secrets_in_an_export_never_reach_a_draft():
             assert "PLACEHOLDER-not-a-secret" not in json.dumps(d.values), provider
 
 
-@pytest.mark.parametrize("provider, doc, msg", [
-    ("auth0", {"enabled_connections": []}, "does not say whose it is"),
-    ("auth0", {"users": []}, "not an Auth0 Management API"),
-    ("workos", {"object": "list", "data": [{"object": "user", "id": "u"}]}, "neither WorkOS"),
-    ("cognito", {"Providers": [{"ProviderName": "x"}]}, "describe-identity-provider for each"),
-    ("firebase", {"users": []}, "not an Identity Platform"),
-])
+@pytest.mark.parametrize(
+    "provider, doc, msg",
+    [
+        ("auth0", {"enabled_connections": []}, "does not say whose it is"),
+        ("auth0", {"users": []}, "not an Auth0 Management API"),
+        ("workos", {"object": "list", "data": [{"object": "user", "id": "u"}]}, "neither WorkOS"),
+        ("cognito", {"Providers": [{"ProviderName": "x"}]}, "describe-identity-provider for each"),
+        ("firebase", {"users": []}, "not an Identity Platform"),
+    ],
+)
 def test_a_file_of_the_wrong_shape_is_refused_with_its_name(provider, doc, msg):
     off = MetadataSource(False)
-    reader = {"auth0": lambda d: auth0.read(d, off), "workos": workos.read, "cognito": lambda d: cognito.read(d, off),
-              "firebase": firebase.read}[provider]
+    reader = {
+        "auth0": lambda d: auth0.read(d, off),
+        "workos": workos.read,
+        "cognito": lambda d: cognito.read(d, off),
+        "firebase": firebase.read,
+    }[provider]
     with pytest.raises(ExportError, match=msg) as e:
         reader([("page.json", doc)])
     assert "page.json" in str(e.value) or provider == "firebase"
@@ -174,21 +213,36 @@ def test_a_file_of_the_wrong_shape_is_refused_with_its_name(provider, doc, msg):
 
 def test_metadata_entity_id_through_the_hardened_parser():
     md = (EXPORTS / "cognito" / "idp-AcmeOkta.json").read_text()
-    assert idp_entity_id(json.loads(md)["IdentityProvider"]["ProviderDetails"]["MetadataFile"]) == \
-        "http://www.okta.com/exkAcmeCognito"
+    assert (
+        idp_entity_id(json.loads(md)["IdentityProvider"]["ProviderDetails"]["MetadataFile"])
+        == "http://www.okta.com/exkAcmeCognito"
+    )
     with pytest.raises(MetadataError, match="DTD"):
         idp_entity_id('<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>')
     with pytest.raises(MetadataError, match=r"not SAML 2\.0 metadata"):
         idp_entity_id("<EntityDescriptor entityID='x'/>")
-    two = ('<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">'
-           + '<md:EntityDescriptor entityID="a"><md:IDPSSODescriptor/></md:EntityDescriptor>' * 2
-           + "</md:EntitiesDescriptor>")
+    two = (
+        '<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">'
+        + '<md:EntityDescriptor entityID="a"><md:IDPSSODescriptor/></md:EntityDescriptor>' * 2
+        + "</md:EntitiesDescriptor>"
+    )
     with pytest.raises(MetadataError, match="2 identity providers"):
         idp_entity_id(two)
 
 
-@pytest.mark.parametrize("value, ok", [("acme.com", True), ("sub.acme.co.uk", True), ("xn--bcher-kva.de", True),
-                                       ("acme", False), ("https://acme.com", False), ("a@acme.com", False),
-                                       ("10.0.0.1", False), ("acme.com:443", False), ("-acme.com", False)])
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        ("acme.com", True),
+        ("sub.acme.co.uk", True),
+        ("xn--bcher-kva.de", True),
+        ("acme", False),
+        ("https://acme.com", False),
+        ("a@acme.com", False),
+        ("10.0.0.1", False),
+        ("acme.com:443", False),
+        ("-acme.com", False),
+    ],
+)
 def test_is_domain(value, ok):
     assert is_domain(value) is ok

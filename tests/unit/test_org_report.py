@@ -25,13 +25,22 @@ def store():
     t = [NOW]
     s = MemoryFigures(clock=lambda: t[0])
     s.observe_flips([("newcompany.com", True), ("megasoft.com", False)], NOW - 3600)
-    s.record(Batch(
-        outcomes=[OutcomeEvent("newcompany.com", "scalekit", "login", i % 4 != 0, None if i % 4 else "access_denied",
-                               NOW - 100 - i) for i in range(8)]
-        + [OutcomeEvent("megasoft.com", "legacy", "login", True, None, NOW - 50),
-           OutcomeEvent("megasoft.com", "legacy", "token", False, "invalid_grant", NOW - 40)],
-        departures=[Departure("megasoft.com", "legacy", (f"k{i}",), NOW - 2000 - i, 900) for i in range(3)],
-        routed={"legacy": NOW - 40, "scalekit": NOW - 30}))
+    s.record(
+        Batch(
+            outcomes=[
+                OutcomeEvent(
+                    "newcompany.com", "scalekit", "login", i % 4 != 0, None if i % 4 else "access_denied", NOW - 100 - i
+                )
+                for i in range(8)
+            ]
+            + [
+                OutcomeEvent("megasoft.com", "legacy", "login", True, None, NOW - 50),
+                OutcomeEvent("megasoft.com", "legacy", "token", False, "invalid_grant", NOW - 40),
+            ],
+            departures=[Departure("megasoft.com", "legacy", (f"k{i}",), NOW - 2000 - i, 900) for i in range(3)],
+            routed={"legacy": NOW - 40, "scalekit": NOW - 30},
+        )
+    )
     s.expire(NOW - 1000)
     return s
 
@@ -42,11 +51,17 @@ def body(answer):
     return status, json.loads(raw)
 
 
-@pytest.mark.parametrize("path, want", [
-    ("/.sso-router/orgs", (True, None)), ("/.sso-router/orgs/", (True, None)),
-    ("/.sso-router/orgs/megasoft.com", (True, "megasoft.com")), ("/.sso-router/orgs/a%2Eb.com", (True, "a.b.com")),
-    ("/.sso-router/orgsx", None), ("/.sso-router/health", None),
-])
+@pytest.mark.parametrize(
+    "path, want",
+    [
+        ("/.sso-router/orgs", (True, None)),
+        ("/.sso-router/orgs/", (True, None)),
+        ("/.sso-router/orgs/megasoft.com", (True, "megasoft.com")),
+        ("/.sso-router/orgs/a%2Eb.com", (True, "a.b.com")),
+        ("/.sso-router/orgsx", None),
+        ("/.sso-router/health", None),
+    ],
+)
 def test_paths(path, want):
     assert parse_path(path) == want
 
@@ -94,6 +109,7 @@ def test_the_list(m, store):
 
 def _all_migrated(m):
     from dataclasses import replace
+
     orgs = {k: o._replace(migrated=True) for k, o in m.orgs.items()}
     return replace(m, orgs=orgs)
 
@@ -102,18 +118,27 @@ def test_the_worst_first(m):
     s = MemoryFigures(clock=lambda: NOW)
     mm = _all_migrated(m)
     s.observe_flips([(k, True) for k in mm.orgs], NOW - 50)
-    s.record(Batch(outcomes=[OutcomeEvent("newcompany.com", "scalekit", "login", True, None, NOW - 1),
-                             OutcomeEvent("megasoft.com", "scalekit", "login", False, "http_4xx", NOW - 1)]))
+    s.record(
+        Batch(
+            outcomes=[
+                OutcomeEvent("newcompany.com", "scalekit", "login", True, None, NOW - 1),
+                OutcomeEvent("megasoft.com", "scalekit", "login", False, "http_4xx", NOW - 1),
+            ]
+        )
+    )
     _, r = body(collect_orgs(s, mm, NOW))
     assert [o["org"] for o in r["orgs"]] == ["megasoft.com", "newcompany.com"]
 
 
-@pytest.mark.parametrize("legacy_ago, watched_for, done, words", [
-    (8 * 86_400, 30 * 86_400, True, "point the auth domain straight at Scalekit"),
-    (3600, 30 * 86_400, False, "last request routed to legacy 1 h ago"),
-    (None, 8 * 86_400, True, "point the auth domain straight at Scalekit"),
-    (None, 86_400, False, "done after 7 days"),
-])
+@pytest.mark.parametrize(
+    "legacy_ago, watched_for, done, words",
+    [
+        (8 * 86_400, 30 * 86_400, True, "point the auth domain straight at Scalekit"),
+        (3600, 30 * 86_400, False, "last request routed to legacy 1 h ago"),
+        (None, 8 * 86_400, True, "point the auth domain straight at Scalekit"),
+        (None, 86_400, False, "done after 7 days"),
+    ],
+)
 def test_decommission(m, legacy_ago, watched_for, done, words):
     mm = _all_migrated(m)
     s = MemoryFigures(clock=lambda: NOW)
@@ -134,9 +159,14 @@ def test_nothing_secret_in_either_page(m, store):
 
 def test_an_org_the_canary_rolled_back_says_so_in_the_list(m, store):
     from routing.figures import Rollback
+
     store.observe_flips([("megasoft.com", True)], NOW - 600)
-    store.save_rollback("megasoft.com", Rollback(at=NOW - 500, flip_since=NOW - 600, provider="scalekit",
-                                                 stage="login", failures=4, attempts=5, window=600))
+    store.save_rollback(
+        "megasoft.com",
+        Rollback(
+            at=NOW - 500, flip_since=NOW - 600, provider="scalekit", stage="login", failures=4, attempts=5, window=600
+        ),
+    )
     store.observe_flips([("megasoft.com", False)], NOW - 499)  # the rollback's file write, observed
     _, r = body(collect_orgs(store, m, NOW))
     row = next(o for o in r["orgs"] if o["org"] == "megasoft.com")

@@ -43,7 +43,7 @@ def request_view(r: dict) -> RequestView:
 def response_view(r: dict, exchange) -> ResponseView:
     body = r.get("body", "").encode()
     ct = r.get("content_type", "")
-    return ResponseView(r["status"], r.get("location"), ct, body[:peek_size(exchange, r["status"], ct)])
+    return ResponseView(r["status"], r.get("location"), ct, body[: peek_size(exchange, r["status"], ct)])
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
@@ -82,12 +82,20 @@ def test_only_a_kind_reaches_the_outcome():
             assert secret not in text
 
 
-@pytest.mark.parametrize("raw, kind", [
-    ("access_denied", "access_denied"), ("  Invalid_Grant ", "invalid_grant"),
-    ("INVALID_IDP_RESPONSE : the signature is bad", "invalid_idp_response"), ("a" * 49, "unrecognised_error"),
-    ("", "unrecognised_error"), (None, "unrecognised_error"), (42, "unrecognised_error"),
-    ("x\nset-cookie", "unrecognised_error"), ("saml.validation-failed", "saml.validation-failed"),
-])
+@pytest.mark.parametrize(
+    "raw, kind",
+    [
+        ("access_denied", "access_denied"),
+        ("  Invalid_Grant ", "invalid_grant"),
+        ("INVALID_IDP_RESPONSE : the signature is bad", "invalid_idp_response"),
+        ("a" * 49, "unrecognised_error"),
+        ("", "unrecognised_error"),
+        (None, "unrecognised_error"),
+        (42, "unrecognised_error"),
+        ("x\nset-cookie", "unrecognised_error"),
+        ("saml.validation-failed", "saml.validation-failed"),
+    ],
+)
 def test_error_kind_is_a_short_safe_code(raw, kind):
     assert error_kind(raw) == kind
 
@@ -108,21 +116,25 @@ def test_peek_is_asked_only_where_a_body_decides():
 
 
 def test_a_big_post_is_not_parsed_but_an_acs_post_is_still_seen():
-    big = RequestView("POST", "h", "/login/callback", "", {}, b"SAMLResponse=" + b"A" * 2_000_000,
-                      "application/x-www-form-urlencoded")
+    big = RequestView(
+        "POST", "h", "/login/callback", "", {}, b"SAMLResponse=" + b"A" * 2_000_000, "application/x-www-form-urlencoded"
+    )
     assert exchange_of(big, "auth0") == "acs"
     other = RequestView("POST", "h", "/upload", "", {}, b"x=" + b"A" * 2_000_000, "application/x-www-form-urlencoded")
     assert exchange_of(other, "auth0") is None
 
 
-@pytest.mark.parametrize("patterns, path, hit", [
-    (("/sso/v1/saml/*/acs",), "/sso/v1/saml/conn_1/acs", True),
-    (("/sso/v1/saml/*/acs",), "/sso/v1/saml//acs", False),
-    (("/sso/v1/saml/*/acs",), "/sso/v1/saml/a/b/acs", False),
-    (("/u/",), "/u/login/identifier", True),
-    (("/u/",), "/user", False),
-    (("/login/callback",), "/login/callback/x", False),
-])
+@pytest.mark.parametrize(
+    "patterns, path, hit",
+    [
+        (("/sso/v1/saml/*/acs",), "/sso/v1/saml/conn_1/acs", True),
+        (("/sso/v1/saml/*/acs",), "/sso/v1/saml//acs", False),
+        (("/sso/v1/saml/*/acs",), "/sso/v1/saml/a/b/acs", False),
+        (("/u/",), "/u/login/identifier", True),
+        (("/u/",), "/user", False),
+        (("/login/callback",), "/login/callback/x", False),
+    ],
+)
 def test_path_patterns(patterns, path, hit):
     assert path_matches(patterns, path) is hit
 
@@ -143,8 +155,12 @@ def test_an_authn_request_redirect_is_a_departure_and_the_idp_answer_returns_it(
     plan = plan_response(ResponseView(302, loc), legacy, m)
     keys = departure_keys(plan.records, SECRET)
     assert len(keys) == 2  # the AuthnRequest ID and its RelayState
-    body = urlencode({"SAMLResponse": saml_response("http://www.okta.com/exk1megasoft", in_response_to="_req42"),
-                      "RelayState": "rs-42"}).encode()
+    body = urlencode(
+        {
+            "SAMLResponse": saml_response("http://www.okta.com/exk1megasoft", in_response_to="_req42"),
+            "RelayState": "rs-42",
+        }
+    ).encode()
     view = RequestView("POST", "auth.yourapp.com", "/login/callback", "", {}, body, "application/x-www-form-urlencoded")
     back = returning_keys(extract(view, m.settings.limits), SECRET)
     assert set(keys) <= set(back)
@@ -158,11 +174,18 @@ def test_an_oidc_authorize_redirect_is_a_departure(m):
     assert keys and set(keys) <= set(returning_keys(extract(view, m.settings.limits), SECRET))
 
 
-@pytest.mark.parametrize("resp", [
-    ResponseView(302, "https://yourapp.us.auth0.com/u/login?state=hp-1"),  # its own hosted page: not the IdP
-    ResponseView(302, "https://yourapp.com/cb?code=c&state=app-st"),  # the answer to the app
-    ResponseView(200, None, "text/html", b'<form action="https://yourapp.com/cb"><input name="code" value="c">'
-                                          b'<input name="state" value="s"></form>'),  # form_post to the app
-])
+@pytest.mark.parametrize(
+    "resp",
+    [
+        ResponseView(302, "https://yourapp.us.auth0.com/u/login?state=hp-1"),  # its own hosted page: not the IdP
+        ResponseView(302, "https://yourapp.com/cb?code=c&state=app-st"),  # the answer to the app
+        ResponseView(
+            200,
+            None,
+            "text/html",
+            b'<form action="https://yourapp.com/cb"><input name="code" value="c"><input name="state" value="s"></form>',
+        ),  # form_post to the app
+    ],
+)
 def test_answers_that_are_no_departure(m, resp):
     assert departure_keys(plan_response(resp, m.providers["legacy"], m).records, SECRET) == ()

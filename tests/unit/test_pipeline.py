@@ -59,8 +59,9 @@ def test_an_unanswered_store_is_said_in_the_decision_only_when_it_was_asked(mapp
 
 
 def test_a_sticky_cookie_signed_with_the_secret_routes(mapping):
-    cookie = pipeline.sticky_cookie(decide(mapping, get("/authorize", "login_hint=a@newcompany.com"))[1],
-                                    mapping, secret=SECRET, now=NOW)
+    cookie = pipeline.sticky_cookie(
+        decide(mapping, get("/authorize", "login_hint=a@newcompany.com"))[1], mapping, secret=SECRET, now=NOW
+    )
     value = cookie.split(";", 1)[0].split("=", 1)[1]
     _, d = decide(mapping, get("/u/assets/app.css", sticky=value))
     assert (d.provider, d.reason, d.org) == ("scalekit", Reason.STICKY, "newcompany.com")
@@ -88,7 +89,9 @@ def test_no_cookie_for_a_default_or_path_decision(mapping):
 
 
 def test_over_plain_http_the_cookie_is_lax_not_secure():
-    m = load_mapping(MAPPING.replace(b'public_url = "https://auth.yourapp.com"', b'public_url = "http://auth.yourapp.com"'))
+    m = load_mapping(
+        MAPPING.replace(b'public_url = "https://auth.yourapp.com"', b'public_url = "http://auth.yourapp.com"')
+    )
     d = decide(m, get("/authorize", "login_hint=a@newcompany.com"))[1]
     cookie = pipeline.sticky_cookie(d, m, secret=SECRET, now=NOW)
     assert "Secure" not in cookie and "SameSite=Lax" in cookie
@@ -103,13 +106,16 @@ def test_learn_remembers_a_code_for_the_provider_and_org_that_issued_it(mapping)
 
 
 def test_seen_names_what_learn_may_propose_and_no_secret(mapping):
-    body = ("SAMLResponse=" + saml_response("http://unknown-idp.example/", audience="urn:auth0:t:newco-saml")
-            .replace("+", "%2B")).encode()
+    body = (
+        "SAMLResponse="
+        + saml_response("http://unknown-idp.example/", audience="urn:auth0:t:newco-saml").replace("+", "%2B")
+    ).encode()
     view = RequestView("POST", "auth.yourapp.com", "/login/callback", "", {}, body, "application/x-www-form-urlencoded")
     d = decide(mapping, view)[1]
     assert d.seen.saml_issuer == "http://unknown-idp.example/" and "newco-saml" in d.seen.connections
     long_issuer = "http://idp.example/" + "x" * pipeline.SEEN_MAX_LEN
     body = ("SAMLResponse=" + saml_response(long_issuer).replace("+", "%2B")).encode()
-    d = decide(mapping, RequestView("POST", "auth.yourapp.com", "/acs", "", {}, body,
-                                    "application/x-www-form-urlencoded"))[1]
+    d = decide(
+        mapping, RequestView("POST", "auth.yourapp.com", "/acs", "", {}, body, "application/x-www-form-urlencoded")
+    )[1]
     assert d.seen.saml_issuer is None  # too long to be an id: left out, never cut

@@ -16,13 +16,27 @@ README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
 
 # one org per rule, each claiming the value that rule reads (keyed by rule index)
 VALUES = {
-    "test_user": "it-admin@org{i}.test", "connection": "conn-{i}", "domain": "org{i}.test", "org_id": "org_id_{i}",
-    "entity_id": "https://idp{i}.test/", "issuer": "https://oidc{i}.test", "client_id": "client-{i}",
-    "directory": "directory_{i}", "scim_token": "{i:064x}",
+    "test_user": "it-admin@org{i}.test",
+    "connection": "conn-{i}",
+    "domain": "org{i}.test",
+    "org_id": "org_id_{i}",
+    "entity_id": "https://idp{i}.test/",
+    "issuer": "https://oidc{i}.test",
+    "client_id": "client-{i}",
+    "directory": "directory_{i}",
+    "scim_token": "{i:064x}",
 }
-FIELD_OF = {"test_user": "test_users", "connection": "connections", "domain": "domains", "org_id": "org_ids",
-            "entity_id": "idp_entity_ids", "issuer": "oidc_issuers", "client_id": "client_ids",
-            "directory": "directories", "scim_token": "scim_token_sha256"}
+FIELD_OF = {
+    "test_user": "test_users",
+    "connection": "connections",
+    "domain": "domains",
+    "org_id": "org_ids",
+    "entity_id": "idp_entity_ids",
+    "issuer": "oidc_issuers",
+    "client_id": "client_ids",
+    "directory": "directories",
+    "scim_token": "scim_token_sha256",
+}
 
 
 def clue_value(i: int, rule: precedence.Rule) -> str:
@@ -33,8 +47,11 @@ def clue_value(i: int, rule: precedence.Rule) -> str:
 
 
 def mapping_for_all_rules() -> bytes:
-    lines = ['[router]\npublic_url = "https://auth.test"\n', '[providers.legacy]\nupstream = "https://l.test"\n',
-             '[providers.scalekit]\nupstream = "https://s.test"\n']
+    lines = [
+        '[router]\npublic_url = "https://auth.test"\n',
+        '[providers.legacy]\nupstream = "https://l.test"\n',
+        '[providers.scalekit]\nupstream = "https://s.test"\n',
+    ]
     for i, rule in enumerate(RULES):
         index = rule.lookups[0].index
         value = clue_value(i, rule)

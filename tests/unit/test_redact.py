@@ -7,11 +7,10 @@ import base64
 import zlib
 
 from routing.extract.jwt import read_jwt_claims
-from routing.limits import Limits
 from routing.extract.saml import parse_saml
+from routing.limits import Limits
 from routing.redact import Redactor
 from tests.cli import captures
-
 
 R = Redactor(key=b"k", keep_emails=frozenset({"it-admin@megasoft.com"}))
 
@@ -31,8 +30,14 @@ def test_a_saml_response_keeps_what_routing_reads_in_both_bindings():
             value = base64.b64encode(c.compress(base64.b64decode(value)) + c.flush()).decode()
         red = parse_saml(R.saml(value, deflated=deflated), deflated=deflated, limits=Limits())
         orig = parse_saml(value, deflated=deflated, limits=Limits())
-        assert (red.kind, red.id, red.in_response_to, red.issuer, red.destination, red.audiences) == \
-               (orig.kind, orig.id, orig.in_response_to, orig.issuer, orig.destination, orig.audiences)
+        assert (red.kind, red.id, red.in_response_to, red.issuer, red.destination, red.audiences) == (
+            orig.kind,
+            orig.id,
+            orig.in_response_to,
+            orig.issuer,
+            orig.destination,
+            orig.audiences,
+        )
         assert red.name_id.endswith("@megasoft.com") and captures.USER_LOCAL not in red.name_id
 
 
@@ -50,5 +55,7 @@ def test_headers_and_queries_lose_their_secrets():
     assert R.header("x-force-sk-route", "yes") == "yes"
     assert R.header("x-force-sk-route", "the-secret") != "the-secret"
     assert R.header("cname-api-key", "k-123") != "k-123"
-    assert R.query("state=a&connection=megasoft-saml&login_hint=it-admin%40megasoft.com") == \
-        f"state={R.standin('a')}&connection=megasoft-saml&login_hint=it-admin%40megasoft.com"
+    assert (
+        R.query("state=a&connection=megasoft-saml&login_hint=it-admin%40megasoft.com")
+        == f"state={R.standin('a')}&connection=megasoft-saml&login_hint=it-admin%40megasoft.com"
+    )

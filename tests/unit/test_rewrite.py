@@ -33,16 +33,24 @@ def test_port_matters_for_own_host(mapping):
 
 def test_foreign_location_untouched_but_idp_ids_remembered(mapping):
     req = authn_request("https://yourapp.us.auth0.com/", req_id="_abc")
-    plan = loc(f"https://idp.megasoft.com/sso?SAMLRequest={req.replace('+', '%2B').replace('/', '%2F').replace('=', '%3D')}&RelayState=RS1", mapping)
+    plan = loc(
+        f"https://idp.megasoft.com/sso?SAMLRequest={req.replace('+', '%2B').replace('/', '%2F').replace('=', '%3D')}&RelayState=RS1",
+        mapping,
+    )
     assert plan.location is None
     assert kinds(plan) == [("relay_state", "RS1"), ("saml_id", "_abc")]
 
 
 def test_idp_on_same_host_name_other_port_is_foreign(tmp_path):
     from routing.mapping_loader import load_mapping
-    m = load_mapping(b'[router]\npublic_url = "http://127.0.0.1:9000"\n[providers.legacy]\nupstream = "http://127.0.0.1:9001"\n'
-                     b'app_callback = "http://app.test/cb"\n[providers.scalekit]\nupstream = "http://127.0.0.1:9002"\n')
-    plan = plan_response(ResponseView(302, "http://127.0.0.1:9003/authorize?state=ST&response_type=code"), m.providers["legacy"], m)
+
+    m = load_mapping(
+        b'[router]\npublic_url = "http://127.0.0.1:9000"\n[providers.legacy]\nupstream = "http://127.0.0.1:9001"\n'
+        b'app_callback = "http://app.test/cb"\n[providers.scalekit]\nupstream = "http://127.0.0.1:9002"\n'
+    )
+    plan = plan_response(
+        ResponseView(302, "http://127.0.0.1:9003/authorize?state=ST&response_type=code"), m.providers["legacy"], m
+    )
     assert plan.location is None and kinds(plan) == [("state", "ST")]
     plan = plan_response(ResponseView(302, "http://127.0.0.1:9005/cb?code=C9"), m.providers["legacy"], m)
     assert plan.location == "http://app.test/cb?code=C9" and kinds(plan) == [("code", "C9")]
@@ -62,29 +70,44 @@ def test_idp_initiated_login_goes_to_app_callback(mapping):
 
 
 def test_auto_post_form_to_idp(mapping):
-    html = (b'<html><body onload="document.forms[0].submit()"><form method="post" action="https://idp.test/sso">'
-            b'<input type="hidden" name="SAMLRequest" value="PHNhbWxwOkF1dGhuUmVxdWVzdCB4bWxuczpzYW1scD0idXJuOm9hc2lzOm5hbWVzOnRjOlNBTUw6Mi4wOnByb3RvY29sIiBJRD0iX2Zvcm0xIi8+"/>'
-            b'<input type="hidden" name="RelayState" value="RS2"/></form></body></html>')
+    html = (
+        b'<html><body onload="document.forms[0].submit()"><form method="post" action="https://idp.test/sso">'
+        b'<input type="hidden" name="SAMLRequest" value="PHNhbWxwOkF1dGhuUmVxdWVzdCB4bWxuczpzYW1scD0idXJuOm9hc2lzOm5hbWVzOnRjOlNBTUw6Mi4wOnByb3RvY29sIiBJRD0iX2Zvcm0xIi8+"/>'
+        b'<input type="hidden" name="RelayState" value="RS2"/></form></body></html>'
+    )
     plan = plan_response(ResponseView(200, None, "text/html", html), mapping.providers["legacy"], mapping)
     assert kinds(plan) == [("relay_state", "RS2"), ("saml_id", "_form1")]
 
 
-@pytest.mark.parametrize("body,expected", [
-    ({"access_token": "A", "id_token": "I", "refresh_token": "R", "expires_in": 60},
-     [("token", "A", 60), ("token", "I", 86400), ("token", "R", 86400)]),
-    ({"access_token": "A", "expires_in": 10**9}, [("token", "A", 86400)]),
-    ({"refresh_token": "R", "refresh_token_expires_in": 3600}, [("token", "R", 3600)]),
-    ({"request_uri": "urn:ietf:params:oauth:request_uri:x", "expires_in": 60}, [("request_uri", "urn:ietf:params:oauth:request_uri:x", 60)]),
-    ({"error": "invalid_grant"}, []),
-])
+@pytest.mark.parametrize(
+    "body,expected",
+    [
+        (
+            {"access_token": "A", "id_token": "I", "refresh_token": "R", "expires_in": 60},
+            [("token", "A", 60), ("token", "I", 86400), ("token", "R", 86400)],
+        ),
+        ({"access_token": "A", "expires_in": 10**9}, [("token", "A", 86400)]),
+        ({"refresh_token": "R", "refresh_token_expires_in": 3600}, [("token", "R", 3600)]),
+        (
+            {"request_uri": "urn:ietf:params:oauth:request_uri:x", "expires_in": 60},
+            [("request_uri", "urn:ietf:params:oauth:request_uri:x", 60)],
+        ),
+        ({"error": "invalid_grant"}, []),
+    ],
+)
 def test_token_response(mapping, body, expected):
-    plan = plan_response(ResponseView(200, None, "application/json", json.dumps(body).encode()), mapping.providers["legacy"], mapping)
+    plan = plan_response(
+        ResponseView(200, None, "application/json", json.dumps(body).encode()), mapping.providers["legacy"], mapping
+    )
     assert sorted((ns, v, ttl) for ns, v, ttl, _ in plan.records) == sorted(expected)
 
 
 def test_set_cookie_domain(mapping):
     p = mapping.providers["legacy"]
-    assert rewrite_set_cookie("a=1; Domain=.yourapp.us.auth0.com; Path=/", p, "auth.yourapp.com") == "a=1; Domain=auth.yourapp.com; Path=/"
+    assert (
+        rewrite_set_cookie("a=1; Domain=.yourapp.us.auth0.com; Path=/", p, "auth.yourapp.com")
+        == "a=1; Domain=auth.yourapp.com; Path=/"
+    )
     assert rewrite_set_cookie("a=1; Domain=other.com", p, "auth.yourapp.com") == "a=1; Domain=other.com"
     assert rewrite_set_cookie("a=1; Path=/", p, "auth.yourapp.com") == "a=1; Path=/"
 
@@ -100,10 +123,13 @@ def test_an_error_redirect_back_to_the_app_does_not_record_its_state(mapping):
 
 # -- RelayState: only from an answer that sends the browser to an IdP with a SAML request ----------
 
+
 def _html(*inputs: tuple[str, str], action: str = "https://yourapp.com/sso/acs") -> bytes:
     fields = "".join(f'<input type="hidden" name="{k}" value="{v}"/>' for k, v in inputs)
-    return (f'<html><body onload="document.forms[0].submit()"><form method="post" action="{action}">'
-            f'{fields}<noscript><input type="submit" value="Continue"/></noscript></form></body></html>').encode()
+    return (
+        f'<html><body onload="document.forms[0].submit()"><form method="post" action="{action}">'
+        f'{fields}<noscript><input type="submit" value="Continue"/></noscript></form></body></html>'
+    ).encode()
 
 
 def test_a_relay_state_beside_a_saml_response_to_the_app_is_not_remembered(mapping):
@@ -115,7 +141,9 @@ def test_a_relay_state_beside_a_saml_response_to_the_app_is_not_remembered(mappi
 
 
 def test_a_relay_state_in_a_redirect_without_a_saml_request_is_not_remembered(mapping):
-    assert kinds(loc("https://auth.yourapp.com/continue?RelayState=https%3A%2F%2Fyourapp.com%2Fdashboard", mapping)) == []
+    assert (
+        kinds(loc("https://auth.yourapp.com/continue?RelayState=https%3A%2F%2Fyourapp.com%2Fdashboard", mapping)) == []
+    )
     assert kinds(loc("https://yourapp.us.auth0.com/u/x?RelayState=R1", mapping)) == []
     assert kinds(loc("https://yourapp.com/dashboard?RelayState=R1", mapping)) == []
 
@@ -123,14 +151,24 @@ def test_a_relay_state_in_a_redirect_without_a_saml_request_is_not_remembered(ma
 def test_a_relay_state_beside_a_saml_request_is_remembered(mapping):
     req = authn_request("https://yourapp.us.auth0.com/", req_id="_r7")
     q = req.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
-    assert kinds(loc(f"https://idp.megasoft.com/sso?SAMLRequest={q}&RelayState=R7", mapping)) == \
-        [("relay_state", "R7"), ("saml_id", "_r7")]
+    assert kinds(loc(f"https://idp.megasoft.com/sso?SAMLRequest={q}&RelayState=R7", mapping)) == [
+        ("relay_state", "R7"),
+        ("saml_id", "_r7"),
+    ]
 
 
 # -- our own origin ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("origin", ["https://auth.yourapp.com:443", "https://AUTH.yourapp.com", "//auth.yourapp.com:443",
-                                    "https://user@auth.yourapp.com"])
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://auth.yourapp.com:443",
+        "https://AUTH.yourapp.com",
+        "//auth.yourapp.com:443",
+        "https://user@auth.yourapp.com",
+    ],
+)
 def test_a_location_on_public_url_with_its_default_port_is_our_own(mapping, origin):
     """A code redirect to the router itself is not the app's (no app_callback), and a state there
     is a hosted page's."""
@@ -142,15 +180,25 @@ def test_a_location_on_public_url_with_its_default_port_is_our_own(mapping, orig
 
 def test_another_port_or_scheme_of_public_host_is_not_our_own(mapping):
     assert loc("https://auth.yourapp.com:8443/continue?code=C6", mapping).location.startswith(
-        "https://yourapp.com/auth/ext-provider/callback?code=C6")
+        "https://yourapp.com/auth/ext-provider/callback?code=C6"
+    )
     assert loc("http://auth.yourapp.com/continue?code=C6", mapping).location.startswith(
-        "https://yourapp.com/auth/ext-provider/callback?code=C6")
+        "https://yourapp.com/auth/ext-provider/callback?code=C6"
+    )
 
 
 # -- Set-Cookie Domain as browsers read it --------------------------------------------------------
 
-@pytest.mark.parametrize("attr", ["Domain = yourapp.us.auth0.com", "domain=yourapp.us.auth0.com.",
-                                  "DOMAIN= .yourapp.us.auth0.com. ", "Domain=YourApp.US.auth0.com"])
+
+@pytest.mark.parametrize(
+    "attr",
+    [
+        "Domain = yourapp.us.auth0.com",
+        "domain=yourapp.us.auth0.com.",
+        "DOMAIN= .yourapp.us.auth0.com. ",
+        "Domain=YourApp.US.auth0.com",
+    ],
+)
 def test_set_cookie_domain_variants_are_rewritten_like_the_plain_form(mapping, attr):
     p = mapping.providers["legacy"]
     assert rewrite_set_cookie(f"a=1; {attr}; Path=/", p, "auth.yourapp.com") == "a=1; Domain=auth.yourapp.com; Path=/"

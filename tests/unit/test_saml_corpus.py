@@ -33,7 +33,7 @@ def raw_deflate(data: bytes) -> bytes:
 
 
 def wrap76(b64: bytes) -> bytes:
-    return b"\r\n".join(b64[i:i + 76] for i in range(0, len(b64), 76)) + b"\r\n"
+    return b"\r\n".join(b64[i : i + 76] for i in range(0, len(b64), 76)) + b"\r\n"
 
 
 BINDINGS = {
@@ -50,12 +50,15 @@ BINDINGS = {
 def _with_pluses(n: int) -> tuple[bytes, bytes]:
     """(XML, its base64) where the base64 has exactly ``n`` '+' signs."""
     import random
+
     rng = random.Random(n)
     for i in range(100_000):
         noise = "".join(rng.choice("~>?{}|abc/=") for _ in range(48))
-        xml = (f'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_{i}" Version="2.0">'
-               f'<saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">https://idp.example/{noise}'
-               f'</saml:Issuer></samlp:Response>').encode()
+        xml = (
+            f'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_{i}" Version="2.0">'
+            f'<saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">https://idp.example/{noise}'
+            f"</saml:Issuer></samlp:Response>"
+        ).encode()
         b64 = base64.b64encode(xml)
         if b64.count(b"+") == n:
             return xml, b64
@@ -70,7 +73,7 @@ def test_plus_signs_turned_into_spaces_decode_whatever_their_count(n: int):
     issuer = xml.split(b"<saml:Issuer", 1)[1].split(b">", 1)[1].split(b"<", 1)[0].decode()
     spaced = b64.replace(b"+", b" ")
     assert parse_saml(spaced.decode(), deflated=False, limits=LIMITS).issuer == issuer
-    indented = b"\n".join(b"    " + spaced[i:i + 64] for i in range(0, len(spaced), 64))  # and wrapped, indented
+    indented = b"\n".join(b"    " + spaced[i : i + 64] for i in range(0, len(spaced), 64))  # and wrapped, indented
     assert parse_saml(indented, deflated=False, limits=LIMITS).issuer == issuer
 
 

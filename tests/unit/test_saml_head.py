@@ -55,24 +55,39 @@ def test_head_reads_what_the_whole_parse_reads(name: str):
     assert head.audiences == () and head.name_id is None  # never read from the head
 
 
-def _resp(before_issuer: str = "", issuer: str = "<saml:Issuer>https://idp.example/</saml:Issuer>",
-          after: str = "<samlp:Status/>", prolog: str = '<?xml version="1.0"?>') -> bytes:
-    return (f'{prolog}<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
-            f'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" InResponseTo="_q1" Version="2.0" '
-            f'Destination="https://auth.yourapp.com/login/callback">{before_issuer}{issuer}{after}'
-            f'</samlp:Response>').encode()
+def _resp(
+    before_issuer: str = "",
+    issuer: str = "<saml:Issuer>https://idp.example/</saml:Issuer>",
+    after: str = "<samlp:Status/>",
+    prolog: str = '<?xml version="1.0"?>',
+) -> bytes:
+    return (
+        f'{prolog}<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+        f'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" InResponseTo="_q1" Version="2.0" '
+        f'Destination="https://auth.yourapp.com/login/callback">{before_issuer}{issuer}{after}'
+        f"</samlp:Response>"
+    ).encode()
 
 
-@pytest.mark.parametrize("xml, reason", [
-    (_resp(before_issuer="<!-- </saml:Issuer> -->"), "an end tag inside a comment"),
-    (_resp(issuer="<saml:Issuer><![CDATA[x</saml:Issuer>]]>https://idp.example/</saml:Issuer>"), "inside CDATA"),
-    (_resp(issuer="", after="<saml:Assertion><saml:Issuer>https://idp.example/</saml:Issuer></saml:Assertion>"),
-     "only the Assertion has an Issuer"),
-    (_resp(issuer="<saml:Issuer>  </saml:Issuer>"), "an empty Issuer"),
-    (_resp(prolog='<!DOCTYPE r [<!ENTITY e "x">]>'), "a DTD"),
-    (_resp(issuer="<saml:Issuer>https://idp.example/</saml:Issuer>" + "<x>" * 5).replace(b"<samlp:Status/>", b""),
-     "ill-formed after the Issuer, but the head is well formed"),
-])
+@pytest.mark.parametrize(
+    "xml, reason",
+    [
+        (_resp(before_issuer="<!-- </saml:Issuer> -->"), "an end tag inside a comment"),
+        (_resp(issuer="<saml:Issuer><![CDATA[x</saml:Issuer>]]>https://idp.example/</saml:Issuer>"), "inside CDATA"),
+        (
+            _resp(issuer="", after="<saml:Assertion><saml:Issuer>https://idp.example/</saml:Issuer></saml:Assertion>"),
+            "only the Assertion has an Issuer",
+        ),
+        (_resp(issuer="<saml:Issuer>  </saml:Issuer>"), "an empty Issuer"),
+        (_resp(prolog='<!DOCTYPE r [<!ENTITY e "x">]>'), "a DTD"),
+        (
+            _resp(issuer="<saml:Issuer>https://idp.example/</saml:Issuer>" + "<x>" * 5).replace(
+                b"<samlp:Status/>", b""
+            ),
+            "ill-formed after the Issuer, but the head is well formed",
+        ),
+    ],
+)
 def test_tricky_heads_fall_back_or_agree(xml: bytes, reason: str):
     head = read_saml_head(form_value(xml), LIMITS)
     try:
@@ -91,11 +106,14 @@ def test_tricky_heads_fall_back_or_agree(xml: bytes, reason: str):
         assert head is None, reason
 
 
-@pytest.mark.parametrize("mangle, reason", [
-    (lambda v: v.replace(b"%2B", b"+"), "'+' left unescaped by a careless encoder"),
-    (lambda v: b"%0D%0A".join(v[i:i + 76] for i in range(0, len(v), 76)), "line-wrapped"),
-    (lambda v: v[:40] + b"*" + v[41:], "not base64"),
-])
+@pytest.mark.parametrize(
+    "mangle, reason",
+    [
+        (lambda v: v.replace(b"%2B", b"+"), "'+' left unescaped by a careless encoder"),
+        (lambda v: b"%0D%0A".join(v[i : i + 76] for i in range(0, len(v), 76)), "line-wrapped"),
+        (lambda v: v[:40] + b"*" + v[41:], "not base64"),
+    ],
+)
 def test_unusual_encodings_fall_back(mangle, reason):
     xml = _resp() + b"<!--" + b"x" * 3000 + b"-->"
     value = mangle(form_value(xml))
@@ -111,10 +129,18 @@ def test_over_limit_values_fall_back_to_the_whole_parse():
 
 # -- the shortcut in pipeline.begin ----------------------------------------------------------------
 
+
 def _view(xml: bytes) -> RequestView:
     body = b"SAMLResponse=" + form_value(xml) + b"&RelayState=abc"
-    return RequestView("POST", "localhost", "/login/callback", "", {"content-type": "application/x-www-form-urlencoded"},
-                       body, "application/x-www-form-urlencoded")
+    return RequestView(
+        "POST",
+        "localhost",
+        "/login/callback",
+        "",
+        {"content-type": "application/x-www-form-urlencoded"},
+        body,
+        "application/x-www-form-urlencoded",
+    )
 
 
 def _decide(m, view):
@@ -125,7 +151,9 @@ def _decide(m, view):
 def test_issuer_that_names_an_org_is_read_from_the_head_only():
     m = load_mapping(MAPPING.replace(b'test_users = ["it-admin@megasoft.com"]\n', b""))
     assert not m.by_test_user
-    xml = base64.b64decode(saml_response("http://www.okta.com/exk1megasoft", name_id="bob@newco.io", audience="urn:auth0:t:newco-saml"))
+    xml = base64.b64decode(
+        saml_response("http://www.okta.com/exk1megasoft", name_id="bob@newco.io", audience="urn:auth0:t:newco-saml")
+    )
     d, clues = _decide(m, _view(xml))
     assert (d.provider, d.reason.value, d.org, d.evidence) == ("legacy", "org", "megasoft.com", "SAML Issuer")
     assert clues.emails == [] and clues.saml_connections == []  # the rest of the message was not read
@@ -143,6 +171,8 @@ def test_whole_message_is_read_when_the_issuer_names_no_org():
 def test_whole_message_is_read_when_test_users_exist():
     """A test user's NameID outranks the Issuer, so with test users the head is never enough."""
     m = load_mapping(MAPPING)
-    xml = base64.b64decode(saml_response("http://www.okta.com/exk1megasoft", name_id="it-admin@megasoft.com", audience="x"))
+    xml = base64.b64decode(
+        saml_response("http://www.okta.com/exk1megasoft", name_id="it-admin@megasoft.com", audience="x")
+    )
     d, _ = _decide(m, _view(xml))
     assert (d.provider, d.org, d.evidence) == ("scalekit", "megasoft.com", "test user (SAML NameID)")

@@ -14,14 +14,17 @@ def test_roundtrip():
     assert sticky.verify(v, secret=SECRET, now=1000) == Route("scalekit", "newcompany.com")
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda v: v[:-2] + ("AA" if not v.endswith("AA") else "BB"),  # altered MAC
-    lambda v: sticky.sign(Route("legacy", None), secret=b"other", expires=2000),  # forged with another key
-    lambda v: v.split(".")[0][:-3] + "xyz." + v.split(".")[1],  # altered payload
-    lambda v: v + "." + v,  # malformed
-    lambda v: "A" * 600 + "." + "B",  # over the size cap
-    lambda v: "",
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda v: v[:-2] + ("AA" if not v.endswith("AA") else "BB"),  # altered MAC
+        lambda v: sticky.sign(Route("legacy", None), secret=b"other", expires=2000),  # forged with another key
+        lambda v: v.split(".")[0][:-3] + "xyz." + v.split(".")[1],  # altered payload
+        lambda v: v + "." + v,  # malformed
+        lambda v: "A" * 600 + "." + "B",  # over the size cap
+        lambda v: "",
+    ],
+)
 def test_forged_or_altered_is_ignored(mutate):
     v = sticky.sign(Route("scalekit", "newcompany.com"), secret=SECRET, expires=2000)
     assert sticky.verify(mutate(v), secret=SECRET, now=1000) is None
@@ -33,8 +36,10 @@ def test_expired_is_ignored():
 
 
 def test_cookie_attributes():
-    assert sticky.set_cookie_header("v", secure=True, max_age=900) == \
-        "sso_router=v; Path=/; Max-Age=900; HttpOnly; SameSite=None; Secure"
+    assert (
+        sticky.set_cookie_header("v", secure=True, max_age=900)
+        == "sso_router=v; Path=/; Max-Age=900; HttpOnly; SameSite=None; Secure"
+    )
     assert "Secure" not in sticky.set_cookie_header("v", secure=False, max_age=900)
 
 
@@ -46,7 +51,9 @@ def test_read_cookie():
 
 def test_keys_are_keyed_hashes_not_values():
     k = key_for(SECRET, "code", "the-code")
-    assert "the-code" not in k and k != key_for(b"other", "code", "the-code") and k != key_for(SECRET, "state", "the-code")
+    assert (
+        "the-code" not in k and k != key_for(b"other", "code", "the-code") and k != key_for(SECRET, "state", "the-code")
+    )
 
 
 def test_memory_store_expiry_and_no_erase():
@@ -61,6 +68,7 @@ def test_memory_store_expiry_and_no_erase():
 
 def test_memory_store_is_bounded():
     from routing.correlation.memory import MemoryStore
+
     s = MemoryStore(clock=lambda: 0.0, max_entries=3)
     s.remember([(f"k{i}", Route("legacy"), 10) for i in range(5)])
     assert len(s) == 3 and s.recall(["k4"]) == {"k4": Route("legacy")}
@@ -71,8 +79,10 @@ def test_route_codec_and_hits():
     assert decode_route(encode_route(Route("a"))) == Route("a")
     assert decode_route("garbage") is None
     cands = [Candidate("state", "l1", "k1"), Candidate("code", "l2", "k2"), Candidate("token", "l3", "k3")]
-    assert hits(cands, {"k3": Route("y"), "k2": Route("x")}) == [Correlated("code", "l2", Route("x")),
-                                                                 Correlated("token", "l3", Route("y"))]
+    assert hits(cands, {"k3": Route("y"), "k2": Route("x")}) == [
+        Correlated("code", "l2", Route("x")),
+        Correlated("token", "l3", Route("y")),
+    ]
 
 
 def test_memory_store_evicts_the_oldest_without_walking_the_store():
@@ -115,8 +125,10 @@ def test_memory_store_evicts_the_oldest_without_walking_the_store():
         s.remember([(f"n{i}", Route("scalekit"), 3600)])
     assert Counting.walks == 0
     assert Counting.heads == 20_000
-    assert len(s) == 1000 and s.recall(["k999", "n19000", "n19999"]) == {"n19000": Route("scalekit"),
-                                                                          "n19999": Route("scalekit")}
+    assert len(s) == 1000 and s.recall(["k999", "n19000", "n19999"]) == {
+        "n19000": Route("scalekit"),
+        "n19999": Route("scalekit"),
+    }
     s.remember([("n19000", Route("legacy"), 3600)])  # re-remembered: the youngest again
     s.remember([("z", Route("legacy"), 3600)])
     assert s.recall(["n19000", "n19001"]) == {"n19000": Route("legacy")}
@@ -129,6 +141,7 @@ def test_unknown_store_url():
 
 def test_a_full_memory_store_sweeps_at_most_every_30_s():
     from routing.correlation.memory import MemoryStore
+
     now = [0.0]
     s = MemoryStore(clock=lambda: now[0], max_entries=100)
     s.remember([(f"k{i}", Route("legacy"), 3600) for i in range(100)])
@@ -148,8 +161,10 @@ def test_a_shadow_mode_cookie_does_not_verify_once_shadow_is_off():
     v = sticky.sign(Route("scalekit", "newcompany.com"), secret=SECRET, expires=2000, shadow=True)
     assert sticky.verify(v, secret=SECRET, now=1000, shadow=True) == Route("scalekit", "newcompany.com")
     assert sticky.verify(v, secret=SECRET, now=1000) is None
-    assert sticky.verify(sticky.sign(Route("legacy"), secret=SECRET, expires=2000), secret=SECRET, now=1000,
-                         shadow=True) is None
+    assert (
+        sticky.verify(sticky.sign(Route("legacy"), secret=SECRET, expires=2000), secret=SECRET, now=1000, shadow=True)
+        is None
+    )
 
 
 def test_read_unverified_says_what_a_cookie_signed_elsewhere_says():
@@ -157,6 +172,8 @@ def test_read_unverified_says_what_a_cookie_signed_elsewhere_says():
     v = sticky.sign(Route("scalekit", "newcompany.com"), secret=b"the live proxy's", expires=2000)
     assert sticky.verify(v, secret=SECRET, now=1000) is None
     assert sticky.read_unverified(v) == sticky.Said(Route("scalekit", "newcompany.com"), 2000)
-    assert sticky.read_unverified(v.split(".")[0] + ".redacted-0123") == sticky.Said(Route("scalekit", "newcompany.com"), 2000)
+    assert sticky.read_unverified(v.split(".")[0] + ".redacted-0123") == sticky.Said(
+        Route("scalekit", "newcompany.com"), 2000
+    )
     for bad in ("", "live-value", "a.b.c", "!!!.x", "x" * 600):
         assert sticky.read_unverified(bad) is None

@@ -9,8 +9,8 @@ import socket
 import ssl
 import threading
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 
 @dataclass
@@ -57,17 +57,17 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
-    def redirect(cls, location: str, *, cookies: list[str] = ()) -> "Response":
+    def redirect(cls, location: str, *, cookies: list[str] = ()) -> Response:
         return cls(302, b"", [("Location", location)] + [("Set-Cookie", c) for c in cookies])
 
     @classmethod
-    def json(cls, status: int, payload: object) -> "Response":
+    def json(cls, status: int, payload: object) -> Response:
         import json
 
         return cls(status, json.dumps(payload).encode(), [("Content-Type", "application/json")])
 
     @classmethod
-    def text(cls, status: int, text: str, content_type: str = "text/plain") -> "Response":
+    def text(cls, status: int, text: str, content_type: str = "text/plain") -> Response:
         return cls(status, text.encode(), [("Content-Type", f"{content_type}; charset=utf-8")])
 
 
@@ -102,7 +102,7 @@ def auto_post_form(action: str, fields: dict[str, str]) -> str:
     )
     return (
         f'<html><body onload="document.forms[0].submit()"><form method="post" action="{html.escape(action)}">'
-        f"{inputs}<noscript><input type=\"submit\"/></noscript></form></body></html>"
+        f'{inputs}<noscript><input type="submit"/></noscript></form></body></html>'
     )
 
 
@@ -134,15 +134,16 @@ class PeerServer:
         """Its address, for a client that cannot resolve ``host`` (the router, with ``sni``)."""
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
-    def serve_tls(self, context: ssl.SSLContext, host: str) -> "PeerServer":
+    def serve_tls(self, context: ssl.SSLContext, host: str) -> PeerServer:
         """Serve HTTPS as ``host`` (a name the certificate in ``context`` is for); before ``start``."""
         self._httpd.tls_context = context
         self.host = host
         return self
 
-    def start(self) -> "PeerServer":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"peer-{self.name}", daemon=True)
+    def start(self) -> PeerServer:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, name=f"peer-{self.name}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -174,8 +175,9 @@ class PeerServer:
 
     def seen(self, path_prefix: str = "", method: str | None = None) -> list[Record]:
         with self._lock:
-            return [r for r in self.records
-                    if r.path.startswith(path_prefix) and (method is None or r.method == method)]
+            return [
+                r for r in self.records if r.path.startswith(path_prefix) and (method is None or r.method == method)
+            ]
 
 
 class _Server(http.server.ThreadingHTTPServer):

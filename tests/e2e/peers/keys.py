@@ -36,7 +36,7 @@ def make_keypair(directory: pathlib.Path, name: str) -> KeyPair:
     """An RSA-2048 key and a self-signed certificate for ``name``, written under ``directory``."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)

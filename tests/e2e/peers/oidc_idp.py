@@ -42,8 +42,14 @@ class OidcIdP:
 
     def id_token(self, slug: str, client_id: str, user: str, nonce: str | None) -> str:
         now = int(time.time())
-        claims = {"iss": self.issuer(slug), "aud": client_id, "sub": f"okta|{user}", "email": user,
-                  "iat": now, "exp": now + 600}
+        claims = {
+            "iss": self.issuer(slug),
+            "aud": client_id,
+            "sub": f"okta|{user}",
+            "email": user,
+            "iat": now,
+            "exp": now + 600,
+        }
         if nonce:
             claims["nonce"] = nonce
         return jwt.encode(claims, self.keypair.private_pem, algorithm="RS256", headers={"kid": self.keypair.kid})
@@ -81,8 +87,13 @@ class OidcIdP:
             return Response.text(200, auto_post_form(redirect_uri, {"id_token": token, "state": state}), "text/html")
         code = "idpc_" + secrets.token_urlsafe(16)
         with self._lock:
-            self._codes[code] = {"slug": slug, "client_id": q["client_id"], "redirect_uri": redirect_uri,
-                                 "user": user, "nonce": q.get("nonce")}
+            self._codes[code] = {
+                "slug": slug,
+                "client_id": q["client_id"],
+                "redirect_uri": redirect_uri,
+                "user": user,
+                "nonce": q.get("nonce"),
+            }
         rec.outcome = f"accepted: code for {user}"
         sep = "&" if "?" in redirect_uri else "?"
         return Response.redirect(f"{redirect_uri}{sep}{urllib.parse.urlencode({'code': code, 'state': state})}")
@@ -95,10 +106,20 @@ class OidcIdP:
             return Response.json(401, {"error": "invalid_client"})
         with self._lock:
             grant = self._codes.pop(req.form.get("code", ""), None)
-        if grant is None or grant["client_id"] != auth[0] or grant["slug"] != slug \
-                or grant["redirect_uri"] != req.form.get("redirect_uri"):
+        if (
+            grant is None
+            or grant["client_id"] != auth[0]
+            or grant["slug"] != slug
+            or grant["redirect_uri"] != req.form.get("redirect_uri")
+        ):
             rec.outcome = "rejected: invalid code"
             return Response.json(400, {"error": "invalid_grant"})
         rec.outcome = "accepted: code redeemed"
-        return Response.json(200, {"id_token": self.id_token(slug, auth[0], grant["user"], grant["nonce"]),
-                                   "access_token": "idpat_" + secrets.token_urlsafe(16), "token_type": "Bearer"})
+        return Response.json(
+            200,
+            {
+                "id_token": self.id_token(slug, auth[0], grant["user"], grant["nonce"]),
+                "access_token": "idpat_" + secrets.token_urlsafe(16),
+                "token_type": "Bearer",
+            },
+        )

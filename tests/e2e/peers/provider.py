@@ -95,9 +95,18 @@ class Provider:
         self._id_tokens: set[str] = set()
         self._revoked: set[str] = set()
         self.directories: dict[str, str] = {}  # SCIM directory id -> its bearer token
-        self.issued: dict[str, list[str]] = {"relay_state": [], "request_uri": [], "saml_id": [], "state": [], "code": [],
-                                            "access_token": [], "refresh_token": [], "id_token": [],
-                                            "cookie": [], "idp_initiated_login": []}
+        self.issued: dict[str, list[str]] = {
+            "relay_state": [],
+            "request_uri": [],
+            "saml_id": [],
+            "state": [],
+            "code": [],
+            "access_token": [],
+            "refresh_token": [],
+            "id_token": [],
+            "cookie": [],
+            "idp_initiated_login": [],
+        }
         self._idp_logins: dict[str, str] = {}  # idp_initiated_login it issued -> connection name
 
     # -- set-up ---------------------------------------------------------
@@ -242,8 +251,13 @@ class Provider:
         redirect_uri = q.get("redirect_uri", "")
         if redirect_uri not in client[1]:
             return self._reject(rec, 400, f"redirect_uri {redirect_uri!r} not allowed")
-        txn = {"client_id": q["client_id"], "redirect_uri": redirect_uri, "app_state": q.get("state", ""),
-               "hint": q.get("login_hint", ""), "nonce": q.get("nonce", "")}
+        txn = {
+            "client_id": q["client_id"],
+            "redirect_uri": redirect_uri,
+            "app_state": q.get("state", ""),
+            "hint": q.get("login_hint", ""),
+            "nonce": q.get("nonce", ""),
+        }
         if "idp_initiated_login" in q:  # only one this provider issued, once
             name = self._idp_logins.pop(q["idp_initiated_login"], None)
             if name is None:
@@ -281,8 +295,13 @@ class Provider:
         state = self._new("state", "st_")
         nonce = secrets.token_urlsafe(12)
         self._oidc[state] = {**txn, "idp_nonce": nonce}
-        query = {"client_id": conn.client_id, "redirect_uri": conn.callback_url, "state": state, "nonce": nonce,
-                 "scope": "openid email"}
+        query = {
+            "client_id": conn.client_id,
+            "redirect_uri": conn.callback_url,
+            "state": state,
+            "nonce": nonce,
+            "scope": "openid email",
+        }
         if conn.form_post:
             query.update(response_type="id_token", response_mode="form_post")
         else:
@@ -290,8 +309,9 @@ class Provider:
         if txn["hint"]:
             query["login_hint"] = txn["hint"]
         rec.outcome = f"accepted: OIDC authorize via {conn.name}"
-        return Response.redirect(f"{conn.authorize_url}?{urllib.parse.urlencode(query)}",
-                                 cookies=[self._session_cookie()])
+        return Response.redirect(
+            f"{conn.authorize_url}?{urllib.parse.urlencode(query)}", cookies=[self._session_cookie()]
+        )
 
     # -- hosted login page ---------------------------------------------
     def _hosted_page(self, req: Request, rec: Record) -> Response:
@@ -301,9 +321,11 @@ class Provider:
             return self._reject(rec, 400, f"hosted-page state not issued by {self.name}")
         if req.method == "GET":
             rec.outcome = "accepted: hosted page shown"
-            page = (f'<html><body><form method="post" action="/u/login"><input type="hidden" name="state" '
-                    f'value="{state}"/><input name="username"/><input name="password" type="password"/>'
-                    f"</form></body></html>")
+            page = (
+                f'<html><body><form method="post" action="/u/login"><input type="hidden" name="state" '
+                f'value="{state}"/><input name="username"/><input name="password" type="password"/>'
+                f"</form></body></html>"
+            )
             resp = Response.text(200, page, "text/html")
             resp.headers.append(("Set-Cookie", self._session_cookie()))
             return resp
@@ -326,8 +348,12 @@ class Provider:
             in_response_to, issuer = peek(b64)
         except Exception as exc:
             return self._reject(rec, 400, f"unreadable SAMLResponse {exc!r}")
-        if in_response_to and in_response_to not in self._saml and self.allow_unsolicited \
-                and self.unsolicited_in_response_to:
+        if (
+            in_response_to
+            and in_response_to not in self._saml
+            and self.allow_unsolicited
+            and self.unsolicited_in_response_to
+        ):
             in_response_to = None  # an IdP-initiated Response naming a request nobody here sent
         if in_response_to:
             txn = self._saml.get(in_response_to)
@@ -347,8 +373,11 @@ class Provider:
             return self._to_app(txn, user, rec.outcome)
         if not self.allow_unsolicited:
             return self._reject(rec, 403, "unsolicited SAML response refused")
-        candidates = [c for c in self.connections.values() if c.protocol == "saml"
-                      and c.sp.idp_entity_id == issuer and (path_conn is None or c.name == path_conn)]
+        candidates = [
+            c
+            for c in self.connections.values()
+            if c.protocol == "saml" and c.sp.idp_entity_id == issuer and (path_conn is None or c.name == path_conn)
+        ]
         if not candidates:
             return self._reject(rec, 403, f"no SAML connection for issuer {issuer!r} at {path_conn or '-'}")
         conn = candidates[0]
@@ -368,8 +397,12 @@ class Provider:
                 fields["RelayState"] = req.form["RelayState"]
             return Response.text(200, auto_post_form(self.app_saml_acs, fields), "text/html")
         default_client = next(cid for cid, (_, uris) in self.clients.items() if uris)
-        txn = {"client_id": default_client, "redirect_uri": self.clients[default_client][1][0], "app_state": "",
-               "nonce": ""}
+        txn = {
+            "client_id": default_client,
+            "redirect_uri": self.clients[default_client][1][0],
+            "app_state": "",
+            "nonce": "",
+        }
         return self._to_app(txn, user, rec.outcome)
 
     # -- OIDC callback --------------------------------------------------
@@ -383,9 +416,16 @@ class Provider:
             return self._reject(rec, 403, f"callback connection {path_conn} != {conn.name}")
         if "code" in params:
             try:
-                r = httpx.post(conn.token_url, auth=(conn.client_id, conn.client_secret), timeout=5,
-                               data={"grant_type": "authorization_code", "code": params["code"],
-                                     "redirect_uri": conn.callback_url})
+                r = httpx.post(
+                    conn.token_url,
+                    auth=(conn.client_id, conn.client_secret),
+                    timeout=5,
+                    data={
+                        "grant_type": "authorization_code",
+                        "code": params["code"],
+                        "redirect_uri": conn.callback_url,
+                    },
+                )
             except httpx.HTTPError as exc:
                 return self._reject(rec, 502, f"IdP token endpoint: {exc!r}")
             if r.status_code != 200:
@@ -396,8 +436,9 @@ class Provider:
         else:
             return self._reject(rec, 400, "callback without code or id_token")
         try:
-            claims = jwt.decode(id_token, conn.idp_public_pem, algorithms=["RS256"], audience=conn.client_id,
-                                issuer=conn.issuer)
+            claims = jwt.decode(
+                id_token, conn.idp_public_pem, algorithms=["RS256"], audience=conn.client_id, issuer=conn.issuer
+            )
         except jwt.PyJWTError as exc:
             return self._reject(rec, 403, f"IdP id_token refused: {exc}")
         if claims.get("nonce") != txn["idp_nonce"]:
@@ -427,12 +468,19 @@ class Provider:
         out = {"access_token": access, "token_type": "Bearer", "expires_in": 3600}
         if with_id:
             now = int(time.time())
-            claims = {"iss": self.issuer, "aud": client_id, "sub": f"{self.name}|{user}", "email": user,
-                      "iat": now, "exp": now + 3600}
+            claims = {
+                "iss": self.issuer,
+                "aud": client_id,
+                "sub": f"{self.name}|{user}",
+                "email": user,
+                "iat": now,
+                "exp": now + 3600,
+            }
             if nonce:
                 claims["nonce"] = nonce
-            id_token = jwt.encode(claims, self.keypair.private_pem, algorithm="RS256",
-                                  headers={"kid": self.keypair.kid})
+            id_token = jwt.encode(
+                claims, self.keypair.private_pem, algorithm="RS256", headers={"kid": self.keypair.kid}
+            )
             self._id_tokens.add(id_token)
             self.issued["id_token"].append(id_token)
             out["id_token"] = id_token
@@ -452,8 +500,11 @@ class Provider:
             if code is None:
                 rec.outcome = f"rejected: code not issued by {self.name}"
                 return Response.json(400, {"error": "invalid_grant", "provider": self.name})
-            if code["used"] or code["client_id"] != client_id or \
-                    req.form.get("redirect_uri", code["redirect_uri"]) != code["redirect_uri"]:
+            if (
+                code["used"]
+                or code["client_id"] != client_id
+                or req.form.get("redirect_uri", code["redirect_uri"]) != code["redirect_uri"]
+            ):
                 rec.outcome = "rejected: code used, or for another client/redirect_uri"
                 return Response.json(400, {"error": "invalid_grant", "provider": self.name})
             code["used"] = True
@@ -482,8 +533,7 @@ class Provider:
             rec.outcome = f"rejected: access token not issued by {self.name} (or revoked)"
             return Response.json(401, {"error": "invalid_token", "provider": self.name})
         rec.outcome = f"accepted: userinfo for {info['user']}"
-        return Response.json(200, {"sub": f"{self.name}|{info['user']}", "email": info["user"],
-                                   "provider": self.name})
+        return Response.json(200, {"sub": f"{self.name}|{info['user']}", "email": info["user"], "provider": self.name})
 
     def _known_token(self, token: str) -> bool:
         return token in self._access or token in self._refresh or token in self._id_tokens
@@ -506,5 +556,6 @@ class Provider:
         if hint and hint not in self._id_tokens:
             return self._reject(rec, 400, f"id_token_hint not issued by {self.name}")
         rec.outcome = "accepted: logged out"
-        return Response.redirect(req.query.get("post_logout_redirect_uri") or req.query.get("returnTo")
-                                 or "https://app.test/logged-out")
+        return Response.redirect(
+            req.query.get("post_logout_redirect_uri") or req.query.get("returnTo") or "https://app.test/logged-out"
+        )

@@ -56,10 +56,19 @@ class SamlIdP:
             "entityid": tenant.entity_id,
             "service": {
                 "idp": {
-                    "endpoints": {"single_sign_on_service": [(self.sso_url(tenant.slug), saml2.BINDING_HTTP_REDIRECT),
-                                                             (self.sso_url(tenant.slug), saml2.BINDING_HTTP_POST)]},
-                    "policy": {"default": {"lifetime": {"minutes": 15}, "attribute_restrictions": None,
-                                           "name_form": saml.NAME_FORMAT_URI}},
+                    "endpoints": {
+                        "single_sign_on_service": [
+                            (self.sso_url(tenant.slug), saml2.BINDING_HTTP_REDIRECT),
+                            (self.sso_url(tenant.slug), saml2.BINDING_HTTP_POST),
+                        ]
+                    },
+                    "policy": {
+                        "default": {
+                            "lifetime": {"minutes": 15},
+                            "attribute_restrictions": None,
+                            "name_form": saml.NAME_FORMAT_URI,
+                        }
+                    },
                     "name_id_format": [saml.NAMEID_FORMAT_EMAILADDRESS],
                     "want_authn_requests_signed": False,
                     "sign_response": True,
@@ -117,8 +126,13 @@ class SamlIdP:
         user = params.get("login_hint") or tenant.default_user
         if self.sign_in_page and req.method == "GET":
             rec.outcome = f"accepted: sign-in page for {user}"
-            return Response.text(200, sign_in_page(req.path, user, {
-                k: params[k] for k in ("SAMLRequest", "RelayState", "login_hint") if k in params}), "text/html")
+            return Response.text(
+                200,
+                sign_in_page(
+                    req.path, user, {k: params[k] for k in ("SAMLRequest", "RelayState", "login_hint") if k in params}
+                ),
+                "text/html",
+            )
         return self._respond(srv, tenant, rec, args, user, params.get("RelayState", ""))
 
     def _idp_init(self, srv: Server, tenant: IdpTenant, req: Request, rec: Record) -> Response:
@@ -136,23 +150,39 @@ class SamlIdP:
         if dest not in urls:
             rec.outcome = f"rejected: ACS {dest!r} not registered"
             return Response.text(400, f"saml-idp: ACS {dest!r} not registered for {sp!r}")
-        args = {"destination": dest, "in_response_to": req.query.get("in_response_to") or None, "sp_entity_id": sp,
-                "name_id_policy": None, "binding": saml2.BINDING_HTTP_POST}
+        args = {
+            "destination": dest,
+            "in_response_to": req.query.get("in_response_to") or None,
+            "sp_entity_id": sp,
+            "name_id_policy": None,
+            "binding": saml2.BINDING_HTTP_POST,
+        }
         user = req.query.get("user") or tenant.default_user
         return self._respond(srv, tenant, rec, args, user, req.query.get("relay_state", ""))
 
-    def _respond(self, srv: Server, tenant: IdpTenant, rec: Record, args: dict, user: str,
-                 relay_state: str) -> Response:
+    def _respond(
+        self, srv: Server, tenant: IdpTenant, rec: Record, args: dict, user: str, relay_state: str
+    ) -> Response:
         args = dict(args)
         args.pop("binding", None)
         name_id = saml.NameID(format=saml.NAMEID_FORMAT_EMAILADDRESS, text=user)
         resp = srv.create_authn_response(
-            {"mail": [user]}, userid=user, name_id=name_id,
+            {"mail": [user]},
+            userid=user,
+            name_id=name_id,
             authn={"class_ref": saml.AUTHN_PASSWORD, "authn_auth": tenant.entity_id},
-            sign_response=True, sign_assertion=True, **args,
+            sign_response=True,
+            sign_assertion=True,
+            **args,
         )
-        self.issued.append({"tenant": tenant.slug, "in_response_to": args.get("in_response_to"),
-                            "destination": args["destination"], "user": user})
+        self.issued.append(
+            {
+                "tenant": tenant.slug,
+                "in_response_to": args.get("in_response_to"),
+                "destination": args["destination"],
+                "user": user,
+            }
+        )
         import base64
 
         fields = {"SAMLResponse": base64.b64encode(str(resp).encode()).decode()}
@@ -161,8 +191,9 @@ class SamlIdP:
         rec.outcome = f"accepted: signed response for {user} to {args['destination']}"
         return Response.text(200, auto_post_form(args["destination"], fields), "text/html")
 
-    def idp_init_url(self, slug: str, sp: str, *, acs: str = "", user: str = "", relay_state: str = "",
-                     in_response_to: str = "") -> str:
+    def idp_init_url(
+        self, slug: str, sp: str, *, acs: str = "", user: str = "", relay_state: str = "", in_response_to: str = ""
+    ) -> str:
         q = {"sp": sp}
         if in_response_to:
             q["in_response_to"] = in_response_to
@@ -190,8 +221,11 @@ def sign_in_page(action: str, user: str, fields: dict[str, str]) -> str:
     """The IdP's own login page: the user reads it, then presses "Sign in" (a same-site POST)."""
     import html
 
-    inputs = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}"/>'
-                     for k, v in fields.items())
-    return (f"<html><head><title>Sign in</title></head><body><h1>Sign in as {html.escape(user)}</h1>"
-            f'<form method="post" action="{html.escape(action)}">{inputs}'
-            '<button id="sign-in" type="submit">Sign in</button></form></body></html>')
+    inputs = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}"/>' for k, v in fields.items()
+    )
+    return (
+        f"<html><head><title>Sign in</title></head><body><h1>Sign in as {html.escape(user)}</h1>"
+        f'<form method="post" action="{html.escape(action)}">{inputs}'
+        '<button id="sign-in" type="submit">Sign in</button></form></body></html>'
+    )

@@ -72,7 +72,9 @@ class SamlSP:
         """(request ID, Location of the IdP's SSO URL with a deflated SAMLRequest and RelayState)."""
         with self._lock:
             req_id, info = self.client.prepare_for_authenticate(
-                entityid=self.idp_entity_id, relay_state=relay_state, binding=saml2.BINDING_HTTP_REDIRECT,
+                entityid=self.idp_entity_id,
+                relay_state=relay_state,
+                binding=saml2.BINDING_HTTP_REDIRECT,
                 assertion_consumer_service_url=self.acs_urls[0],
                 nameid_format=saml.NAMEID_FORMAT_EMAILADDRESS,
             )
@@ -84,7 +86,9 @@ class SamlSP:
         the IdP's SSO URL): the HTTP-POST binding, as providers send large or signed requests."""
         with self._lock:
             req_id, info = self.client.prepare_for_authenticate(
-                entityid=self.idp_entity_id, relay_state=relay_state, binding=saml2.BINDING_HTTP_POST,
+                entityid=self.idp_entity_id,
+                relay_state=relay_state,
+                binding=saml2.BINDING_HTTP_POST,
                 assertion_consumer_service_url=self.acs_urls[0],
                 nameid_format=saml.NAMEID_FORMAT_EMAILADDRESS,
             )
@@ -97,7 +101,8 @@ class SamlSP:
             self.client.allow_unsolicited = allow_unsolicited
             try:
                 resp = self.client.parse_authn_request_response(
-                    saml_response_b64, saml2.BINDING_HTTP_POST, outstanding=outstanding)
+                    saml_response_b64, saml2.BINDING_HTTP_POST, outstanding=outstanding
+                )
             except Exception as exc:
                 raise SamlRejected(f"{type(exc).__name__}: {exc}") from exc
             finally:
