@@ -24,11 +24,11 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ..correlation import safe_url
 from ..correlation.redis import failure_kind
 from ..correlation.sentinel import SCHEME as SENTINEL_SCHEME
 from ..correlation.sentinel import parse_sentinel_url, primary_client
 from ..errors import StoreUnavailable
+from ..logsafe import safe_url
 from . import (
     RETURN_GRACE,
     Batch,
@@ -45,78 +45,11 @@ from . import (
     field_name,
     total_fate,
 )
+from . import redis_lua as lua
 from .buckets import LONGEST, TIERS, bucket_of, window_buckets
 
 PREFIX = "ssor:fig:"
 CHUNK = 200  # orgs per pipeline / script call
-
-_LAST = """
-for i = 1, #ARGV, 3 do
-  local cur = redis.call('HGET', KEYS[1], ARGV[i])
-  if (not cur) or tonumber(cur) <= tonumber(ARGV[i + 1]) then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
-  end
-end
-return 1
-"""
-_EXPIRE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
-for _, id in ipairs(due) do
-  if redis.call('ZREM', KEYS[1], id) == 1 then
-    local raw = redis.call('HGET', KEYS[2], id)
-    redis.call('HDEL', KEYS[2], id)
-    if raw then
-      local d = cjson.decode(raw)
-      local back = false
-      for _, k in ipairs(d.k) do
-        if redis.call('EXISTS', ARGV[1] .. 'ret:' .. k) == 1 then back = true break end
-      end
-      if not back then
-        for i = 4, #ARGV, 2 do
-          local w = tonumber(ARGV[i])
-          local key = ARGV[1] .. 'fate:' .. w .. ':' .. string.format('%d', math.floor(d.a / w)) .. ':' .. d.o
-          redis.call('HINCRBY', key, d.p .. '|lost', 1)
-          redis.call('EXPIRE', key, tonumber(ARGV[i + 1]))
-        end
-        redis.call('ZADD', KEYS[3], 'GT', d.a, d.o)
-        out[#out + 1] = raw
-      end
-    end
-  end
-end
-return out
-"""
-_FLIPS = """
-local out = {}
-for i = 3, #ARGV, 2 do
-  local cur = redis.call('HGET', KEYS[1], ARGV[i])
-  local m = ARGV[i + 1]
-  if ((not cur) and m == '1') or (cur and string.sub(cur, 1, 1) ~= m) then
-    cur = m .. ' ' .. ARGV[2]
-    redis.call('HSET', KEYS[1], ARGV[i], cur)
-    redis.call('DEL', ARGV[1] .. 'since:' .. ARGV[i])
-  end
-  out[#out + 1] = cur or ''
-end
-return out
-"""
-_TRIM = """
-local n = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
-if n <= 0 then return 0 end
-local ids = redis.call('ZRANGE', KEYS[1], 0, n - 1)
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1)
-for i = 1, #ids, 1000 do redis.call('HDEL', KEYS[2], unpack(ids, i, math.min(i + 999, #ids))) end
-return n
-"""
-_ACQUIRE = """
-local cur = redis.call('GET', KEYS[1])
-if cur and cur ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-"""  # SET NX PX, and its owner may renew it
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
 class RedisFigures:
@@ -143,7 +76,7 @@ class RedisFigures:
             raise ValueError(f"bad redis URL {self.url!r}: {e}") from None
         c = self._client
         self._last, self._expire, self._flips, self._trim, self._acquire, self._release = (
-            c.register_script(s) for s in (_LAST, _EXPIRE, _FLIPS, _TRIM, _ACQUIRE, _RELEASE)
+            c.register_script(s) for s in (lua.LAST, lua.EXPIRE, lua.FLIPS, lua.TRIM, lua.ACQUIRE, lua.RELEASE)
         )
 
     @contextmanager
@@ -318,10 +251,11 @@ class RedisFigures:
             last = self._client.zrange(f"{self.p}routed", 0, -1, withscores=True)
         return Routed(float(started) if started else None, {k: float(v) for k, v in last})
 
-    # -- the one-instance lock: SET PX if free or ours---------------------------------------------------
+    # -- the one-instance lock: SET PX if free or ours ---------------------------------------------------
     def acquire(self, name: str, owner: str, ttl: float) -> bool:
         with self._translated():
-            return self._acquire(keys=[f"{self.p}lock:{name}"], args=[owner, max(1, int(ttl * 1000))]) == 1
+            got: int = self._acquire(keys=[f"{self.p}lock:{name}"], args=[owner, max(1, int(ttl * 1000))])
+            return got == 1
 
     def release(self, name: str, owner: str) -> None:
         with self._translated():

@@ -4,12 +4,17 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from mitmproxy import exceptions, http, io
 
 from ..view import RequestView, host_of, media_type
 from .flows import REQUEST_META, message_body, response_view, view_from_flow
+
+if TYPE_CHECKING:
+    from ..redact import Redactor
+    from ..replay import Exchange, Skipped
 
 
 def read_flows(path: str) -> Iterator[http.HTTPFlow]:
@@ -19,7 +24,7 @@ def read_flows(path: str) -> Iterator[http.HTTPFlow]:
                 yield flow
 
 
-def exchange_from_flow(flow: http.HTTPFlow, index: int, max_body: int):
+def exchange_from_flow(flow: http.HTTPFlow, index: int, max_body: int) -> Exchange:
     """One flow as a replay ``Exchange``. A flow the router handled (recorded with ``mitmdump -w``
     next to the addon) has its request already pointed upstream; the router noted the host and
     path the browser asked for in ``flow.metadata``, and those are used first, as is the decision
@@ -47,11 +52,11 @@ def exchange_from_flow(flow: http.HTTPFlow, index: int, max_body: int):
     )
 
 
-def _replace(view: RequestView, **kw) -> RequestView:
+def _replace(view: RequestView, **kw: Any) -> RequestView:
     return dataclasses.replace(view, **kw)
 
 
-def read_flow_file(path: str, max_body: int):
+def read_flow_file(path: str, max_body: int) -> Iterator[Exchange | Skipped]:
     """Every HTTP flow of a flow file as an ``Exchange``; a flow that cannot be read is a ``Skipped``.
     Raises ``OSError``/``FlowReadException`` when the file itself cannot be read at all."""
     from ..replay import Skipped
@@ -75,14 +80,14 @@ def read_flow_file(path: str, max_body: int):
             yield Skipped(index + 1, f"the rest of the file is unreadable: {e}")
 
 
-def write_flow_file(path: str, flows) -> None:
+def write_flow_file(path: str, flows: Iterable[http.HTTPFlow]) -> None:
     with open(path, "wb") as f:
         w = io.FlowWriter(f)
         for flow in flows:
             w.add(flow)
 
 
-def redact_flow(flow: http.HTTPFlow, r) -> http.HTTPFlow:
+def redact_flow(flow: http.HTTPFlow, r: Redactor) -> http.HTTPFlow:
     """A copy of ``flow`` with its secrets replaced by ``r`` (a ``redact.Redactor``); the router's
     own metadata (decision, host and path as asked) is kept, any other metadata dropped."""
     f = flow.copy()
@@ -102,7 +107,7 @@ def redact_flow(flow: http.HTTPFlow, r) -> http.HTTPFlow:
     return f
 
 
-def _redact_message(msg: http.Message, r) -> None:
+def _redact_message(msg: http.Message, r: Redactor) -> None:
     body, note = message_body(msg, 16 << 20)  # bounded: a capture is untrusted input too
     if note:  # a body we cannot read cannot be shown to be free of secrets: drop it
         msg.headers.pop("content-encoding", None)

@@ -39,7 +39,9 @@ def failure_kind(message: str) -> str:
 def upstream_message(flow: Any, message: str) -> str | None:
     """The page's text for an upstream failure of a flow the router routed; None to leave it."""
     meta = getattr(flow, "metadata", None)
-    rec = meta.get(META) if isinstance(meta, dict) else None
+    if not isinstance(meta, dict):
+        return None
+    rec = meta.get(META)
     if not rec or message.startswith(NAMED_PREFIX):
         return None
     meta[ORIGINAL] = message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mitmproxy import http
 
 from ..errors import ExtractError
@@ -10,10 +12,10 @@ from ..limits import Limits
 from ..sticky import read_cookie
 from ..view import RequestView, ResponseView, host_of, media_type
 
-_UNSET = object()
+_UNSET: Any = object()  # "not read yet", distinct from a missing header (None)
 
 
-def message_body(msg: http.Message, max_body: int, encoding=_UNSET) -> tuple[bytes, str | None]:
+def message_body(msg: http.Message, max_body: int, encoding: str | None = _UNSET) -> tuple[bytes, str | None]:
     """The body to inspect and, when there is none to inspect, why. Never mitmproxy's own
     (unbounded) decoder: a Content-Encoding is decoded within ``max_body``. ``encoding``: the
     Content-Encoding when the caller has read it already."""

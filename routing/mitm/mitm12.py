@@ -86,12 +86,12 @@ def wrap_upstream_errors(rewrite: Callable[[Any, str], str | None]) -> bool:
     if not SUPPORTED:
         return False
     from mitmproxy.proxy.layers import http as http_layers
-    from mitmproxy.proxy.layers.http import ResponseProtocolError
+    from mitmproxy.proxy.layers.http import ResponseProtocolError  # type: ignore[attr-defined]  # defined in _events, not re-exported
 
     stream = http_layers.HttpStream
     original = stream.handle_protocol_error
     if getattr(original, _MARK, False):
-        original = original.__wrapped__
+        original = original.__wrapped__  # type: ignore[attr-defined]  # ours, set below
 
     def handle_protocol_error(self: Any, event: Any) -> Generator[Any, Any, None]:
         if isinstance(event, ResponseProtocolError):
@@ -113,7 +113,7 @@ def unwrap_upstream_errors() -> None:
 
     current = http_layers.HttpStream.handle_protocol_error
     if getattr(current, _MARK, False):
-        http_layers.HttpStream.handle_protocol_error = current.__wrapped__  # type: ignore[attr-defined]
+        http_layers.HttpStream.handle_protocol_error = current.__wrapped__  # type: ignore[attr-defined,method-assign]
 
 
 # -- 3. whether the user set an option ---------------------------------------------------------

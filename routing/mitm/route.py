@@ -53,14 +53,17 @@ def route_request(rt: Runtime, flow: http.HTTPFlow) -> Awaitable[None] | None:
     try:
         pending = pipeline.begin(view, m, rt.secret)
     except Exception as e:  # noqa: BLE001 — a bug must not lose the request: default, counted
-        return _fallback(rt, flow, m, e, started)
+        _fallback(rt, flow, m, e, started)
+        return None
     for kind, msg in pending.clues.failures:
         rt.metrics.parse_failure(kind)
         log.info("sso-router: %s %s: could not read %s: %s", view.method, view.path, kind, msg)
     if not pending.keys:
-        return _decided(rt, flow, m, pending, Recall({}), started)
+        _decided(rt, flow, m, pending, Recall({}), started)
+        return None
     if not rt.stores.blocking:
-        return _decided(rt, flow, m, pending, rt.stores.recall_now(pending.store_keys), started)
+        _decided(rt, flow, m, pending, rt.stores.recall_now(pending.store_keys), started)
+        return None
     return _after_store(rt, flow, m, pending, started)
 
 
@@ -77,7 +80,8 @@ def _decided(
     try:
         d = pipeline.conclude(pending, m, recall.routes, secret=rt.secret, now=now, unanswered=recall.unanswered)
     except Exception as e:  # noqa: BLE001
-        return _fallback(rt, flow, m, e, started)
+        _fallback(rt, flow, m, e, started)
+        return
     authority = req.host_header if req.is_http2 or req.is_http3 else view.headers.get("host")
     s = m.settings
     apply_decision(
@@ -86,7 +90,7 @@ def _decided(
         m,
         path=view.path,
         query=view.query,
-        had_force_header=bool(s.force_header) and s.force_header in view.headers,
+        had_force_header=bool(s.force_header) and view.headers.get(s.force_header) is not None,
         client=_client(flow, s.admin),
         authority=authority or "",
     )

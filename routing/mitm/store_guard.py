@@ -37,6 +37,7 @@ MAX_BACKGROUND = 64  # writes tried in the background while the store is unavail
 
 Operation = Literal["recall", "remember", "ping"]
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Recall(NamedTuple):
@@ -128,7 +129,7 @@ class StoreGuard:
                 if attempt == 2 or deadline - time.monotonic() < RETRY_FLOOR or self._closed:
                     return
 
-    async def _call(self, op: Operation, fn: Callable[[T], object], arg: T, bound: float) -> object:
+    async def _call(self, op: Operation, fn: Callable[[T], R], arg: T, bound: float) -> R:
         if self._closed:
             raise StoreUnavailable("the router is shutting down", "closed")
         if not self.blocking:

@@ -73,7 +73,7 @@ def start_server(data: tls.TlsData, providers: TypingMapping[tuple[str, int], Pr
     would, then make it trust that provider's CAs only. Anything else is left to tlsconfig."""
     if data.ssl_conn is not None or data.is_dtls:
         return
-    addr = data.conn.address
+    addr = getattr(data.conn, "address", None)  # a Server connection: where it goes
     p = providers.get((addr[0].lower(), addr[1])) if addr else None
     if p is None or not p.ca_pem:
         return
@@ -81,8 +81,14 @@ def start_server(data: tls.TlsData, providers: TypingMapping[tuple[str, int], Pr
     if tlsconfig is None:  # pragma: no cover — always loaded; without it the default trust applies
         return
     tlsconfig.tls_start_server(data)
-    if data.ssl_conn is not None:
-        data.ssl_conn.set_context(_trust_context(p.ca_pem, _client_cert(data.conn)))
+    built = _ssl_conn(data)
+    if built is not None:
+        built.set_context(_trust_context(p.ca_pem, _client_cert(data.conn)))
+
+
+def _ssl_conn(data: tls.TlsData) -> SSL.Connection | None:
+    """Read afresh: tlsconfig has just set it (a type checker still holds the None seen above)."""
+    return data.ssl_conn
 
 
 def _client_cert(server: Any) -> str | None:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import urllib.parse
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,11 +21,11 @@ from lxml import etree
 from mitmproxy import contentviews, http
 from mitmproxy.contentviews import Contentview, Metadata
 
-from ..extract.html_form import read_form
 from ..extract.jwt import read_jwt_claims
 from ..extract.saml import SamlMessage, decode_b64, inflate, read_saml_xml
 from ..extract.xml import parse_xml
 from ..limits import Limits
+from .view_fields import Field, body_has, body_pairs, heading, pick_fields, text_block, url_has, url_pairs
 
 __all__ = ["JwtContentview", "SamlContentview", "jwt_view", "register", "saml_view", "unregister"]
 
@@ -55,114 +53,6 @@ def _b64_prefix(s: bytes) -> bytes:
 _B64_XML_STARTS = tuple(_b64_prefix(s) for s in (b"<?xml ", b"<samlp:", b"<saml2p:", b"<samlp2:"))
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
-    name: str  # SAMLRequest, id_token, ...
-    value: str | bytes
-    where: str  # query, form body, JSON body, HTML form, Location, Authorization header, body
-
-
-# -- where payloads come from -------------------------------------------------------------------
-def _url_pairs(metadata: Metadata) -> tuple[str, list[tuple[str, str]]]:
-    """Parameters the message carries in a URL: a request's query, a response's Location."""
-    msg = metadata.http_message
-    try:
-        if isinstance(msg, http.Request):
-            return "query", list(msg.query.items(multi=True))
-        if isinstance(msg, http.Response) and (loc := msg.headers.get("location")):
-            u = urllib.parse.urlsplit(loc)
-            pairs = urllib.parse.parse_qsl(u.query, keep_blank_values=True, max_num_fields=1000)
-            pairs += urllib.parse.parse_qsl(u.fragment, keep_blank_values=True, max_num_fields=1000)
-            return "Location", pairs
-    except ValueError:
-        pass
-    return "", []
-
-
-def _body_kind(data: bytes, metadata: Metadata) -> str:
-    """How a body carries parameters: ``json``, ``html`` (an auto-post form), ``form`` or ``other``. Cheap."""
-    ct = (metadata.content_type or "").lower()
-    head = data[:64].lstrip()
-    if ct.endswith("json") or head.startswith(b"{"):
-        return "json"
-    if ct in ("text/html", "application/xhtml+xml") or head[:1] == b"<":
-        return "html"
-    if ct in ("", "application/x-www-form-urlencoded", "text/plain"):
-        return "form"
-    return "other"
-
-
-def _body_has(data: bytes, metadata: Metadata, names: tuple[bytes, ...], value_start: bytes = b"") -> bool:
-    """Substring test for a parameter in the body, shaped by how the body carries parameters. Cheap."""
-    kind = _body_kind(data, metadata)
-    if kind == "form":
-        return any(n + b"=" + value_start in data for n in names)
-    if kind == "json":
-        return any(b'"' + n + b'"' in data for n in names) and (not value_start or b'"' + value_start in data)
-    if kind == "html":
-        return (b"<form" in data or b"<FORM" in data) and any(n in data for n in names) and value_start in data
-    return False
-
-
-def _body_pairs(data: bytes, metadata: Metadata, limits: Limits) -> tuple[str, list[tuple[str, str]]]:
-    """Parameters in the body: a JSON object, an auto-post HTML form, or a urlencoded form."""
-    if not data or len(data) > limits.max_body:
-        return "", []
-    kind = _body_kind(data, metadata)
-    if kind == "json":
-        try:
-            obj = json.loads(data)
-        except (ValueError, RecursionError):
-            return "", []
-        if not isinstance(obj, dict):
-            return "", []
-        return "JSON body", [(k, v) for k, v in obj.items() if isinstance(v, str)]
-    if kind == "html":
-        _, form = read_form(data, max_size=limits.max_html)
-        return "HTML form", list(form.items())
-    if kind != "form":
-        return "", []
-    try:
-        pairs = urllib.parse.parse_qsl(data.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=1000)
-    except ValueError:
-        return "", []
-    return "form body", pairs
-
-
-def _pick(where: str, pairs: list[tuple[str, str]], names: tuple[str, ...]) -> list[Field]:
-    return [Field(k, v, where) for k, v in pairs if k in names]
-
-
-def _url_has(metadata: Metadata, needles: tuple[str, ...]) -> bool:
-    msg = metadata.http_message
-    if isinstance(msg, http.Request):
-        url = msg.path
-    elif isinstance(msg, http.Response):
-        url = msg.headers.get("location", "")
-    else:
-        return False
-    return any(n in url for n in needles)
-
-
-# -- rendering helpers --------------------------------------------------------------------------
-_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(32), 0x7F, 0x85)} | {0x2028: "\\u2028", 0x2029: "\\u2029"}
-
-
-def _one_line(value: Any, cap: int = 300) -> str:
-    """A field value on one line: control characters escaped (no forged header lines), length capped."""
-    s = str(value).translate(_ESCAPES)
-    return s if len(s) <= cap else s[:cap] + "…"
-
-
-def _block(rows: list[tuple[str, Any]]) -> str:
-    width = max(len(k) for k, _ in rows) + 2
-    return "\n".join(f"{k + ':':<{width}}{_one_line(v)}" for k, v in rows)
-
-
-def _title(f: Field, *parts: str) -> str:
-    return " · ".join((f.name, f.where, *parts))
-
-
 class _RouterView(Contentview):
     """What both views share: the router's limits, and nothing over ``max_body`` is looked at."""
 
@@ -184,30 +74,30 @@ class SamlContentview(_RouterView):
         if self.too_big(data):
             return -1
         if data:
-            if _body_has(data, metadata, (b"SAMLRequest", b"SAMLResponse")):
+            if body_has(data, metadata, (b"SAMLRequest", b"SAMLResponse")):
                 return PRIORITY_BODY
             head = data[:_XML_HEAD]
             if _SAML_NS in head and b"Envelope" not in head and head.lstrip()[:1] == b"<":
                 return PRIORITY_BODY
             if data[:64].lstrip().startswith(_B64_XML_STARTS):
                 return PRIORITY_BODY
-        if _url_has(metadata, ("SAMLRequest=", "SAMLResponse=")):
+        if url_has(metadata, ("SAMLRequest=", "SAMLResponse=")):
             if isinstance(metadata.http_message, http.Response):
                 return PRIORITY_BODY  # a redirect's body is boilerplate; the Location is the message
             return PRIORITY_QUERY if not data else -1
         return -1
 
     def fields(self, data: bytes, metadata: Metadata) -> list[Field]:
-        where, pairs = _body_pairs(data, metadata, self.limits)
-        found = _pick(where, pairs, SAML_FIELDS)
+        where, pairs = body_pairs(data, metadata, self.limits)
+        found = pick_fields(where, pairs, SAML_FIELDS)
         stripped = data.strip()
         if not found and stripped and not self.too_big(data):
             if stripped[:1] == b"<" and _SAML_NS in stripped[:_XML_HEAD]:
                 found.append(Field("SAML", stripped, "XML body"))
             elif _B64_BODY.fullmatch(stripped):
                 found.append(Field("SAML", stripped, "body"))
-        uwhere, upairs = _url_pairs(metadata)
-        return found + _pick(uwhere, upairs, SAML_FIELDS)
+        uwhere, upairs = url_pairs(metadata)
+        return found + pick_fields(uwhere, upairs, SAML_FIELDS)
 
     def prettify(self, data: bytes, metadata: Metadata) -> str:
         found = self.fields(data, metadata)
@@ -226,8 +116,8 @@ class SamlContentview(_RouterView):
             etree.indent(root, space="  ")
             pretty = etree.tostring(root, pretty_print=True, encoding="unicode")
         except Exception as e:  # noqa: BLE001 — a view shows why, it never raises for bad input
-            return f"{_title(f, binding)}\nnot shown: {_reason(e)}"
-        return f"{_title(f, binding, msg.kind)}\n{saml_header(msg)}\n\n{pretty.rstrip()}"
+            return f"{heading(f, binding)}\nnot shown: {_reason(e)}"
+        return f"{heading(f, binding, msg.kind)}\n{saml_header(msg)}\n\n{pretty.rstrip()}"
 
     def _xml(self, f: Field) -> bytes:
         if f.where == "XML body":
@@ -240,7 +130,7 @@ class SamlContentview(_RouterView):
 
 def saml_header(msg: SamlMessage) -> str:
     """The routing fields of a SAML message, one per line; ``-`` where the message has none."""
-    return _block(
+    return text_block(
         [
             ("Issuer", msg.issuer or "-"),
             ("ID", msg.id or "-"),
@@ -264,14 +154,14 @@ class JwtContentview(_RouterView):
         if self.too_big(data):
             return -1
         if data:
-            if b"eyJ" in data and _body_has(data, metadata, _JWT_NAMES, b"eyJ"):
+            if b"eyJ" in data and body_has(data, metadata, _JWT_NAMES, b"eyJ"):
                 return PRIORITY_BODY - 0.1
             bare = data[:16].lstrip()
             if bare.startswith(b"eyJ") and len(data) <= self.limits.max_jwt + 64 and data.count(b".") == 2:
                 return PRIORITY_BODY - 0.1
             if not isinstance(metadata.http_message, http.Response):
                 return -1
-        if _url_has(metadata, ("=eyJ",)):
+        if url_has(metadata, ("=eyJ",)):
             return PRIORITY_QUERY - 0.1 if not data else PRIORITY_BODY - 0.1
         msg = metadata.http_message
         if not data and isinstance(msg, http.Request) and msg.headers.get("authorization", "")[:10] == "Bearer eyJ":
@@ -279,12 +169,12 @@ class JwtContentview(_RouterView):
         return -1
 
     def fields(self, data: bytes, metadata: Metadata) -> list[Field]:
-        where, pairs = _body_pairs(data, metadata, self.limits)
+        where, pairs = body_pairs(data, metadata, self.limits)
         found = _jwt_fields(where, pairs)
         stripped = data.strip()
         if not found and stripped[:3] == b"eyJ" and len(stripped) <= self.limits.max_jwt:
             found.append(Field("JWT", stripped.decode("ascii", "replace"), "body"))
-        found += _jwt_fields(*_url_pairs(metadata))
+        found += _jwt_fields(*url_pairs(metadata))
         msg = metadata.http_message
         if isinstance(msg, http.Request):
             scheme, _, cred = msg.headers.get("authorization", "").strip().partition(" ")
@@ -299,7 +189,7 @@ class JwtContentview(_RouterView):
         return "\n\n".join(self._section(f) for f in found)
 
     def _section(self, f: Field) -> str:
-        title = _title(f, "JWT, decoded, signature NOT verified")
+        title = heading(f, "JWT, decoded, signature NOT verified")
         token = f.value if isinstance(f.value, str) else f.value.decode("ascii", "replace")
         try:
             claims = read_jwt_claims(token, limits=self.limits)
@@ -311,7 +201,7 @@ class JwtContentview(_RouterView):
         except Exception as e:  # noqa: BLE001 — a view shows why, it never raises for bad input
             return f"{title}\nnot shown: {_reason(e)}"
         rows = [("alg", header.get("alg", "-"))] + [(k, _claim(claims[k])) for k in JWT_CLAIMS if k in claims]
-        return f"{title}\n{_block(rows)}\n\n{body}"
+        return f"{title}\n{text_block(rows)}\n\n{body}"
 
 
 def _jwt_fields(where: str, pairs: list[tuple[str, str]]) -> list[Field]:
@@ -350,7 +240,7 @@ def _reason(e: Exception) -> str:
 # -- registration -------------------------------------------------------------------------------
 saml_view = SamlContentview()
 jwt_view = JwtContentview()
-VIEWS: tuple[Contentview, ...] = (saml_view, jwt_view)
+VIEWS: tuple[_RouterView, ...] = (saml_view, jwt_view)
 
 
 def _ours(view: object, ref: Contentview) -> bool:

@@ -16,7 +16,7 @@ from mitmproxy import contentviews, http
 from mitmproxy.contentviews import Metadata
 from mitmproxy.test import taddons, tflow
 
-from routing.mitm import views
+from routing.mitm import view_fields, views
 from routing.mitm.views import jwt_view, saml_view
 from tests import memory
 from tests.memory import Measured
@@ -333,8 +333,9 @@ def test_render_priority_does_not_parse(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("render_priority parsed the payload")
 
-    for name in ("decode_b64", "inflate", "read_saml_xml", "parse_xml", "read_jwt_claims", "read_form"):
+    for name in ("decode_b64", "inflate", "read_saml_xml", "parse_xml", "read_jwt_claims"):
         monkeypatch.setattr(views, name, boom)
+    monkeypatch.setattr(view_fields, "read_form", boom)
     md = Metadata(content_type=FORM)
     assert saml_view.render_priority(f"SAMLResponse={b64(RESPONSE)}".encode(), md) > 0
     assert jwt_view.render_priority(b"id_token=eyJhbGciOiJub25lIn0.e30.", md) > 0
