@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from .errors import MappingError, StoreUnavailable
 from .figures import FigureStore, FlipState, OrgFigures, Rollback, StageCounts, Tally
@@ -39,7 +39,7 @@ class Verdict:
     until: float | None = None  # end of the watch
     reason: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "state": self.state,
             "failures": self.failures,
@@ -178,7 +178,7 @@ def enforce(
         store.release(f"canary:{org}", owner)
 
 
-def rollback_log_record(org: str, v: Verdict, *, at: float, target: str, legacy: str) -> dict:
+def rollback_log_record(org: str, v: Verdict, *, at: float, target: str, legacy: str) -> dict[str, Any]:
     """The decision-log line of a rollback (never a body, code or token: counts and names)."""
     return {
         "time": round(at, 3),

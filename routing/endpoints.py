@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from .metrics import CONTENT_TYPE, Metrics
 from .onboard.evidence import Evidence
@@ -30,7 +31,7 @@ class OrgsQuery:
     org: str | None
 
 
-def _json(status: int, obj: dict) -> Answer:
+def _json(status: int, obj: dict[str, Any]) -> Answer:
     return status, {"content-type": "application/json", "cache-control": "no-store"}, json.dumps(obj, indent=1).encode()
 
 

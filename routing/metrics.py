@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.utils import floatToGoString
+
+# prometheus_client leaves floatToGoString unannotated: float in, its exposition text out
+_go_float: Callable[[float], str] = floatToGoString
 
 _COUNTERS = {
     "sso_router_decisions": (
@@ -151,7 +154,7 @@ class _Collector:
     def __init__(self, m: Metrics) -> None:
         self.m = m
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         m = self.m
         by_name: dict[str, list[tuple[tuple[str, ...], float]]] = {}
         for key, value in m._counts.items():
@@ -166,15 +169,15 @@ class _Collector:
                 fam.add_metric([labels.get(n, "") for n in labelnames], value, created=m._created)
             yield fam
         for name, (doc, labelnames) in _GAUGES.items():
-            rows = m._gauges.get(name)
-            if rows is None:
+            series = m._gauges.get(name)
+            if series is None:
                 continue  # never set: absent, not a made-up 0
             g = GaugeMetricFamily(name, doc, labels=labelnames)
-            for labels, value in rows:
+            for labels, value in series:
                 g.add_metric([labels.get(n, "") for n in labelnames], value)
             yield g
         cumulative, buckets = 0, []
-        for bound, n in zip((*(floatToGoString(b) for b in m._bounds), "+Inf"), m._buckets, strict=True):
+        for bound, n in zip((*(_go_float(b) for b in m._bounds), "+Inf"), m._buckets, strict=True):
             cumulative += n
             buckets.append((bound, cumulative))
         yield HistogramMetricFamily("sso_router_decision_seconds", LATENCY_DOC, buckets=buckets, sum_value=m._sum)

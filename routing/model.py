@@ -12,7 +12,7 @@ from collections.abc import Mapping as _ReadOnly
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .limits import Limits
 
@@ -90,7 +90,7 @@ class Org(NamedTuple):
 # cyclic GC untracks the row and its tuples (mapping_loader.untrack_built): it never untracks a tuple
 # subclass such as Org, nor a tuple holding a dict or a MappingProxyType, and each level of nested
 # tuples costs one more pass. A 100,000-org mapping then leaves nothing for a collection to walk.
-OrgRow = tuple
+OrgRow = tuple[Any, ...]
 
 
 class OrgTable(_ReadOnly[str, Org]):

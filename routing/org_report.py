@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import unquote
 
 from . import canary
@@ -42,11 +43,11 @@ def resolve_org(m: RoutingMapping, name: str) -> str | None:
     return m.by_domain.get(name.strip().lower())
 
 
-def _tally(t: Tally) -> dict:
+def _tally(t: Tally) -> dict[str, Any]:
     return {"success": t.success, "failure": t.failure}
 
 
-def _fates(f: Mapping[str, Fate]) -> dict:
+def _fates(f: Mapping[str, Fate]) -> dict[str, Any]:
     return {p: {"left": v.left, "never_came_back": v.lost} for p, v in sorted(f.items())}
 
 
@@ -57,12 +58,12 @@ def _judge(m: RoutingMapping, org: str, fig: OrgFigures | None, now: float) -> c
     )
 
 
-def _last(fig: OrgFigures) -> dict | None:
+def _last(fig: OrgFigures) -> dict[str, Any] | None:
     lf = fig.last_failure
     return {"at": lf.at, "provider": lf.provider, "stage": lf.stage, "kind": lf.kind} if lf else None
 
 
-def org_report(m: RoutingMapping, org: str, fig: OrgFigures, *, now: float, figures_scope: str) -> dict:
+def org_report(m: RoutingMapping, org: str, fig: OrgFigures, *, now: float, figures_scope: str) -> dict[str, Any]:
     """One org's page. ``fig`` must carry windows (``figures(..., windows=True)``)."""
     s = m.settings
     o = m.orgs[org]
@@ -97,7 +98,7 @@ def org_report(m: RoutingMapping, org: str, fig: OrgFigures, *, now: float, figu
     }
 
 
-def _worst_first(row: dict) -> tuple:
+def _worst_first(row: dict[str, Any]) -> tuple[float, int, str]:
     t = row["since_flip"]
     n = t["success"] + t["failure"]
     return (-(t["failure"] / n) if n else 0.0, -t["failure"], row["org"])
@@ -111,17 +112,17 @@ def orgs_report(
     *,
     now: float,
     figures_scope: str,
-) -> dict:
+) -> dict[str, Any]:
     """Every org by provider: migrated ones (with outcomes at the target since the flip) worst first,
     then the others (those the canary rolled back say so); orgs whose logins never come back; whether
     the migration is done. ``figs``: the migrated orgs' figures and the rolled-back ones'."""
     s = m.settings
     target = s.migration_target
-    migrated: list[dict] = []
-    others: list[dict] = []
+    migrated: list[dict[str, Any]] = []
+    others: list[dict[str, Any]] = []
     for org, o in m.orgs.items():
         fig = figs.get(org)
-        row: dict = {"org": org, "provider": m.provider_for_org(o), "migrated": o.migrated}
+        row: dict[str, Any] = {"org": org, "provider": m.provider_for_org(o), "migrated": o.migrated}
         if o.migrated:
             at_target = fig.since_flip.get(target) if fig else None
             row["since_flip"] = _tally(at_target.total if at_target else Tally())
@@ -165,7 +166,7 @@ def orgs_report(
     }
 
 
-def decommission(m: RoutingMapping, routed: Routed, orgs_left: int, now: float) -> dict:
+def decommission(m: RoutingMapping, routed: Routed, orgs_left: int, now: float) -> dict[str, Any]:
     """Done when no org maps to a legacy provider and none has had a request routed to it for 7 days."""
     s = m.settings
     target = s.migration_target

@@ -10,16 +10,17 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 from urllib.parse import quote
 
-from .common import FINDING, OK, err, table
+from .common import FINDING, OK, Subparsers, err, table
 
 ENV_URL, ENV_TOKEN = "SSO_ROUTER_URL", "SSO_ROUTER_ADMIN_TOKEN"
 DEFAULT_URL = "http://127.0.0.1:8080"
 TIMEOUT = 15.0  # seconds for the whole answer (a 100,000-org list included)
 
 
-def add(sub: argparse._SubParsersAction) -> None:
+def add(sub: Subparsers) -> None:
     p = sub.add_parser(
         "status",
         help="login outcomes per org from a running router",
@@ -85,7 +86,7 @@ def _pct(ok: int, failed: int) -> str:
     return f"{failed / (ok + failed):.0%}" if ok + failed else "-"
 
 
-def render_list(r: dict, base: str) -> str:
+def render_list(r: dict[str, Any], base: str) -> str:
     target, orgs = r["migration_target"], r["orgs"]
     out = [
         f"sso-router at {base} — migration target {target}, default {r['default_provider']}, "
@@ -94,7 +95,7 @@ def render_list(r: dict, base: str) -> str:
     migrated = [o for o in orgs if o["migrated"]]
     if migrated:
         out += ["", f"{target} · {len(migrated)} migrated org{'s' if len(migrated) != 1 else ''} (worst first)"]
-        rows = []
+        rows: list[tuple[object, ...]] = []
         for o in migrated:
             ok, failed = o["since_flip"]["success"], o["since_flip"]["failure"]
             rows.append((o["org"], when(o["migrated_since"]), ok, failed, _pct(ok, failed), o["canary"]))
@@ -141,11 +142,11 @@ def render_list(r: dict, base: str) -> str:
     return "\n".join(out)
 
 
-def _cell(c: dict | None) -> str:
+def _cell(c: dict[str, Any] | None) -> str:
     return f"{c['success']} ok / {c['failure']} failed" if c else "-"
 
 
-def render_org(r: dict) -> str:
+def render_org(r: dict[str, Any]) -> str:
     since = f" (migrated since {when(r['migrated_since'])})" if r["migrated_since"] else ""
     out = [f"{r['org']} — at {r['provider']}{since}; figures: {r['figures']}", ""]
     providers = sorted({p for w in r["outcomes"].values() for p in w} | set(r["since_flip"]))

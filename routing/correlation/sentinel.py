@@ -96,12 +96,11 @@ def primary_client(spec: SentinelURL, timeout: float, *, decode_responses: bool 
     sentinel_kwargs = dict(bounded)
     if spec.sentinel_password:
         sentinel_kwargs["password"] = spec.sentinel_password
-    # redis-py leaves Sentinel and master_for unannotated
-    manager = Sentinel(list(spec.sentinels), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
+    manager = Sentinel(list(spec.sentinels), sentinel_kwargs=sentinel_kwargs)
     client = manager.master_for(
         spec.service,
         db=spec.db,
-        username=spec.username,  # type: ignore[no-untyped-call]
+        username=spec.username,
         password=spec.password,
         decode_responses=decode_responses,
         **bounded,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .buckets import TIERS, WINDOWS, Window
 
@@ -66,7 +66,7 @@ class StageCounts:
     def total(self) -> Tally:
         return self.login.plus(self.token)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         t = self.total
         return {
             "success": t.success,
@@ -188,7 +188,7 @@ class Rollback:
     attempts: int
     window: int
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "at": self.at,
             "flip_since": self.flip_since,
@@ -200,7 +200,7 @@ class Rollback:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> Rollback | None:
+    def from_dict(cls, d: Mapping[str, Any]) -> Rollback | None:
         try:
             return cls(
                 float(d["at"]),
@@ -277,7 +277,7 @@ def open_figures(url: str, *, clock: Callable[[], float], timeout: float | None 
         from .redis import RedisFigures
 
         return RedisFigures(url) if timeout is None else RedisFigures(url, timeout=timeout)
-    from ..correlation import safe_url
+    from ..logsafe import safe_url
 
     raise ValueError(
         f"unsupported store URL {safe_url(url)!r} (memory://, sqlite:///path, redis://host:port/db, "

@@ -13,6 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from ..correlation.sqlite import path_from_url
 from ..errors import StoreUnavailable
@@ -26,12 +27,13 @@ from . import (
     OrgFigures,
     Rollback,
     Routed,
+    StageCounts,
     counts_by_provider,
     fate_field,
     fates_by_provider,
     field_name,
 )
-from .buckets import LONGEST, TIERS, bucket_of, oldest_live, window_buckets
+from .buckets import LONGEST, TIERS, Window, bucket_of, oldest_live, window_buckets
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS fig_outcomes (org TEXT, width INTEGER, bucket INTEGER, field TEXT, n INTEGER NOT NULL,
@@ -146,7 +148,7 @@ class SqliteFigures:
             for tier in TIERS:
                 fates[(d.org, tier.width, bucket_of(d.at, tier.width), fate_field(d.provider, False))] += 1
         since: Counter[tuple[str, str]] = Counter()
-        last: dict[str, tuple] = {}
+        last: dict[str, tuple[str, float, str, str, str]] = {}
         for ev in batch.outcomes:
             name = field_name(ev.provider, ev.stage, ev.ok)
             for tier in TIERS:
@@ -258,7 +260,7 @@ class SqliteFigures:
     def _chunk(self, c: sqlite3.Connection, orgs: list[str], now: float, windows: bool) -> dict[str, OrgFigures]:
         marks = ",".join("?" * len(orgs))
 
-        def rows(sql: str, *extra: object) -> list[tuple]:
+        def rows(sql: str, *extra: object) -> list[tuple[Any, ...]]:
             return c.execute(sql.format(marks=marks), [*orgs, *extra]).fetchall()
 
         since: dict[str, dict[str, int]] = {}
@@ -272,8 +274,8 @@ class SqliteFigures:
         rbs = {
             o: Rollback.from_dict(json.loads(r)) for o, r in rows("SELECT * FROM fig_rollbacks WHERE org IN ({marks})")
         }
-        wins: dict[str, dict] = {o: {} for o in orgs}
-        lost: dict[str, dict] = {o: {} for o in orgs}
+        wins: dict[str, dict[Window, dict[str, StageCounts]]] = {o: {} for o in orgs}
+        lost: dict[str, dict[Window, dict[str, Fate]]] = {o: {} for o in orgs}
         if windows:
             for tier in TIERS:
                 span = window_buckets(tier, now)

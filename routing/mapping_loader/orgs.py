@@ -12,7 +12,6 @@ from .checks import Checker
 from .schema import DOMAINS, INDEXES, ORG_KEYS, ORG_LISTS, SLOT
 
 _EMPTY: list[tuple[str, ...]] = [() for _ in ORG_LISTS]
-_PATTERNED = frozenset(i for i, f in enumerate(ORG_LISTS) if f.pattern is not None)
 _FOLDED = frozenset(i for i, f in enumerate(ORG_LISTS) if f.fold)
 
 
@@ -45,8 +44,9 @@ class OrgIndex:
                 out = None
             if out is None or "" in out:
                 raise self.error(name, o)
-            if i in _PATTERNED:
-                if not all(rules[i][2].match(x) for x in out):
+            pattern = rules[i][2]
+            if pattern is not None:
+                if not all(pattern.match(x) for x in out):
                     raise self.error(name, o)
                 if rules[i][3]:
                     out = tuple(x.lower() for x in out)

@@ -8,7 +8,7 @@ like) are stated once.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from dataclasses import dataclass
 
 ROUTER_KEYS = frozenset(
     {
@@ -40,7 +40,8 @@ HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
-class OrgList(NamedTuple):
+@dataclass(frozen=True, slots=True)  # not a NamedTuple: its ``index`` field would shadow ``tuple.index``
+class OrgList:
     """One list of identifiers an org may have."""
 
     key: str  # the mapping key

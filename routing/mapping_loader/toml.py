@@ -12,7 +12,7 @@ try:
     def parse_toml(text: str) -> dict[str, Any]:
         """``ValueError`` for a document that is not TOML."""
         try:
-            return rtoml.loads(text)  # type: ignore[no-any-return]
+            return rtoml.loads(text)
         except rtoml.TomlParsingError as e:
             raise ValueError(str(e)) from e
 except ImportError:  # pragma: no cover — no rtoml wheel for this platform
