@@ -96,7 +96,8 @@ def primary_client(spec: SentinelURL, timeout: float, *, decode_responses: bool 
     sentinel_kwargs = dict(bounded)
     if spec.sentinel_password:
         sentinel_kwargs["password"] = spec.sentinel_password
-    manager = Sentinel(list(spec.sentinels), sentinel_kwargs=sentinel_kwargs)
+    sentinel: Any = Sentinel  # redis-py leaves Sentinel unannotated
+    manager = sentinel(list(spec.sentinels), sentinel_kwargs=sentinel_kwargs)
     client = manager.master_for(
         spec.service,
         db=spec.db,
