@@ -26,8 +26,9 @@ from .cluster import (
     TOKEN,
     UP_WITHIN,
     Cluster,
+    cluster,  # noqa: F401 — the module's fixture
     rejections,
-)  # (cluster: the module's fixture)
+)
 from .steps import finish_at_proxy
 
 PER_KIND = 3  # logins of each of the four kinds in flight at once (12 browsers)

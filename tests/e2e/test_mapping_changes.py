@@ -185,7 +185,11 @@ def test_readme_command_line(peers, start_proxy):
             data += chunk
     assert data.startswith(b"HTTP/1.1 200"), data[:300]
     assert b"x-peer: legacy" in data.lower(), data[:500]
-    assert requests.get(px.url + "/.sso-router/ready", timeout=5).status_code == 200
+    # served before running(): /ready may still say 503 for a moment after that first answer
+    deadline = time.monotonic() + 15
+    while (ready := requests.get(px.url + "/.sso-router/ready", timeout=5).status_code) != 200:
+        assert time.monotonic() < deadline, f"/ready still {ready}"
+        time.sleep(0.05)
     lg = login(px.url, login_hint="bob@newcompany.com")
     assert lg.callback.peer == "scalekit" and lg.callback.status == 302
     assert "ERROR" not in px.output()
