@@ -30,6 +30,7 @@ from .errors import ExtractError
 from .extract.html_form import read_form
 from .extract.saml import parse_saml
 from .limits import Limits
+from .standins import minimal_saml, unsigned_jwt
 
 SAML_PARAMS = frozenset({"SAMLRequest", "SAMLResponse"})
 EMAIL_PARAMS = frozenset({"login_hint", "username", "email", "user", "userName", "identifier"})
@@ -135,15 +136,14 @@ class Redactor:
         if isinstance(claims.get("email"), str):
             kept["email"] = self.email(claims["email"])
         kept["jti"] = self.digest(token)  # distinct tokens stay distinct
-        head = _b64url(json.dumps({"alg": "none", "typ": "JWT"}, separators=(",", ":")).encode())
-        return f"{head}.{_b64url(json.dumps(kept, separators=(',', ':')).encode())}."
+        return unsigned_jwt(kept)
 
     def saml(self, value: str, *, deflated: bool) -> str:
         try:
             msg = parse_saml(value, deflated=deflated, limits=_LIMITS)
         except ExtractError:
             return "redacted-" + self.digest(value)
-        xml = _saml_xml(
+        xml = minimal_saml(
             msg.kind,
             msg.id,
             msg.in_response_to,
@@ -294,37 +294,3 @@ class Redactor:
                 return f"{scheme} " + base64.b64encode(f"{user}:redacted".encode()).decode()
             return f"{scheme} {self.standin(cred)}"
         return f"{scheme} {self.standin(cred)}" if cred else self.standin(scheme)
-
-
-def _b64url(b: bytes) -> str:
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode("ascii")
-
-
-def _saml_xml(
-    kind: str,
-    id_: str | None,
-    irt: str | None,
-    dest: str | None,
-    issuer: str | None,
-    audiences: tuple[str, ...],
-    name_id: str | None,
-) -> str:
-    e = html.escape
-    attrs = "".join(f' {k}="{e(v)}"' for k, v in (("ID", id_), ("InResponseTo", irt), ("Destination", dest)) if v)
-    parts = [f"<saml:Issuer>{e(issuer)}</saml:Issuer>" if issuer else ""]
-    if kind == "Response" and (name_id or audiences):
-        subject = f"<saml:Subject><saml:NameID>{e(name_id)}</saml:NameID></saml:Subject>" if name_id else ""
-        aud = "".join(f"<saml:Audience>{e(a)}</saml:Audience>" for a in audiences)
-        cond = (
-            f"<saml:Conditions><saml:AudienceRestriction>{aud}</saml:AudienceRestriction></saml:Conditions>"
-            if aud
-            else ""
-        )
-        parts.append(f'<saml:Assertion ID="redacted" Version="2.0">{subject}{cond}</saml:Assertion>')
-    elif name_id:
-        parts.append(f"<saml:NameID>{e(name_id)}</saml:NameID>")
-    return (
-        f'<samlp:{kind} xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
-        f'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" Version="2.0"{attrs}>'
-        f"{''.join(parts)}</samlp:{kind}>"
-    )

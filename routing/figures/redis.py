@@ -13,7 +13,6 @@ leaves this module as ``StoreUnavailable``.
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -40,13 +39,12 @@ from . import (
     Rollback,
     Routed,
     counts_by_provider,
-    fate_field,
     fates_by_provider,
-    field_name,
     total_fate,
 )
 from . import redis_lua as lua
-from .buckets import LONGEST, TIERS, bucket_of, window_buckets
+from .buckets import LONGEST, TIERS, window_buckets
+from .tally import tally
 
 PREFIX = "ssor:fig:"
 CHUNK = 200  # orgs per pipeline / script call
@@ -91,41 +89,34 @@ class RedisFigures:
         if not batch:
             return
         p = self.p
-        buckets: Counter[tuple[str, str]] = Counter()  # (hash key, field)
-        ttl: dict[str, int] = {}
-        since: Counter[tuple[str, str]] = Counter()
-        last: dict[str, tuple[float, str]] = {}
-        for ev in batch.outcomes:
-            name = field_name(ev.provider, ev.stage, ev.ok)
-            for tier in TIERS:
-                key = f"{p}oc:{tier.width}:{bucket_of(ev.at, tier.width)}:{ev.org}"
-                buckets[(key, name)] += 1
-                ttl[key] = tier.keep
-            since[(f"{p}since:{ev.org}", name)] += 1
-            if not ev.ok and (ev.org not in last or last[ev.org][0] <= ev.at):
-                last[ev.org] = (
-                    ev.at,
-                    json.dumps({"at": ev.at, "provider": ev.provider, "stage": ev.stage, "kind": ev.kind or "unknown"}),
-                )
+        t = tally(batch)
+        keep = {tier.width: tier.keep for tier in TIERS}
         with self._translated():
             pipe = self._client.pipeline(transaction=False)
             if (first := batch.first_at()) is not None:
                 pipe.set(f"{p}started", repr(first), nx=True)
-            for (key, name), n in itertools.chain(buckets.items(), since.items()):
-                pipe.hincrby(key, name, n)
-            for key, seconds in ttl.items():
-                pipe.expire(key, seconds)
-            if last:
+            ttl: dict[str, int] = {}
+            for (org, width, bucket, name), n in t.outcomes.items():
+                pipe.hincrby(key := f"{p}oc:{width}:{bucket}:{org}", name, n)
+                ttl[key] = keep[width]
+            for (org, name), n in t.since.items():
+                pipe.hincrby(f"{p}since:{org}", name, n)
+            if t.last:
+                rec = {
+                    org: json.dumps({"at": f.at, "provider": f.provider, "stage": f.stage, "kind": f.kind})
+                    for org, f in t.last.items()
+                }
                 self._last(
                     keys=[f"{p}lastat", f"{p}last"],
-                    args=[x for org, (at, rec) in last.items() for x in (org, repr(at), rec)],
+                    args=[x for org, f in t.last.items() for x in (org, repr(f.at), rec[org])],
                     client=pipe,
                 )
+            for (org, width, bucket, name), n in t.left.items():
+                pipe.hincrby(key := f"{p}fate:{width}:{bucket}:{org}", name, n)
+                ttl[key] = keep[width]
+            for key, seconds in ttl.items():
+                pipe.expire(key, seconds)
             for d in batch.departures:
-                for tier in TIERS:
-                    key = f"{p}fate:{tier.width}:{bucket_of(d.at, tier.width)}:{d.org}"
-                    pipe.hincrby(key, fate_field(d.provider, False), 1)
-                    pipe.expire(key, tier.keep)
                 if d.keys:
                     pipe.zadd(f"{p}dep", {d.keys[0]: d.at + d.ttl})
                     pipe.hset(

@@ -10,10 +10,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 from ..correlation.sqlite import path_from_url
 from ..errors import StoreUnavailable
@@ -22,50 +20,17 @@ from . import (
     Batch,
     Fate,
     FlipState,
-    LastFailure,
     Lost,
     OrgFigures,
     Rollback,
     Routed,
-    StageCounts,
-    counts_by_provider,
     fate_field,
-    fates_by_provider,
-    field_name,
 )
-from .buckets import LONGEST, TIERS, Window, bucket_of, oldest_live, window_buckets
+from .buckets import LONGEST, TIERS, bucket_of, oldest_live, window_buckets
+from .sqlite_read import read_chunk
+from .sqlite_sql import ADD, LAST, LOCK, SCHEMA
+from .tally import tally
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS fig_outcomes (org TEXT, width INTEGER, bucket INTEGER, field TEXT, n INTEGER NOT NULL,
-    PRIMARY KEY (org, width, bucket, field)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS fig_outcomes_age ON fig_outcomes (width, bucket);
-CREATE TABLE IF NOT EXISTS fig_fates (org TEXT, width INTEGER, bucket INTEGER, field TEXT, n INTEGER NOT NULL,
-    PRIMARY KEY (org, width, bucket, field)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS fig_fates_age ON fig_fates (width, bucket);
-CREATE TABLE IF NOT EXISTS fig_lost_orgs (org TEXT PRIMARY KEY, at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS fig_since (org TEXT, field TEXT, n INTEGER NOT NULL, PRIMARY KEY (org, field)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS fig_last (org TEXT PRIMARY KEY, at REAL, provider TEXT, stage TEXT, kind TEXT);
-CREATE TABLE IF NOT EXISTS fig_flips (org TEXT PRIMARY KEY, migrated INTEGER NOT NULL, since REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS fig_rollbacks (org TEXT PRIMARY KEY, record TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS fig_departures (id TEXT PRIMARY KEY, org TEXT, provider TEXT, keys TEXT, at REAL,
-    deadline REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS fig_departures_deadline ON fig_departures (deadline);
-CREATE TABLE IF NOT EXISTS fig_returns (key TEXT PRIMARY KEY, expires REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS fig_returns_expires ON fig_returns (expires);
-CREATE TABLE IF NOT EXISTS fig_routed (provider TEXT PRIMARY KEY, at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS fig_meta (name TEXT PRIMARY KEY, value REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS fig_locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
-"""
-ADD = "INSERT INTO {t} VALUES ({marks}) ON CONFLICT DO UPDATE SET n = n + excluded.n"
-LAST = (
-    "INSERT INTO fig_last VALUES (?, ?, ?, ?, ?) ON CONFLICT (org) DO UPDATE SET at = excluded.at, "
-    "provider = excluded.provider, stage = excluded.stage, kind = excluded.kind WHERE excluded.at >= fig_last.at"
-)
-LOCK = (
-    "INSERT INTO fig_locks VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, "
-    "expires = excluded.expires WHERE fig_locks.expires <= ? OR fig_locks.owner = excluded.owner"
-)
-SPAN = "AND width = ? AND bucket >= ? AND bucket < ?"
 SWEEP_EVERY = 60.0
 CHUNK = 400  # orgs per SELECT … IN (…)
 
@@ -142,26 +107,13 @@ class SqliteFigures:
         if not batch:
             return
         now = self._clock()
-        buckets: Counter[tuple[str, int, int, str]] = Counter()
-        fates: Counter[tuple[str, int, int, str]] = Counter()
-        for d in batch.departures:
-            for tier in TIERS:
-                fates[(d.org, tier.width, bucket_of(d.at, tier.width), fate_field(d.provider, False))] += 1
-        since: Counter[tuple[str, str]] = Counter()
-        last: dict[str, tuple[str, float, str, str, str]] = {}
-        for ev in batch.outcomes:
-            name = field_name(ev.provider, ev.stage, ev.ok)
-            for tier in TIERS:
-                buckets[(ev.org, tier.width, bucket_of(ev.at, tier.width), name)] += 1
-            since[(ev.org, name)] += 1
-            if not ev.ok and (ev.org not in last or last[ev.org][1] <= ev.at):
-                last[ev.org] = (ev.org, ev.at, ev.provider, ev.stage, ev.kind or "unknown")
+        t = tally(batch)
         with self._write() as c:
             c.execute("INSERT OR IGNORE INTO fig_meta VALUES ('started', ?)", (batch.first_at(),))
-            c.executemany(ADD.format(t="fig_outcomes", marks="?, ?, ?, ?, ?"), [(*k, n) for k, n in buckets.items()])
-            c.executemany(ADD.format(t="fig_since", marks="?, ?, ?"), [(*k, n) for k, n in since.items()])
-            c.executemany(ADD.format(t="fig_fates", marks="?, ?, ?, ?, ?"), [(*k, n) for k, n in fates.items()])
-            c.executemany(LAST, list(last.values()))
+            c.executemany(ADD.format(t="fig_outcomes", marks="?, ?, ?, ?, ?"), [(*k, n) for k, n in t.outcomes.items()])
+            c.executemany(ADD.format(t="fig_since", marks="?, ?, ?"), [(*k, n) for k, n in t.since.items()])
+            c.executemany(ADD.format(t="fig_fates", marks="?, ?, ?, ?, ?"), [(*k, n) for k, n in t.left.items()])
+            c.executemany(LAST, [(org, f.at, f.provider, f.stage, f.kind) for org, f in t.last.items()])
             c.executemany(
                 "INSERT OR REPLACE INTO fig_departures VALUES (?, ?, ?, ?, ?, ?)",
                 [
@@ -254,62 +206,8 @@ class SqliteFigures:
         with self._translated():
             c = self._conn()
             for i in range(0, len(orgs), CHUNK):
-                out.update(self._chunk(c, list(orgs[i : i + CHUNK]), now, windows))
+                out.update(read_chunk(c, list(orgs[i : i + CHUNK]), now, windows))
         return out
-
-    def _chunk(self, c: sqlite3.Connection, orgs: list[str], now: float, windows: bool) -> dict[str, OrgFigures]:
-        marks = ",".join("?" * len(orgs))
-
-        def rows(sql: str, *extra: object) -> list[tuple[Any, ...]]:
-            return c.execute(sql.format(marks=marks), [*orgs, *extra]).fetchall()
-
-        since: dict[str, dict[str, int]] = {}
-        for org, name, n in rows("SELECT org, field, n FROM fig_since WHERE org IN ({marks})"):
-            since.setdefault(org, {})[name] = n
-        flips = {
-            o: FlipState(bool(m), s)
-            for o, m, s in rows("SELECT org, migrated, since FROM fig_flips WHERE org IN ({marks})")
-        }
-        last = {o: LastFailure(a, p, st, k) for o, a, p, st, k in rows("SELECT * FROM fig_last WHERE org IN ({marks})")}
-        rbs = {
-            o: Rollback.from_dict(json.loads(r)) for o, r in rows("SELECT * FROM fig_rollbacks WHERE org IN ({marks})")
-        }
-        wins: dict[str, dict[Window, dict[str, StageCounts]]] = {o: {} for o in orgs}
-        lost: dict[str, dict[Window, dict[str, Fate]]] = {o: {} for o in orgs}
-        if windows:
-            for tier in TIERS:
-                span = window_buckets(tier, now)
-                acc: dict[str, Counter[str]] = {o: Counter() for o in orgs}
-                for org, name, n in rows(
-                    "SELECT org, field, n FROM fig_outcomes WHERE org IN ({marks}) " + SPAN,
-                    tier.width,
-                    span.start,
-                    span.stop,
-                ):
-                    acc[org][name] += n
-                lacc: dict[str, Counter[str]] = {o: Counter() for o in orgs}
-                for org, name, n in rows(
-                    "SELECT org, field, n FROM fig_fates WHERE org IN ({marks}) " + SPAN,
-                    tier.width,
-                    span.start,
-                    span.stop,
-                ):
-                    lacc[org][name] += n
-                for org in orgs:
-                    wins[org][tier.window] = counts_by_provider(acc[org])
-                    lost[org][tier.window] = fates_by_provider(lacc[org])
-        return {
-            org: OrgFigures(
-                org,
-                flips.get(org),
-                counts_by_provider(since.get(org, {})),
-                last.get(org),
-                rbs.get(org),
-                wins[org],
-                lost[org],
-            )
-            for org in orgs
-        }
 
     def unreturned_orgs(self, now: float) -> dict[str, Fate]:
         span = window_buckets(LONGEST, now)
