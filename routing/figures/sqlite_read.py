@@ -18,6 +18,13 @@ def read_chunk(c: sqlite3.Connection, orgs: list[str], now: float, windows: bool
     def rows(sql: str, *extra: object) -> list[tuple[Any, ...]]:
         return c.execute(sql.format(marks=marks), [*orgs, *extra]).fetchall()
 
+    def summed(table: str, span: tuple[int, int, int]) -> dict[str, Counter[str]]:
+        """Each org's fields summed over one window's buckets of ``table``."""
+        acc: dict[str, Counter[str]] = {o: Counter() for o in orgs}
+        for org, name, n in rows(f"SELECT org, field, n FROM {table} WHERE org IN ({{marks}}) " + SPAN, *span):
+            acc[org][name] += n
+        return acc
+
     since: dict[str, dict[str, int]] = {}
     for org, name, n in rows("SELECT org, field, n FROM fig_since WHERE org IN ({marks})"):
         since.setdefault(org, {})[name] = n
@@ -31,26 +38,12 @@ def read_chunk(c: sqlite3.Connection, orgs: list[str], now: float, windows: bool
     lost: dict[str, dict[Window, dict[str, Fate]]] = {o: {} for o in orgs}
     if windows:
         for tier in TIERS:
-            span = window_buckets(tier, now)
-            acc: dict[str, Counter[str]] = {o: Counter() for o in orgs}
-            for org, name, n in rows(
-                "SELECT org, field, n FROM fig_outcomes WHERE org IN ({marks}) " + SPAN,
-                tier.width,
-                span.start,
-                span.stop,
-            ):
-                acc[org][name] += n
-            lacc: dict[str, Counter[str]] = {o: Counter() for o in orgs}
-            for org, name, n in rows(
-                "SELECT org, field, n FROM fig_fates WHERE org IN ({marks}) " + SPAN,
-                tier.width,
-                span.start,
-                span.stop,
-            ):
-                lacc[org][name] += n
+            b = window_buckets(tier, now)
+            span = (tier.width, b.start, b.stop)
+            outcomes, fates = (summed(table, span) for table in ("fig_outcomes", "fig_fates"))
             for org in orgs:
-                wins[org][tier.window] = counts_by_provider(acc[org])
-                lost[org][tier.window] = fates_by_provider(lacc[org])
+                wins[org][tier.window] = counts_by_provider(outcomes[org])
+                lost[org][tier.window] = fates_by_provider(fates[org])
     return {
         org: OrgFigures(
             org,
