@@ -107,11 +107,20 @@ class Metrics:
     def mapping_reload(self, result: Literal["ok", "failed"]) -> None:
         self._count("sso_router_mapping_reloads_total", (result,))
 
-    def store_error(self, operation: str, kind: str) -> None:
-        self._count("sso_router_store_errors_total", (operation, kind))
+    def store_error(self, operation: str, kind: str, n: int = 1) -> None:
+        self._count("sso_router_store_errors_total", (operation, kind), n)
 
     def refused(self, status: int) -> None:
         self._count("sso_router_refused_total", (str(status),))
+
+    def login_outcome(self, provider: str, ok: bool, n: int = 1) -> None:
+        self._count("sso_router_login_outcomes_total", (provider, "success" if ok else "failure"), n)
+
+    def unreturned(self, provider: str) -> None:
+        self._count("sso_router_logins_unreturned_total", (provider,))
+
+    def canary_rollback(self) -> None:
+        self._count("sso_router_canary_rollbacks_total", ())
 
     def get(self, name: str, **labels: str) -> float:
         v = self.registry.get_sample_value(self._base(name) + "_total", labels)
@@ -139,8 +148,8 @@ class Metrics:
             [({"provider": default, "role": "default"}, 1), ({"provider": target, "role": "migration_target"}, 1)],
         )
         for p in providers:
-            for outcome in ("success", "failure"):
-                self.inc("sso_router_login_outcomes_total", 0, provider=p, outcome=outcome)
+            for ok in (True, False):
+                self.login_outcome(p, ok, 0)
 
     def observe_decision(self, seconds: float) -> None:
         self._buckets[bisect_left(self._bounds, seconds)] += 1  # le: a value on a bound counts in it

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from .limits import Limits
+from .precedence import head_suffices
 
 PROVIDER_KINDS = frozenset({"auth0", "workos", "cognito", "firebase", "scalekit", "generic"})
 
@@ -185,6 +186,11 @@ class Mapping:
     by_scim_token: _ReadOnly[str, str]  # lower-case hex SHA-256 -> org key
     by_path: _ReadOnly[str, str]  # normalised prefix -> provider name
     version: str = ""  # hash of the source bytes
+    # a mapped SAML Issuer settles the org (precedence.head_suffices): derived once, not per request
+    saml_head_suffices: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "saml_head_suffices", head_suffices(lambda name: getattr(self, f"by_{name}")))
 
     def provider_for_org(self, org: Org) -> str:
         s = self.settings

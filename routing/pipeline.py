@@ -15,7 +15,6 @@ from .correlation import Candidate, Entry, hits, key_for
 from .decide import decide, is_forced
 from .extract import Clues, extract
 from .model import NOTHING_SEEN, Decision, Mapping, Provider, Reason, Route, Seen
-from .precedence import head_suffices
 from .rewrite import ResponsePlan, plan_response
 from .view import RequestView, ResponseView
 
@@ -35,8 +34,7 @@ class Pending:
 def begin(view: RequestView, m: Mapping, secret: bytes) -> Pending:
     # when nothing a Response's head omits can outrank its Issuer (precedence.head_suffices), a mapped
     # Issuer settles the org and only the head of the Response need be read
-    head = head_suffices(lambda index: getattr(m, f"by_{index}"))
-    clues = extract(view, m.settings.limits, m.by_entity_id.__contains__ if head else None)
+    clues = extract(view, m.settings.limits, m.by_entity_id.__contains__ if m.saml_head_suffices else None)
     s = m.settings
     forced = is_forced(view.headers.get(s.force_header) if s.force_header else None, m)
     keys: tuple[Candidate, ...] = ()

@@ -75,9 +75,7 @@ class FiguresTask:
         rt = self.rt
         buf = rt.figure_buffer
         if buf.dropped > self._dropped:
-            rt.metrics.inc(
-                "sso_router_store_errors_total", buf.dropped - self._dropped, operation="figures_record", kind="dropped"
-            )
+            rt.metrics.store_error("figures_record", "dropped", buf.dropped - self._dropped)
             self._dropped = buf.dropped
         batch = buf.drain()
         if batch is None:
@@ -124,7 +122,7 @@ class FiguresTask:
         rt = self.rt
         lost = await rt.figure_calls.call("figures_expire", rt.options.store_timeout, rt.figures.expire, time.time())
         for gone in lost or ():
-            rt.metrics.inc("sso_router_logins_unreturned_total", provider=gone.provider)
+            rt.metrics.unreturned(gone.provider)
 
     # -- the canary ----------------------------------------------------------------------------
     async def _check(self, m: Mapping) -> None:
@@ -170,7 +168,7 @@ class FiguresTask:
         s = m.settings
         if act.action == "rolled_back":
             log.warning(canary.rollback_warning(act.org, act.verdict))
-            rt.metrics.inc("sso_router_canary_rollbacks_total")
+            rt.metrics.canary_rollback()
             if rt.decision_log is not None:
                 rec = canary.rollback_log_record(
                     act.org, act.verdict, at=now, target=s.migration_target, legacy=s.default_provider

@@ -12,20 +12,31 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from ..model import Decision
+
 
 class InFlight:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._ids: set[str] = set()
+        self._ids: dict[str, Decision | None] = {}  # flow id -> its decision, once made
         self._changed = clock()
 
     def add(self, flow_id: str) -> None:
-        self._ids.add(flow_id)
+        self._ids[flow_id] = None
         self._changed = self._clock()
+
+    def decided(self, flow_id: str, d: Decision) -> None:
+        """The flow's decision, for its answer: the response hook need not read it back from the
+        flow's metadata record."""
+        if flow_id in self._ids:
+            self._ids[flow_id] = d
+
+    def decision(self, flow_id: str) -> Decision | None:
+        return self._ids.get(flow_id)
 
     def discard(self, flow_id: str) -> None:
         if flow_id in self._ids:
-            self._ids.discard(flow_id)
+            del self._ids[flow_id]
             self._changed = self._clock()
 
     def __len__(self) -> int:

@@ -96,7 +96,7 @@ def noted_error(rt: Runtime, flow: http.HTTPFlow, d: Decision) -> None:
 
 
 def _count(rt: Runtime, d: Decision, o: Outcome) -> None:
-    rt.metrics.inc("sso_router_login_outcomes_total", provider=d.forward_to, outcome="success" if o.ok else "failure")
+    rt.metrics.login_outcome(d.forward_to, o.ok)
     rt.figure_buffer.outcome(d.org, d.forward_to, o.stage, o.ok, o.kind, time.time())
 
 

@@ -45,11 +45,19 @@ async def _release_after(rt: Runtime, flow_id: str, held: Awaitable[None]) -> No
         rt.in_flight.discard(flow_id)
 
 
-def _answer(rt: Runtime, flow: http.HTTPFlow, *, flow_lines: bool) -> Awaitable[None] | None:
+def _decision(rt: Runtime, flow: http.HTTPFlow) -> Decision | None:
+    """The flow's decision: kept by the runtime while in flight, else read from its record."""
+    d = rt.in_flight.decision(flow.id)
+    if d is not None:
+        return d
     rec = flow.metadata.get(META)
+    return from_record(rec) if rec else None
+
+
+def _answer(rt: Runtime, flow: http.HTTPFlow, *, flow_lines: bool) -> Awaitable[None] | None:
     m = rt.holder.mapping
     resp = flow.response
-    d = from_record(rec) if rec else None
+    d = _decision(rt, flow)
     if d is None or m is None or resp is None:
         return None
     p = m.providers.get(d.forward_to)
@@ -108,9 +116,8 @@ def _learn(
 
 
 def on_error(rt: Runtime, flow: http.HTTPFlow, *, names_errors: bool) -> None:
+    d = _decision(rt, flow)
     rt.in_flight.discard(flow.id)
-    rec = flow.metadata.get(META)
-    d = from_record(rec) if rec else None
     if d is None:
         return
     msg = flow.error.msg if flow.error else "unknown error"

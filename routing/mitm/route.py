@@ -94,6 +94,7 @@ def _decided(
         client=_client(flow, s.admin),
         authority=authority or "",
     )
+    rt.in_flight.decided(flow.id, d)
     noted_request(rt, flow, view, d, m, pending, now)
     _count(rt, flow, d, s, started)
     return None
@@ -122,6 +123,7 @@ def _fallback(rt: Runtime, flow: http.HTTPFlow, m: Mapping, e: BaseException, st
         client=_client(flow, s.admin),
         authority=req.host_header or "",
     )
+    rt.in_flight.decided(flow.id, d)
     rt.figure_buffer.routed(d.forward_to, time.time())
     _count(rt, flow, d, s, started)
 
