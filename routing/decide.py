@@ -88,7 +88,7 @@ def decide(
         return Decision(provider, reason, org, evidence, forward, s.shadow)
 
     def org_provider(h: OrgHit) -> str:
-        return s.migration_target if h.test_user else m.provider_for_org(m.orgs[h.org])
+        return s.migration_target if h.test_user else m.provider_for(h.org)
 
     def route_org(route: Route) -> str | None:
         # a route that names no org (a forced start, a cookie without one) takes the request's,

@@ -113,11 +113,27 @@ class OrgTable(_ReadOnly[str, Org]):
     def __contains__(self, key: object) -> bool:
         return key in self._rows
 
+    # the hot path's two questions, read off the stored row without building its Org view
+    def is_migrated(self, key: str) -> bool:
+        return bool(self._rows[key][_MIGRATED])
+
+    def target_path(self, key: str, path: str) -> str | None:
+        """Where ``key``'s ``target_paths`` send ``path`` at the migration target; None: nowhere new."""
+        row = self._rows.get(key)
+        flat = row[-1] if row is not None else ()
+        for i in range(0, len(flat), 2):
+            if flat[i] == path:
+                return flat[i + 1]  # type: ignore[no-any-return]
+        return None
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._rows)
 
     def __len__(self) -> int:
         return len(self._rows)
+
+
+_MIGRATED = Org._fields.index("migrated")
 
 
 def _org_of(row: OrgRow) -> Org:
@@ -195,6 +211,11 @@ class Mapping:
     def provider_for_org(self, org: Org) -> str:
         s = self.settings
         return s.migration_target if org.migrated else s.default_provider
+
+    def provider_for(self, key: str) -> str:
+        """``provider_for_org`` of the org ``key`` (which must be in the mapping)."""
+        s = self.settings
+        return s.migration_target if self.orgs.is_migrated(key) else s.default_provider
 
     def path_provider(self, path: str) -> str | None:
         """The provider that alone serves ``path`` (longest prefix, on segment boundaries)."""

@@ -36,9 +36,8 @@ def apply_decision(
     if had_force_header:  # a provider never sees the router's control header, nor its secret
         del req.headers[s.force_header]
     p = m.providers[d.forward_to]
-    org = m.orgs.get(d.org) if d.org else None
-    if org is not None and org.target_paths and d.forward_to == s.migration_target:
-        new = org.target_paths.get(path)
+    if d.org and d.forward_to == s.migration_target:
+        new = m.orgs.target_path(d.org, path)
         if new is not None:
             req.path = new + (f"?{query}" if query else "")
     point_upstream(req, p)
