@@ -102,6 +102,10 @@ class MemoryFigures:
         for org in [o for o, at in self._lost_orgs.items() if at < now - LONGEST.keep]:
             del self._lost_orgs[org]
 
+    def due(self, now: float) -> bool:
+        deps = self._departures  # read without the lock: a stale answer is corrected at the next check
+        return bool(deps) and deps[0][0] <= now
+
     def expire(self, now: float, limit: int = 1000) -> list[Lost]:
         out: list[Lost] = []
         with self._lock:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from .. import canary
 from ..figures import Batch, FigureStore
+from ..figures.memory import MemoryFigures
 from ..model import Mapping
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class FiguresTask:
         self._turn = 0  # where the last check's turn through the other watched orgs ended
         self._ticks = 0
         self._dropped = 0  # the buffer's drop count already counted
+        self._store_up: bool | None = None  # what the store_up gauge says
 
     async def run(self) -> None:
         while True:
@@ -55,7 +57,9 @@ class FiguresTask:
 
     async def step(self) -> None:
         rt = self.rt
-        rt.metrics.set_gauge("sso_router_store_up", 1 if rt.stores.available else 0)
+        if (up := rt.stores.available) is not self._store_up:
+            rt.metrics.set_gauge("sso_router_store_up", 1 if up else 0)
+            self._store_up = up
         m = rt.holder.mapping
         if rt.figures is not self._store:  # a new sso_store: its flips are not recorded yet
             self._store, self._seen, self._watch = rt.figures, None, {}
@@ -120,6 +124,9 @@ class FiguresTask:
 
     async def _expire(self) -> None:
         rt = self.rt
+        own = rt.process.memory_figures
+        if rt.figures is own and isinstance(own, MemoryFigures) and not own.due(time.time()):
+            return  # the process's own store, nothing due: no thread hand-off every check
         lost = await rt.figure_calls.call("figures_expire", rt.options.store_timeout, rt.figures.expire, time.time())
         for gone in lost or ():
             rt.metrics.unreturned(gone.provider)
