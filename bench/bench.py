@@ -548,8 +548,9 @@ def instructions(w: str, n: int, out_dir: str, started: float, kinds: tuple[str,
     PROCS.stop(ngx)
     for kind, r in res.items():
         say(
-            f"{kind:10s} bare/router {r['ratio']:.3f}  target {TARGET_RATIO[kind]}  "
-            f"{'ok' if r['ratio'] >= TARGET_RATIO[kind] else 'BELOW'}"
+            f"{kind:10s} bare/router {r['ratio']:.3f} (net of idle work {r['ratio_net']:.3f})  target "
+            f"{TARGET_RATIO[kind]}  {'ok' if r['ratio'] >= TARGET_RATIO[kind] else 'BELOW'}"
+            f"{'' if r['ratio'] >= TARGET_RATIO[kind] or r['ratio_net'] < TARGET_RATIO[kind] else ' (net: ok)'}"
         )
     result = {"machine": info, "instructions": res, "runtime_s": time.time() - started}
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -89,8 +89,8 @@ def _posted(view: RequestView, body: bytes) -> tuple[str | None, set[str]]:
     ct = view.content_type
     if ct == "application/x-www-form-urlencoded":
         if body.startswith(b"grant_type=") or b"&grant_type=" in body:
-            value = body.split(b"grant_type=", 1)[1].split(b"&", 1)[0]
-            return unquote_plus(value.decode("latin-1")), set()
+            value = body.split(b"grant_type=", 1)[1].split(b"&", 1)[0].decode("latin-1")
+            return (unquote_plus(value) if "%" in value or "+" in value else value), set()
         return None, {n for n, first, later in _IN_FORM if body.startswith(first) or later in body}
     if ct.endswith("json") and (b'"grant_type"' in body or any(f'"{n}"'.encode() in body for n in _FIELDS)):
         try:
