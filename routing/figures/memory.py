@@ -7,7 +7,7 @@ import heapq
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from . import (
     RETURN_GRACE,
@@ -23,10 +23,10 @@ from . import (
     counts_by_provider,
     fate_field,
     fates_by_provider,
-    field_name,
     total_fate,
 )
 from .buckets import LONGEST, TIERS, bucket_of, oldest_live, window_buckets
+from .tally import Slot, tally
 
 SWEEP_EVERY = 60.0  # seconds between sweeps of old buckets and markers
 
@@ -61,20 +61,21 @@ class MemoryFigures:
     # -- writes --------------------------------------------------------------------------------
     def record(self, batch: Batch) -> None:
         now = self._clock()
+        t = tally(batch)  # pure: outside the lock
         with self._lock:
             if self._started is None:
                 self._started = batch.first_at()
-            for ev in batch.outcomes:
-                name = field_name(ev.provider, ev.stage, ev.ok)
-                for tier in TIERS:
-                    self._outcomes.setdefault((ev.org, tier.width, bucket_of(ev.at, tier.width)), Counter())[name] += 1
-                self._since.setdefault(ev.org, Counter())[name] += 1
-                if not ev.ok:
-                    last = self._last.get(ev.org)
-                    if last is None or last.at <= ev.at:
-                        self._last[ev.org] = LastFailure(ev.at, ev.provider, ev.stage, ev.kind or "unknown")
+            _add(self._outcomes, t.outcomes)
+            _add(self._fates, t.left)
+            for (org, name), n in t.since.items():
+                if (since := self._since.get(org)) is None:
+                    since = self._since[org] = Counter()
+                since[name] += n
+            for org, f in t.last.items():
+                last = self._last.get(org)
+                if last is None or last.at <= f.at:
+                    self._last[org] = f
             for dep in batch.departures:
-                self._count_fate(dep.org, dep.provider, dep.at, lost=False)
                 if len(self._departures) >= self._max_dep:
                     heapq.heappop(self._departures)
                     self.dropped += 1
@@ -120,8 +121,7 @@ class MemoryFigures:
 
     def _count_fate(self, org: str, provider: str, at: float, *, lost: bool) -> None:
         name = fate_field(provider, lost)
-        for tier in TIERS:
-            self._fates.setdefault((org, tier.width, bucket_of(at, tier.width)), Counter())[name] += 1
+        _add(self._fates, {(org, tier.width, bucket_of(at, tier.width), name): 1 for tier in TIERS})
 
     def observe_flips(self, states: Sequence[tuple[str, bool]], at: float) -> dict[str, FlipState]:
         out: dict[str, FlipState] = {}
@@ -207,3 +207,12 @@ class MemoryFigures:
 
     def close(self) -> None:
         pass
+
+
+def _add(into: dict[tuple[str, int, int], Counter[str]], sums: Mapping[Slot, int]) -> None:
+    """``tally``'s sums per (org, width, bucket, field) into counters per (org, width, bucket)."""
+    for (org, width, bucket, name), n in sums.items():
+        key = (org, width, bucket)
+        if (c := into.get(key)) is None:
+            c = into[key] = Counter()
+        c[name] += n
