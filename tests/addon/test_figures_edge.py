@@ -220,3 +220,23 @@ def test_the_canary_reads_active_orgs_first_then_the_others_in_turn(monkeypatch)
     assert t._pick(watch, set()) == ["o2", "o3", "o4"]
     assert t._pick(watch, set()) == ["o5", "o6", "o0"]  # round again
     assert t._pick({}, set()) == []
+
+
+async def test_an_idle_router_checks_expiry_without_a_thread_hand_off(mapping_file, monkeypatch):
+    with routing(mapping_file) as (router, _tctx):
+        rt = router.runtime
+        assert rt.figures is rt.process.memory_figures
+        calls: list[str] = []
+        real = rt.figure_calls.submit
+        monkeypatch.setattr(rt.figure_calls, "submit", lambda op, fn, *a: calls.append(op) or real(op, fn, *a))
+        for _ in range(4):  # two checks with nothing due
+            await rt.figures_task.step()
+        idle = list(calls)
+        gone = time.time() - 3600  # a login that left an hour ago and never came back
+        rt.figure_buffer.departure("newcompany.com", "scalekit", ("k" * 40,), gone, 900)
+        for _ in range(2):  # a flush, then a flush and a check
+            await rt.figures_task.step()
+        lost = rt.metrics.get("sso_router_logins_unreturned_total", provider="scalekit")
+    assert "figures_expire" not in idle
+    assert calls.count("figures_expire") == 1
+    assert lost == 1

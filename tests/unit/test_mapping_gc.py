@@ -83,3 +83,15 @@ def test_orgs_read_as_org_records_with_read_only_target_paths():
     assert dict(m.orgs) == {k: m.orgs[k] for k in m.orgs} and len(m.orgs) == 4
     with pytest.raises(KeyError):
         m.orgs["nope.example"]
+
+
+def test_the_hot_path_reads_of_a_row_agree_with_its_org_view():
+    m = load_mapping((HEAD + orgs_toml(6)).encode())
+    for key in m.orgs:
+        org = m.orgs[key]
+        assert m.orgs.is_migrated(key) is org.migrated
+        assert m.provider_for(key) == m.provider_for_org(org)
+        for path in (*org.target_paths, "/login/callback", "/nowhere"):
+            assert m.orgs.target_path(key, path) == org.target_paths.get(path)
+    assert m.orgs.target_path("no-such.example", "/login/callback") is None
+    assert {m.orgs.is_migrated(k) for k in m.orgs} == {True, False}  # the sample has both kinds
