@@ -155,6 +155,10 @@ class Batch:
     def __bool__(self) -> bool:
         return bool(self.outcomes or self.departures or self.returns or self.routed)
 
+    def __len__(self) -> int:
+        """Events in the batch (a departure or a return counts once, whatever its keys)."""
+        return len(self.outcomes) + len(self.departures) + len(self.returns) + len(self.routed)
+
     def first_at(self) -> float | None:
         """The time of the earliest thing in the batch (None for an empty one)."""
         times = [e.at for e in self.outcomes] + [d.at for d in self.departures] + [r.at for r in self.returns]

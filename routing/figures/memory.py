@@ -26,7 +26,7 @@ from . import (
     total_fate,
 )
 from .buckets import LONGEST, TIERS, bucket_of, oldest_live, window_buckets
-from .tally import Slot, tally
+from .tally import BatchSums, Slot, tally
 
 SWEEP_EVERY = 60.0  # seconds between sweeps of old buckets and markers
 
@@ -63,35 +63,49 @@ class MemoryFigures:
         now = self._clock()
         t = tally(batch)  # pure: outside the lock
         with self._lock:
-            if self._started is None:
-                self._started = batch.first_at()
-            _add(self._outcomes, t.outcomes)
-            _add(self._fates, t.left)
-            for (org, name), n in t.since.items():
-                if (since := self._since.get(org)) is None:
-                    since = self._since[org] = Counter()
-                since[name] += n
-            for org, f in t.last.items():
-                last = self._last.get(org)
-                if last is None or last.at <= f.at:
-                    self._last[org] = f
-            for dep in batch.departures:
-                if len(self._departures) >= self._max_dep:
-                    heapq.heappop(self._departures)
-                    self.dropped += 1
-                heapq.heappush(self._departures, (dep.at + dep.ttl, next(self._seq), dep))
-            for ret in batch.returns:
-                for key in ret.keys:
-                    if len(self._returns) >= self._max_ret:
-                        self._returns.pop(next(iter(self._returns)))
-                    self._returns.pop(key, None)
-                    self._returns[key] = ret.at + ret.ttl + RETURN_GRACE
-            for provider, at in batch.routed.items():
-                if at > self._routed.get(provider, 0.0):
-                    self._routed[provider] = at
+            self._merge(t, batch)
             if now >= self._next_sweep:
                 self._next_sweep = now + SWEEP_EVERY
                 self._sweep(now)
+
+    def try_record(self, batch: Batch) -> bool:
+        """``record`` for the event loop: False, having done nothing, when another thread holds the
+        store or a sweep (a walk over every bucket) is due — the caller then records in a thread."""
+        if self._clock() >= self._next_sweep or not self._lock.acquire(blocking=False):
+            return False
+        try:
+            self._merge(tally(batch), batch)
+        finally:
+            self._lock.release()
+        return True
+
+    def _merge(self, t: BatchSums, batch: Batch) -> None:
+        if self._started is None:
+            self._started = batch.first_at()
+        _add(self._outcomes, t.outcomes)
+        _add(self._fates, t.left)
+        for (org, name), n in t.since.items():
+            if (since := self._since.get(org)) is None:
+                since = self._since[org] = Counter()
+            since[name] += n
+        for org, f in t.last.items():
+            last = self._last.get(org)
+            if last is None or last.at <= f.at:
+                self._last[org] = f
+        for dep in batch.departures:
+            if len(self._departures) >= self._max_dep:
+                heapq.heappop(self._departures)
+                self.dropped += 1
+            heapq.heappush(self._departures, (dep.at + dep.ttl, next(self._seq), dep))
+        for ret in batch.returns:
+            for key in ret.keys:
+                if len(self._returns) >= self._max_ret:
+                    self._returns.pop(next(iter(self._returns)))
+                self._returns.pop(key, None)
+                self._returns[key] = ret.at + ret.ttl + RETURN_GRACE
+        for provider, at in batch.routed.items():
+            if at > self._routed.get(provider, 0.0):
+                self._routed[provider] = at
 
     def _sweep(self, now: float) -> None:
         for table in (self._outcomes, self._fates):

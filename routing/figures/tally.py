@@ -14,15 +14,15 @@ type Slot = tuple[str, int, int, str]  # (org, tier width, bucket, field)
 
 
 @dataclass(slots=True)
-class Tally:
+class BatchSums:
     outcomes: Counter[Slot] = field(default_factory=Counter)
     left: Counter[Slot] = field(default_factory=Counter)  # departures, as fates that have not come back (yet)
     since: Counter[tuple[str, str]] = field(default_factory=Counter)  # (org, field)
     last: dict[str, LastFailure] = field(default_factory=dict)  # org -> its latest failure in the batch
 
 
-def tally(batch: Batch) -> Tally:
-    t = Tally()
+def tally(batch: Batch) -> BatchSums:
+    t = BatchSums()
     for ev in batch.outcomes:
         name = field_name(ev.provider, ev.stage, ev.ok)
         for tier in TIERS:

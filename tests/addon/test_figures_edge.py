@@ -17,7 +17,7 @@ from mitmproxy.tools.web.webaddons import WebAddon
 
 from routing.errors import StoreUnavailable
 from routing.figures.memory import MemoryFigures
-from routing.mitm import figure_calls
+from routing.mitm import figure_calls, figures_task
 from routing.mitm.addon import SSORouter
 from routing.mitm.outcome_watch import EXCHANGE
 from routing.mitm.process import ProcessState
@@ -240,3 +240,52 @@ async def test_an_idle_router_checks_expiry_without_a_thread_hand_off(mapping_fi
     assert "figures_expire" not in idle
     assert calls.count("figures_expire") == 1
     assert lost == 1
+
+
+async def test_a_small_batch_goes_into_the_own_store_on_the_loop_a_big_one_or_a_busy_store_in_a_thread(
+    mapping_file, monkeypatch
+):
+    with routing(mapping_file) as (router, _tctx):
+        rt = router.runtime
+        await rt.figures_task.step()  # the mapping's flips first
+        calls: list[str] = []
+        real = rt.figure_calls.submit
+        monkeypatch.setattr(rt.figure_calls, "submit", lambda op, fn, *a: calls.append(op) or real(op, fn, *a))
+        now = time.time()
+        rt.figures._next_sweep = now + 3600  # no sweep due in this test
+
+        def outcomes(n: int) -> None:
+            for _ in range(n):
+                rt.figure_buffer.outcome("newcompany.com", "scalekit", "login", True, None, now)
+
+        def since() -> int:
+            f = rt.figures.figures(["newcompany.com"], now, windows=False)["newcompany.com"]
+            return f.since_flip["scalekit"].login.success
+
+        outcomes(3)
+        await rt.figures_task.flush()
+        small = (list(calls), since())
+        outcomes(figures_task.RECORD_HERE_MAX + 1)
+        await rt.figures_task.flush()
+        big = (list(calls), since())
+        calls.clear()
+        outcomes(2)
+        held, go = threading.Event(), threading.Event()  # another thread reading the store meanwhile
+
+        def reader() -> None:
+            with rt.figures._lock:
+                held.set()
+                go.wait(5)
+
+        t = threading.Thread(target=reader)
+        t.start()
+        held.wait(5)
+        flushed = asyncio.ensure_future(rt.figures_task.flush())
+        await asyncio.sleep(0.05)
+        go.set()
+        await flushed
+        t.join(5)
+        busy = (list(calls), since())
+    assert small == ([], 3)
+    assert big == (["figures_record"], 3 + figures_task.RECORD_HERE_MAX + 1)
+    assert busy == (["figures_record"], 3 + figures_task.RECORD_HERE_MAX + 1 + 2)
