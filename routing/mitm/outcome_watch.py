@@ -68,10 +68,10 @@ def noted_response(
     if exchange is None:
         return
     try:
-        ct = media_type(hdrs.get("content-type"))
-        n = peek_size(exchange, resp.status_code, ct)
+        status, ct = resp.status_code, media_type(hdrs.get("content-type"))
+        n = peek_size(exchange, status, ct)
         body = _peek(resp, hdrs, n) if n else b""
-        o = classify(p.kind, exchange, ResponseView(resp.status_code, hdrs.get("location"), ct, body))
+        o = classify(p.kind, exchange, ResponseView(status, hdrs.get("location"), ct, body))
         if o is not None:
             _count(rt, d, o)
     except Exception as e:  # noqa: BLE001

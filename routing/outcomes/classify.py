@@ -28,6 +28,7 @@ class Outcome(NamedTuple):
     kind: str | None = None  # on failure: a short error code (sanitised), else None
 
 
+LOGIN_OK, TOKEN_OK = Outcome("login", True), Outcome("token", True)  # the common answers, built once
 LOGIN_GRANTS = frozenset({"authorization_code", "client_credentials", "password"})  # a refresh is not a login
 SILENT = frozenset({"login_required", "interaction_required", "consent_required", "account_selection_required"})
 MAX_FIELDS_BODY = 65_536  # a posted form/JSON larger than this is not read for field names
@@ -154,7 +155,7 @@ def _redirect(location: str) -> Outcome | None:
         k = error_kind(params["error"])
         return None if k in SILENT else Outcome("login", False, k)
     if params.get("code") and "SAMLRequest" not in params and "response_type" not in params:
-        return Outcome("login", True)
+        return LOGIN_OK
     return None  # to the provider's own next step, to an IdP, or idp_initiated_login: not decided here
 
 
@@ -164,7 +165,7 @@ def _html_answer(kind: str, body: bytes) -> Outcome | None:
         k = error_kind(fields["error"])
         return None if k in SILENT else Outcome("login", False, k)
     if fields.get("code"):
-        return Outcome("login", True)
+        return LOGIN_OK
     if fields:
         return None  # a form posting on (to an IdP, to the app's SAML ACS): its outcome is not readable here
     answer = shapes_for(kind).html_answer
@@ -174,7 +175,7 @@ def _html_answer(kind: str, body: bytes) -> Outcome | None:
 def _token_answer(resp: ResponseView) -> Outcome | None:
     status = resp.status
     if 200 <= status < 300:
-        return Outcome("token", True)
+        return TOKEN_OK
     if status >= 500:
         return Outcome("token", False, "http_5xx")
     if status < 400:
