@@ -209,13 +209,15 @@ class Mapping:
         object.__setattr__(self, "saml_head_suffices", head_suffices(lambda name: getattr(self, f"by_{name}")))
 
     def provider_for_org(self, org: Org) -> str:
-        s = self.settings
-        return s.migration_target if org.migrated else s.default_provider
+        return self._provider(org.migrated)
 
     def provider_for(self, key: str) -> str:
-        """``provider_for_org`` of the org ``key`` (which must be in the mapping)."""
+        """``provider_for_org`` of the org ``key`` (which must be in the mapping), off its stored row."""
+        return self._provider(self.orgs.is_migrated(key))
+
+    def _provider(self, migrated: bool) -> str:
         s = self.settings
-        return s.migration_target if self.orgs.is_migrated(key) else s.default_provider
+        return s.migration_target if migrated else s.default_provider
 
     def path_provider(self, path: str) -> str | None:
         """The provider that alone serves ``path`` (longest prefix, on segment boundaries)."""

@@ -71,10 +71,13 @@ class MemoryFigures:
     def try_record(self, batch: Batch) -> bool:
         """``record`` for the event loop: False, having done nothing, when another thread holds the
         store or a sweep (a walk over every bucket) is due — the caller then records in a thread."""
-        if self._clock() >= self._next_sweep or not self._lock.acquire(blocking=False):
+        if self._clock() >= self._next_sweep:
+            return False
+        t = tally(batch)  # pure: outside the lock, as in record
+        if not self._lock.acquire(blocking=False):
             return False
         try:
-            self._merge(tally(batch), batch)
+            self._merge(t, batch)
         finally:
             self._lock.release()
         return True

@@ -99,16 +99,22 @@ class FiguresTask:
         batch = rt.figure_buffer.drain()
         if batch is None:
             return
-        if rt.figures is not rt.process.memory_figures:
+        if self._own_store() is None:
             rt.figure_calls.submit("figures_record", rt.figures.record, batch)
             return
         self._record_here(batch)
 
+    def _own_store(self) -> MemoryFigures | None:
+        """The figure store, when it is the process's own memory store (no I/O: it may be called on
+        the loop); None for any other."""
+        own = self.rt.figures
+        return own if isinstance(own, MemoryFigures) and own is self.rt.process.memory_figures else None
+
     def _recorded_here(self, batch: Batch) -> bool:
         """A few events into the process's own memory store, on the loop (no I/O: cheaper than a
         hand-off to a thread); False when the store is another, or busy."""
-        own = self.rt.figures
-        return isinstance(own, MemoryFigures) and own is self.rt.process.memory_figures and own.try_record(batch)
+        own = self._own_store()
+        return own is not None and own.try_record(batch)
 
     def _record_here(self, batch: Batch) -> None:
         """Into the process's own memory store, on the calling thread; counted, never raised."""
@@ -140,8 +146,7 @@ class FiguresTask:
 
     async def _expire(self) -> None:
         rt = self.rt
-        own = rt.process.memory_figures
-        if rt.figures is own and isinstance(own, MemoryFigures) and not own.due(time.time()):
+        if (own := self._own_store()) is not None and not own.due(time.time()):
             return  # the process's own store, nothing due: no thread hand-off every check
         lost = await rt.figure_calls.call("figures_expire", rt.options.store_timeout, rt.figures.expire, time.time())
         for gone in lost or ():
