@@ -37,6 +37,16 @@ PURGE = "DELETE FROM correlations WHERE key IN (SELECT key FROM correlations WHE
 MAX_VARS = 500  # keys per SELECT; a request names a handful, SQLite allows far more
 
 
+def prepare_file(conn: sqlite3.Connection, schema: str) -> None:
+    """WAL mode and ``schema`` in the file behind ``conn``. Switching to WAL takes an exclusive lock
+    for which SQLite does not always wait (``database is locked`` when another connection is opening
+    at that moment): so it is done only when the file is not in WAL mode yet — a mode the file keeps
+    — and the caller serialises its own threads around this call."""
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.executescript(schema)
+
+
 def path_from_url(url: str) -> str:
     """``sqlite:///abs/path.db`` → ``/abs/path.db``; ``sqlite://rel/path.db`` → ``rel/path.db``
     (relative to the working directory). Raises ``ValueError`` for anything else."""
@@ -79,6 +89,7 @@ class SqliteStore:
         self._conns_lock = threading.Lock()
         self._closed = False
         self._schema_ready = False
+        self._schema_lock = threading.Lock()
 
     # -- connections ---------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -92,10 +103,10 @@ class SqliteStore:
         )  # close() may run on another thread
         try:
             conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-            if not self._schema_ready:
-                conn.execute("PRAGMA journal_mode = WAL")  # persistent in the file
-                conn.executescript(SCHEMA)
-                self._schema_ready = True
+            with self._schema_lock:  # one of this store's threads prepares the file
+                if not self._schema_ready:
+                    prepare_file(conn, SCHEMA)
+                    self._schema_ready = True
             conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: no corruption, may lose the last commits
         except BaseException:
             conn.close()

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from ..correlation.sqlite import path_from_url
+from ..correlation.sqlite import path_from_url, prepare_file
 from ..errors import StoreUnavailable
 from . import (
     RETURN_GRACE,
@@ -57,6 +57,8 @@ class SqliteFigures:
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
+        self._schema_lock = threading.Lock()
+        self._schema_ready = False
         self._closed = False
         self._next_sweep = 0.0
 
@@ -71,8 +73,10 @@ class SqliteFigures:
             )
             try:
                 conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(SCHEMA)
+                with self._schema_lock:  # one of this store's threads prepares the file
+                    if not self._schema_ready:
+                        prepare_file(conn, SCHEMA)
+                        self._schema_ready = True
                 conn.execute("PRAGMA synchronous = NORMAL")
             except BaseException:
                 conn.close()
